@@ -1,0 +1,77 @@
+"""`make bench`: run every benchmark, print a table, rewrite bench/results.json.
+
+Each benchmark is a function returning `Figure`s; later capabilities append theirs to `BENCHMARKS`.
+Ratios are written so that higher is better (CONTRACT §2).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results.json"
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str
+    value: float | int
+    unit: str
+    target: str = ""
+
+
+Benchmark = Callable[[Path], list[Figure]]
+
+
+def bench_migrations(workdir: Path) -> list[Figure]:
+    from gitpulse_app.core import migrate
+
+    url = f"sqlite:///{workdir / 'migrate.db'}"
+    started = time.perf_counter()
+    migrate.upgrade(url)
+    return [Figure("migrate_sqlite_s", round(time.perf_counter() - started, 3), "s")]
+
+
+def bench_health(workdir: Path) -> list[Figure]:
+    from bench.server import percentile, serve_api, timed_gets
+
+    url = f"sqlite:///{workdir / 'health.db'}"
+    with serve_api(url) as base:
+        liveness = timed_gets(f"{base}/api/health", 500)
+    return [
+        Figure("health_liveness_p50_ms", round(percentile(liveness, 50), 2), "ms"),
+        Figure("health_liveness_p99_ms", round(percentile(liveness, 99), 2), "ms", "< 100"),
+    ]
+
+
+BENCHMARKS: list[Benchmark] = [bench_migrations, bench_health]
+
+
+def print_table(figures: list[Figure]) -> None:
+    width = max(len(f.name) for f in figures)
+    print(f"{'figure':<{width}}  {'value':>12}  unit  target")
+    for f in figures:
+        print(f"{f.name:<{width}}  {f.value:>12}  {f.unit:<4}  {f.target}")
+
+
+def main() -> int:
+    os.environ.setdefault("GITPULSE_SECRET_KEY", "bench-secret")
+    figures: list[Figure] = []
+    with tempfile.TemporaryDirectory(prefix="gitpulse-bench-") as tmp:
+        for bench in BENCHMARKS:
+            print(f"running {bench.__name__}…", file=sys.stderr)
+            figures.extend(bench(Path(tmp)))
+    RESULTS.write_text(json.dumps({f.name: f.value for f in figures}, indent=2) + "\n")
+    print_table(figures)
+    print(f"\nwrote {RESULTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""The one engine/session factory and the column types every table shares."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import functools
+from collections.abc import Iterator
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Session
+
+from gitpulse_app.core.config import get_settings
+
+SQLITE_BUSY_TIMEOUT_S = 5
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database cannot be reached; the message names the host and is safe to show."""
+
+
+class UTCDateTime(TypeDecorator):
+    """A timezone-aware UTC datetime; naive values are refused on write.
+
+    SQLite has no timezone type, so values are stored there as ISO-8601 text; PostgreSQL uses
+    `timestamp with time zone`. Reads always return aware UTC datetimes.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.String(32))
+        return dialect.type_descriptor(sa.DateTime(timezone=True))
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: sa.Dialect) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, dt.datetime):
+            raise TypeError(f"expected a datetime, got {type(value).__name__}")
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("naive datetime refused: store timezone-aware UTC datetimes")
+        value = value.astimezone(dt.UTC)
+        if dialect.name == "sqlite":
+            # Fixed width so lexical order equals time order in SQLite comparisons.
+            return value.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+        return value
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = dt.datetime.fromisoformat(value)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def describe_host(url: str) -> str:
+    """The part of a database URL that is safe to print: host[:port] or the SQLite file."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return parsed.database or ":memory:"
+    host = parsed.host or "localhost"
+    return f"{host}:{parsed.port}" if parsed.port else host
+
+
+def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def create_db_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine for `url` with GitPulse's connection rules (WAL and busy timeout on SQLite)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        connect_args = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S}
+        engine = sa.create_engine(url, connect_args=connect_args, **kwargs)
+        sa.event.listen(engine, "connect", _sqlite_on_connect)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    connect_args = {"connect_timeout": 5} if parsed.get_backend_name() == "postgresql" else {}
+    return sa.create_engine(url, connect_args=connect_args, **kwargs)
+
+
+@functools.cache
+def _default_engine() -> Engine:
+    return create_db_engine(get_settings().database_url)
+
+
+def get_engine() -> Engine:
+    """The process-wide engine: the injected one, else the one for `DATABASE_URL`."""
+    return _engine_override if _engine_override is not None else _default_engine()
+
+
+_engine_override: Engine | None = None
+
+
+def set_engine(engine: Engine | None) -> None:
+    """Make `engine` the process-wide engine (tests hand in their own database); None restores."""
+    global _engine_override
+    _engine_override = engine
+
+
+def reset_engine() -> None:
+    """Dispose the cached engine (tests and `DATABASE_URL` changes)."""
+    if _default_engine.cache_info().currsize:
+        _default_engine().dispose()
+    _default_engine.cache_clear()
+
+
+@contextlib.contextmanager
+def session_scope(engine: Engine | None = None) -> Iterator[Session]:
+    """A session that commits on success and rolls back on error."""
+    with Session(engine or get_engine(), expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except Exception:
+            session.rollback()
+            raise
+
+
+def check_database(engine: Engine | None = None) -> None:
+    """`SELECT 1`, raising `DatabaseUnavailable` naming the host when it fails."""
+    engine = engine or get_engine()
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except sa.exc.OperationalError as exc:
+        raise DatabaseUnavailable(
+            f"Cannot connect to the database at {describe_host(str(engine.url))}"
+        ) from exc

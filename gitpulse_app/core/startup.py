@@ -1,0 +1,24 @@
+"""What every GitPulse process does first: check the configuration it cannot run without."""
+
+from __future__ import annotations
+
+import sys
+
+from gitpulse_app.core.config import ConfigurationError, get_settings
+
+
+def require_secret_key() -> str:
+    """The instance secret; exits 1 with the reason when production has none (SPEC §2)."""
+    try:
+        return get_settings().secret_key
+    except ConfigurationError as exc:
+        print(str(exc), file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+def prepare_process() -> None:
+    """Refuse to start without a usable secret, then log as JSON (SPEC §14)."""
+    from gitpulse_app.core.logging import configure_logging
+
+    require_secret_key()
+    configure_logging(sys.stdout)

@@ -1,0 +1,192 @@
+"""The command line of CONTRACT §5.
+
+Every command returns a `CommandResult` (a JSON-able dict plus its human summary). `--json` prints
+exactly one JSON object on stdout; logs and progress go to stderr. Exit codes: 0 success, 1 handled
+failure (`CliError`), 2 bad usage (`UsageError`, usage on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+
+class CliError(Exception):
+    """A handled failure: the message is printed on stderr and the exit code is 1."""
+
+
+class UsageError(Exception):
+    """Bad usage: usage and the message on stderr, exit code 2."""
+
+    def __init__(self, message: str, usage: str) -> None:
+        super().__init__(message)
+        self.usage = usage
+
+
+@dataclass
+class CommandResult:
+    data: dict[str, Any] = field(default_factory=dict)
+    summary: str = ""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message, self.format_usage())
+
+
+def iso_instant(value: str) -> dt.datetime:
+    """An ISO-8601 instant; a value without an offset is read as UTC."""
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid ISO-8601 timestamp: {value!r}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def date_or_instant(value: str) -> dt.date | dt.datetime:
+    """`YYYY-MM-DD` (a local date) or an ISO-8601 instant."""
+    try:
+        return dt.date.fromisoformat(value) if len(value) == 10 else iso_instant(value)
+    except (ValueError, argparse.ArgumentTypeError):
+        raise argparse.ArgumentTypeError(
+            f"invalid date: {value!r} (expected YYYY-MM-DD or an ISO-8601 timestamp)"
+        ) from None
+
+
+def positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
+def _not_built(capability: str, issue: int) -> Callable[[argparse.Namespace], CommandResult]:
+    def run(_args: argparse.Namespace) -> CommandResult:
+        raise CliError(f"{capability} is not built yet (issue #{issue})")
+
+    return run
+
+
+def build_parser() -> _Parser:
+    from gitpulse_app.experience.cli import commands
+
+    common = _Parser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    parser = _Parser(prog="python -m gitpulse_app", description="GitPulse command line",
+                     parents=[common])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    db = sub.add_parser("db", help="database migrations", parents=[common])
+    db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", parser_class=_Parser)
+    db_sub.required = True
+    db_sub.add_parser("upgrade", help="migrate to head", parents=[common]).set_defaults(
+        run=commands.db_upgrade
+    )
+
+    demo = sub.add_parser("demo", help="the demo workspace", parents=[common])
+    demo_sub = demo.add_subparsers(dest="demo_command", metavar="ACTION", parser_class=_Parser)
+    demo_sub.required = True
+    seed = demo_sub.add_parser("seed", help="load the demo workspace", parents=[common])
+    seed.add_argument("--reset", action="store_true", help="delete demo rows first")
+    seed.set_defaults(run=commands.demo_seed)
+
+    sync = sub.add_parser("sync", help="request a GitHub sync", parents=[common])
+    target = sync.add_mutually_exclusive_group()
+    target.add_argument("--installation", metavar="ID")
+    target.add_argument("--repo", metavar="OWNER/NAME")
+    sync.add_argument("--since", type=iso_instant, metavar="ISO")
+    sync.add_argument("--wait", action="store_true", help="run to completion with progress")
+    sync.set_defaults(run=_not_built("Backfill sync", 4))
+
+    webhooks = sub.add_parser("webhooks", help="webhook envelopes", parents=[common])
+    wh_sub = webhooks.add_subparsers(dest="webhooks_command", metavar="ACTION",
+                                     parser_class=_Parser)
+    wh_sub.required = True
+    process = wh_sub.add_parser("process", help="drain pending envelopes", parents=[common])
+    process.add_argument("--retry-failed", action="store_true")
+    process.set_defaults(run=_not_built("Webhook processing", 3))
+
+    report = sub.add_parser("report", help="generate a report", parents=[common])
+    report.add_argument("--login", required=True)
+    report.add_argument("--kind", required=True, choices=["daily", "weekly"])
+    report.add_argument("--end", type=date_or_instant, metavar="DATE|ISO")
+    report.add_argument("--start", type=date_or_instant, metavar="DATE|ISO")
+    report.add_argument("--query", metavar="TEXT")
+    report.set_defaults(run=_not_built("Reports", 6), check=commands.check_report_args)
+
+    tick = sub.add_parser("tick", help="run one scheduler tick", parents=[common])
+    tick.add_argument("--at", type=iso_instant, metavar="ISO")
+    tick.set_defaults(run=_not_built("The scheduler", 7))
+
+    search = sub.add_parser("search", help="semantic search over facts", parents=[common])
+    search.add_argument("text", metavar="TEXT")
+    search.add_argument("--login", required=True)
+    search.add_argument("--actor", action="append", default=[], metavar="LOGIN")
+    search.add_argument("--repo", metavar="OWNER/NAME")
+    search.add_argument("--type", action="append", default=[], metavar="TYPE")
+    search.add_argument("--start", type=date_or_instant, metavar="D|ISO")
+    search.add_argument("--end", type=date_or_instant, metavar="D|ISO")
+    search.add_argument("--limit", type=positive_int, default=10, metavar="N")
+    search.set_defaults(run=_not_built("Semantic search", 5))
+
+    export = sub.add_parser("export", help="export the timeline or reports", parents=[common])
+    export.add_argument("--login", required=True)
+    export.add_argument("--format", required=True, choices=["csv", "md"])
+    export.add_argument("--start", type=iso_instant, metavar="ISO")
+    export.add_argument("--end", type=iso_instant, metavar="ISO")
+    export.set_defaults(run=_not_built("Export", 9))
+
+    secrets_cmd = sub.add_parser("secrets", help="stored secrets", parents=[common])
+    secrets_sub = secrets_cmd.add_subparsers(dest="secrets_command", metavar="ACTION",
+                                             parser_class=_Parser)
+    secrets_sub.required = True
+    rotate = secrets_sub.add_parser("rotate", help="re-encrypt stored tokens", parents=[common])
+    rotate.add_argument("--from-key-file", required=True, metavar="PATH")
+    rotate.set_defaults(run=_not_built("Secret rotation", 8))
+    return parser
+
+
+def _print_json(obj: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(obj, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    as_json = "--json" in argv
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        check = getattr(args, "check", None)
+        if check is not None:
+            check(args, parser)
+    except UsageError as exc:
+        sys.stderr.write(f"{exc.usage}error: {exc}\n")
+        if as_json:
+            _print_json({"error": str(exc)})
+        return 2
+
+    from gitpulse_app.core.logging import configure_logging
+
+    configure_logging(sys.stderr)
+    try:
+        result: CommandResult = args.run(args)
+    except CliError as exc:
+        sys.stderr.write(f"{exc}\n")
+        if as_json:
+            _print_json({"error": str(exc)})
+        return 1
+    if as_json:
+        _print_json(result.data)
+    elif result.summary:
+        sys.stdout.write(result.summary.rstrip("\n") + "\n")
+    return 0

@@ -1,0 +1,56 @@
+"""The in-process workers every backend process runs (SPEC §1): one registry, two hosts.
+
+The Reflex backend starts them as a lifespan task and the standalone `gitpulse_app.api:app` from its
+own lifespan, so both processes do the same work. Capabilities add their worker with `worker()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+WorkerFn = Callable[[], Awaitable[None]]
+
+_workers: dict[str, WorkerFn] = {}
+log = logging.getLogger(__name__)
+
+
+def worker(name: str) -> Callable[[WorkerFn], WorkerFn]:
+    """Register a long-running coroutine that every backend process runs."""
+
+    def register(fn: WorkerFn) -> WorkerFn:
+        _workers[name] = fn
+        return fn
+
+    return register
+
+
+def registered_workers() -> list[str]:
+    return sorted(_workers)
+
+
+async def _supervise(name: str, fn: WorkerFn) -> None:
+    # A crashed worker is restarted after a pause instead of silently stopping the capability.
+    while True:
+        try:
+            await fn()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("Worker %s crashed; restarting in 5 s", name)
+            await asyncio.sleep(5)
+
+
+@contextlib.asynccontextmanager
+async def background_workers() -> AsyncIterator[None]:
+    """Run every registered worker for the lifetime of the context."""
+    tasks = [asyncio.create_task(_supervise(n, f), name=f"gitpulse:{n}") for n, f in _workers.items()]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

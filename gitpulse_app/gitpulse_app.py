@@ -1,0 +1,20 @@
+"""The Reflex app: builds `rx.App`, mounts our API routes, registers pages and the workers."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from gitpulse_app.core.startup import prepare_process
+from gitpulse_app.experience.http.app import create_api
+from gitpulse_app.experience.pages.registry import PAGES
+from gitpulse_app.experience.runtime import background_workers
+
+prepare_process()
+
+app = rx.App(
+    api_transformer=create_api(with_workers=False),
+    theme=rx.theme(accent_color="indigo", radius="medium"),
+)
+for spec in PAGES:
+    app.add_page(spec.component, route=spec.route, title=spec.title, on_load=spec.on_load)
+app.register_lifespan_task(background_workers)

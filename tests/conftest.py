@@ -1,0 +1,8 @@
+"""Shared fixtures: each harness lives in its own module under tests/support."""
+
+pytest_plugins = [
+    "tests.support.env",
+    "tests.support.db",
+    "tests.support.fakeserver",
+    "tests.support.browser",
+]

@@ -1,0 +1,38 @@
+"""Every test starts from a known configuration: none of CONTRACT §3's variables leak in."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from gitpulse_app.core.config import Settings, reload_settings
+
+CONTRACT_VARS = [field.validation_alias for field in Settings.model_fields.values()]
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    for name in CONTRACT_VARS:
+        monkeypatch.delenv(str(name), raising=False)
+    monkeypatch.setenv("GITPULSE_SECRET_KEY", "test-secret-key")
+    # A .env in the developer's checkout must not leak into tests.
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+    reload_settings()
+    yield
+    reload_settings()
+
+
+@pytest.fixture
+def configure(monkeypatch: pytest.MonkeyPatch):
+    """Set environment variables for one test and re-read the settings."""
+
+    def apply(**values: str | None) -> Settings:
+        for name, value in values.items():
+            if value is None:
+                monkeypatch.delenv(name, raising=False)
+            else:
+                monkeypatch.setenv(name, value)
+        return reload_settings()
+
+    return apply
