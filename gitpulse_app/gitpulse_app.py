@@ -11,10 +11,7 @@ from gitpulse_app.experience.runtime import background_workers
 
 prepare_process()
 
-app = rx.App(
-    api_transformer=create_api(with_workers=False),
-    theme=rx.theme(accent_color="indigo", radius="medium"),
-)
+app = rx.App(api_transformer=create_api(with_workers=False))
 for spec in PAGES:
     app.add_page(spec.component, route=spec.route, title=spec.title, on_load=spec.on_load)
 app.register_lifespan_task(background_workers)
