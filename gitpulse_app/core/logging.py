@@ -9,6 +9,7 @@ Metrics are ordinary INFO lines whose fields start with `"metric": NAME`.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import re
@@ -74,6 +75,7 @@ def _words(key: object) -> list[str]:
     return [word.lower() for word in _SEPARATORS.split(_CAMEL_BOUNDARY.sub("_", str(key))) if word]
 
 
+@functools.lru_cache(maxsize=4096)
 def is_sensitive_key(key: object) -> bool:
     """Whether a field of this name is always logged as `[REDACTED]`.
 

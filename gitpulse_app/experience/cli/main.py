@@ -113,7 +113,7 @@ def build_parser() -> _Parser:
     wh_sub.required = True
     process = wh_sub.add_parser("process", help="drain pending envelopes", parents=[common])
     process.add_argument("--retry-failed", action="store_true")
-    process.set_defaults(run=_not_built("Webhook processing", 3))
+    process.set_defaults(run=commands.webhooks_process)
 
     report = sub.add_parser("report", help="generate a report", parents=[common])
     report.add_argument("--login", required=True)
@@ -136,7 +136,7 @@ def build_parser() -> _Parser:
     search.add_argument("--start", type=date_or_instant, metavar="D|ISO")
     search.add_argument("--end", type=date_or_instant, metavar="D|ISO")
     search.add_argument("--limit", type=positive_int, default=10, metavar="N")
-    search.set_defaults(run=_not_built("Semantic search", 5))
+    search.set_defaults(run=commands.search_facts)
 
     export = sub.add_parser("export", help="export the timeline or reports", parents=[common])
     export.add_argument("--login", required=True)
@@ -151,7 +151,7 @@ def build_parser() -> _Parser:
     secrets_sub.required = True
     rotate = secrets_sub.add_parser("rotate", help="re-encrypt stored tokens", parents=[common])
     rotate.add_argument("--from-key-file", required=True, metavar="PATH")
-    rotate.set_defaults(run=_not_built("Secret rotation", 8))
+    rotate.set_defaults(run=commands.secrets_rotate)
     return parser
 
 

@@ -6,12 +6,18 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from gitpulse_app.acquisition.webhooks.receiver import receive_webhook
 from gitpulse_app.core.config import get_settings
 from gitpulse_app.experience import routes
+from gitpulse_app.experience.auth import oauth
+from gitpulse_app.experience.auth.ratelimit import AuthRateLimit
+from gitpulse_app.experience.auth.routes import demo_sign_in, github_callback, github_login, logout
 from gitpulse_app.experience.http.health import health
 from gitpulse_app.experience.runtime import background_workers
 
@@ -25,25 +31,33 @@ def _not_built(capability: str, issue: int):
     return endpoint
 
 
-async def demo_sign_in(_request: Request) -> JSONResponse:
-    if not get_settings().demo_enabled:
-        return JSONResponse({"error": "Not found"}, status_code=404)
-    return JSONResponse(
-        {"error": "Demo workspace not seeded. Run: python -m gitpulse_app demo seed"},
-        status_code=503,
-    )
-
-
 def api_routes() -> list[Route]:
     return [
         Route(routes.API_HEALTH, health, methods=["GET", "HEAD", "POST"]),
-        Route(routes.API_WEBHOOKS, _not_built("The webhook receiver", 3), methods=["POST"]),
-        Route(routes.AUTH_LOGIN, _not_built("GitHub sign-in", 8), methods=["GET"]),
-        Route(routes.AUTH_CALLBACK, _not_built("GitHub sign-in", 8), methods=["GET"]),
-        Route(routes.AUTH_LOGOUT, _not_built("Sign-out", 8), methods=["POST"]),
+        Route(routes.API_WEBHOOKS, receive_webhook, methods=["POST"]),
+        Route(routes.AUTH_LOGIN, github_login, methods=["GET"]),
+        Route(routes.AUTH_CALLBACK, github_callback, methods=["GET"]),
+        Route(routes.AUTH_LOGOUT, logout, methods=["POST"]),
         Route(routes.AUTH_DEMO, demo_sign_in, methods=["GET"]),
         Route("/api/reports/{report_id:int}.md", _not_built("Report downloads", 6), methods=["GET"]),
         Route(routes.API_TIMELINE_CSV, _not_built("Timeline export", 9), methods=["GET"]),
+    ]
+
+
+def api_middleware() -> list[Middleware]:
+    """The `/auth/*` rate limit (outermost), then authlib's signed OAuth-state session."""
+    settings = get_settings()
+    return [
+        Middleware(AuthRateLimit),
+        Middleware(
+            SessionMiddleware,
+            secret_key=oauth.oauth_session_secret(settings.secret_key),
+            session_cookie=oauth.OAUTH_COOKIE,
+            max_age=oauth.OAUTH_COOKIE_MAX_AGE_S,
+            path="/auth",
+            same_site="lax",
+            https_only=settings.is_https,
+        ),
     ]
 
 
@@ -55,4 +69,5 @@ def create_api(*, with_workers: bool) -> Starlette:
         async with background_workers():
             yield
 
-    return Starlette(routes=api_routes(), lifespan=lifespan if with_workers else None)
+    return Starlette(routes=api_routes(), middleware=api_middleware(),
+                     lifespan=lifespan if with_workers else None)

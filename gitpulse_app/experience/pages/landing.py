@@ -9,6 +9,7 @@ import reflex as rx
 
 from gitpulse_app.core.config import get_settings
 from gitpulse_app.experience import routes
+from gitpulse_app.experience.auth.next_guard import safe_next
 from gitpulse_app.experience.components.shell import logo, theme_toggle
 from gitpulse_app.experience.http.health import cached_deep_health
 from gitpulse_app.experience.state import SessionState
@@ -23,19 +24,6 @@ FEATURES = [
 ]
 
 
-def safe_next(value: str | None) -> str:
-    """A relative in-app path, else the dashboard (SPEC §11 `next` guard)."""
-    if (
-        not value
-        or not value.startswith("/")
-        or value.startswith("//")
-        or "\\" in value
-        or any(ord(c) < 32 or ord(c) == 127 for c in value)
-    ):
-        return routes.DASHBOARD
-    return value
-
-
 class LandingState(SessionState):
     sign_in_url: str = ""
     demo_url: str = ""
@@ -45,9 +33,13 @@ class LandingState(SessionState):
 
     @rx.event
     async def load(self):
+        params = self.router.url.query_parameters
+        if params.get("github") == "error":
+            # A failed GitHub sign-in lands here with its message (SPEC §11 Callback).
+            yield rx.toast.error(params.get("message") or "Unknown error")
         await self._resolve()
         settings = get_settings()
-        target = quote(safe_next(self.router.url.query_parameters.get("next")), safe="/")
+        target = quote(safe_next(params.get("next")), safe="/")
         self.sign_in_url = (
             f"{settings.api_url}{routes.AUTH_LOGIN}?next={target}"
             if settings.oauth_configured else ""

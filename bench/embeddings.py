@@ -1,0 +1,124 @@
+"""Search benchmark (issue 5, CONTRACT §2): 100,000 stored 1024-dim vectors, one user's repos.
+
+`search_100k_p50_ms` times the app's whole search path (candidate SQL, matrix refresh, query
+embedding, masked matmul, hit loading) on a migrated SQLite file; `numpy_top10_p50_ms` times a bare
+NumPy matmul + top-10 over the same in-memory vectors; `search_vs_numpy_ratio` = NumPy p50 ÷ app
+p50 (higher is better).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench.run import Figure
+
+VECTORS = 100_000
+RUNS = 31
+QUERIES = ["auth bug in login", "flaky test on CI", "export timeline csv", "dark mode theme"]
+
+
+def _seed(path: Path, vectors: np.ndarray) -> int:
+    """Fill the database with one repo, one actor, and a fact + embedding per vector."""
+    from gitpulse_app.intelligence.embeddings.providers import LOCAL_MODEL
+
+    now = dt.datetime(2025, 12, 1, tzinfo=dt.UTC)
+    stamp = now.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "INSERT INTO repos (gh_id, full_name, owner, name, is_private, is_fork, is_archived, "
+            "etags, created_at, updated_at) VALUES (1, 'acme/app', 'acme', 'app', 0, 0, 0, '{}', "
+            "?, ?)", (stamp, stamp),
+        )
+        conn.execute(
+            "INSERT INTO users (gh_id, gh_login, daily_reports_enabled, weekly_reports_enabled, "
+            "email_reports_enabled, week_start_day, is_demo, created_at, updated_at) "
+            "VALUES (1, 'alice', 1, 1, 1, 0, 0, ?, ?)", (stamp, stamp),
+        )
+        repo_id = conn.execute("SELECT id FROM repos").fetchone()[0]
+        actor_id = conn.execute("SELECT id FROM users").fetchone()[0]
+        events = []
+        for i in range(len(vectors)):
+            ts = (now - dt.timedelta(minutes=i)).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+            events.append((repo_id, actor_id, ts, f"Commit {i:07x} by alice – change {i}",
+                           f"https://github.com/acme/app/commit/{i:040x}", f"{i:064x}", stamp,
+                           stamp))
+        conn.executemany(
+            "INSERT INTO events (type, repo_id, actor_id, ts, canonical_text, source_url, "
+            "metadata, content_hash, observed_via, created_at, updated_at) "
+            "VALUES ('commit', ?, ?, ?, ?, ?, '{}', ?, 'backfill', ?, ?)", events,
+        )
+        conn.executemany(
+            "INSERT INTO embeddings (content_hash, provider, model, dimensions, vector, "
+            "created_at, updated_at) VALUES (?, 'local', ?, 1024, ?, ?, ?)",
+            ((f"{i:064x}", LOCAL_MODEL, vectors[i].tobytes(), stamp, stamp)
+             for i in range(len(vectors))),
+        )
+    return repo_id
+
+
+def _p50_ms(samples: list[float]) -> float:
+    return round(statistics.median(samples) * 1000, 2)
+
+
+def bench_search(workdir: Path) -> list[Figure]:
+    from sqlmodel import Session
+
+    from gitpulse_app.core import migrate
+    from gitpulse_app.core.db import create_db_engine, set_engine
+    from gitpulse_app.intelligence.embeddings.providers import LOCAL_MODEL, local_vector
+    from gitpulse_app.intelligence.embeddings.search import _store_for, search_facts
+
+    path = workdir / "search.db"
+    migrate.upgrade(f"sqlite:///{path}")
+    rng = np.random.default_rng(5)
+    vectors = rng.standard_normal((VECTORS, 1024), dtype=np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    repo_id = _seed(path, vectors)
+    del vectors
+
+    engine = create_db_engine(f"sqlite:///{path}")
+    set_engine(engine)
+    try:
+        with Session(engine) as session:
+            search_facts(session, "warm up", repo_ids={repo_id})  # loads the matrix once
+            app: list[float] = []
+            for run in range(RUNS):
+                started = time.perf_counter()
+                hits = search_facts(session, QUERIES[run % len(QUERIES)], repo_ids={repo_id})
+                app.append(time.perf_counter() - started)
+                session.rollback()
+            assert len(hits) == 10
+            matrix = _store_for(session).models[LOCAL_MODEL]
+            shared = matrix.vectors[: matrix.count]  # the very vectors the app searched
+            bare: list[float] = []
+            for run in range(RUNS):
+                query = local_vector(QUERIES[run % len(QUERIES)])
+                started = time.perf_counter()
+                scores = shared @ query
+                top = np.argpartition(-scores, 10)[:10]
+                top = top[np.argsort(-scores[top])]
+                bare.append(time.perf_counter() - started)
+    finally:
+        set_engine(None)
+        engine.dispose()
+    app_p50, bare_p50 = _p50_ms(app), _p50_ms(bare)
+    return [
+        Figure("search_100k_p50_ms", app_p50, "ms", "<= 150"),
+        Figure("numpy_top10_100k_p50_ms", bare_p50, "ms"),
+        Figure("search_vs_numpy_ratio", round(bare_p50 / app_p50, 3), "x", ">= 0.5"),
+    ]
+
+
+if __name__ == "__main__":
+    import tempfile
+
+    from bench.run import print_table
+
+    with tempfile.TemporaryDirectory(prefix="gitpulse-bench-") as tmp:
+        print_table(bench_search(Path(tmp)))

@@ -1,0 +1,139 @@
+"""Who can see which sources and repositories (SPEC §11 authorization invariants).
+
+`user_installations` is the only link between a user and a source. A user sees the linked sources
+that are not deleted and, in them, the repositories they track: App (and demo) installations are
+opt-out — every repository of the installation unless a `tracked_repos` row says `tracked=false` —
+while PAT and server-token sources are opt-in (`tracked=true` rows only). A source's *syncable*
+repositories are those tracked by at least one linked user.
+
+Every function takes the caller's session so that checks and the writes they guard share one
+transaction. Repository names are compared case-insensitively, as GitHub does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlmodel import Session, col, select
+
+from gitpulse_app.core.models import Installation, TrackedRepo, UserInstallation
+
+OPT_IN_KINDS = frozenset({"pat", "env_pat"})
+DELETED = "deleted"
+
+
+def is_opt_in(installation: Installation) -> bool:
+    """True for token sources, whose repositories are tracked only by explicit choice."""
+    return installation.kind in OPT_IN_KINDS
+
+
+def linked_user_ids(session: Session, installation_id: int) -> list[int]:
+    """Ids of the users linked to a source, in link order."""
+    statement = (
+        select(UserInstallation.user_id)
+        .where(UserInstallation.installation_id == installation_id)
+        .order_by(col(UserInstallation.id))
+    )
+    return list(session.exec(statement).all())
+
+
+def is_linked(session: Session, user_id: int, installation_id: int) -> bool:
+    """Whether a `user_installations` row links the user to the source (whatever its status)."""
+    statement = select(UserInstallation.id).where(
+        UserInstallation.user_id == user_id,
+        UserInstallation.installation_id == installation_id,
+    )
+    return session.exec(statement).first() is not None
+
+
+def can_see_installation(session: Session, user_id: int, installation_id: int) -> bool:
+    """Whether the user may see the source: linked, and the source is not deleted."""
+    installation = session.get(Installation, installation_id)
+    if installation is None or installation.status == DELETED:
+        return False
+    return is_linked(session, user_id, installation_id)
+
+
+def visible_installations(session: Session, user_id: int) -> list[Installation]:
+    """The sources the user may see (linked, not deleted), oldest link first."""
+    statement = (
+        select(Installation)
+        .join(UserInstallation, col(UserInstallation.installation_id) == col(Installation.id))
+        .where(UserInstallation.user_id == user_id, Installation.status != DELETED)
+        .order_by(col(UserInstallation.id))
+    )
+    return list(session.exec(statement).all())
+
+
+def _choices(
+    session: Session, installation_id: int, user_ids: Iterable[int]
+) -> dict[int, dict[str, tuple[str, bool]]]:
+    """Per user: lower-cased repo name → (name as stored, tracked)."""
+    ids = list(user_ids)
+    choices: dict[int, dict[str, tuple[str, bool]]] = {user_id: {} for user_id in ids}
+    if not ids:
+        return choices
+    statement = (
+        select(TrackedRepo)
+        .where(
+            TrackedRepo.installation_id == installation_id,
+            col(TrackedRepo.user_id).in_(ids),
+        )
+        .order_by(col(TrackedRepo.id))
+    )
+    for row in session.exec(statement):
+        choices[row.user_id][row.repo_full_name.lower()] = (row.repo_full_name, row.tracked)
+    return choices
+
+
+def _tracked_by(installation: Installation, choices: dict[str, tuple[str, bool]]) -> list[str]:
+    """The repositories one user's choices track in a source."""
+    if is_opt_in(installation):
+        return [name for name, tracked in choices.values() if tracked]
+    untracked = {key for key, (_name, tracked) in choices.items() if not tracked}
+    return [name for name in installation.repositories if name.lower() not in untracked]
+
+
+def tracked_repos_of_user(session: Session, user_id: int, installation: Installation) -> list[str]:
+    """The repositories of a source the user tracks (empty when the user is not linked).
+
+    Args:
+        session: An open session.
+        user_id: The user.
+        installation: The source.
+
+    Returns:
+        Full names: for App sources in the installation's `repositories` order, for token sources
+        in the order the user tracked them.
+    """
+    if installation.id is None or not is_linked(session, user_id, installation.id):
+        return []
+    choices = _choices(session, installation.id, [user_id])[user_id]
+    return _tracked_by(installation, choices)
+
+
+def syncable_repos(session: Session, installation: Installation) -> list[str]:
+    """The repositories of a source tracked by at least one linked user, each named once.
+
+    Returns:
+        Full names, App sources' in `repositories` order, then token sources' in tracking order.
+    """
+    if installation.id is None:
+        return []
+    choices = _choices(session, installation.id, linked_user_ids(session, installation.id))
+    seen: dict[str, str] = {}
+    for user_choices in choices.values():
+        for name in _tracked_by(installation, user_choices):
+            seen.setdefault(name.lower(), name)
+    if not is_opt_in(installation):
+        # Keep the installation's own order however many users track a repository.
+        return [name for name in installation.repositories if name.lower() in seen]
+    return list(seen.values())
+
+
+def visible_repo_names(session: Session, user_id: int) -> set[str]:
+    """Full names of every repository the user may see, across their visible sources."""
+    names: set[str] = set()
+    for installation in visible_installations(session, user_id):
+        names.update(tracked_repos_of_user(session, user_id, installation))
+    return names

@@ -1,0 +1,462 @@
+"""Webhook processing (SPEC §4): claim due envelopes, check, dispatch, retry, reclaim.
+
+Any number of processes may drain at once: an envelope is claimed by a conditional UPDATE
+(pending and due → processing), so exactly one of them processes it. Every effect of processing is
+an upsert or a guarded request, so processing an envelope twice (after a crash, or a replay)
+changes nothing the first run did not.
+
+State machine of `webhook_events.status`: pending → processing → completed | pending (retry with
+backoff 30 s·2^(attempts−1)) | failed (schema error at once; other errors on the 5th attempt);
+failed → pending on replay; processing untouched for 10 min, or claimed by a dead process → pending.
+
+The module is a little longer than most because the claim, the outcome bookkeeping, the recovery
+sweeps and the worker share one state machine; split apart, each would restate it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from gitpulse_app.acquisition.webhook_schema import check_webhook_schema
+from gitpulse_app.acquisition.webhooks import installations
+from gitpulse_app.core.claims import claim_id, holder_is_dead
+from gitpulse_app.core.config import get_settings
+from gitpulse_app.core.db import session_scope, utcnow
+from gitpulse_app.core.logging import get_logger, log_fields, metric
+from gitpulse_app.core.models import Installation, WebhookEvent
+from gitpulse_app.experience.runtime import worker
+from gitpulse_app.normalization.canonicalize_webhook import FACT_EVENTS, canonicalize_webhook
+from gitpulse_app.normalization.store import ingest_facts
+
+MAX_ATTEMPTS = 5
+RETRY_BASE = dt.timedelta(seconds=30)
+STALE_CLAIM = dt.timedelta(minutes=10)
+POLL_INTERVAL_S = 2.0
+DRAIN_LIMIT = 10_000
+ERROR_MESSAGE_MAX = 1000
+
+COMPLETED = "completed"
+RESCHEDULED = "rescheduled"
+FAILED = "failed"
+
+log = get_logger(__name__)
+_envelopes = WebhookEvent.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """A claimed delivery, detached from the session that claimed it."""
+
+    id: int
+    delivery_id: str
+    event: str
+    action: str | None
+    installation_gh_id: int | None
+    payload: dict[str, Any]
+    attempts: int
+    received_at: dt.datetime
+
+
+@dataclass
+class DrainResult:
+    """What one drain did.
+
+    Attributes:
+        processed: Envelopes claimed and processed.
+        completed: Of those, completed.
+        rescheduled: Of those, back to pending with a backoff (a retryable failure).
+        failed: Of those, failed: a schema error, or the fifth failure (dead letter).
+    """
+
+    processed: int = 0
+    completed: int = 0
+    rescheduled: int = 0
+    failed: int = 0
+
+    def count(self, outcome: str) -> None:
+        self.processed += 1
+        if outcome == COMPLETED:
+            self.completed += 1
+        elif outcome == RESCHEDULED:
+            self.rescheduled += 1
+        else:
+            self.failed += 1
+
+
+def retry_delay(attempts: int) -> dt.timedelta:
+    """The wait before the next attempt after `attempts` failed ones: 30 s, 1 m, 2 m, 4 m."""
+    return RETRY_BASE * 2 ** max(attempts - 1, 0)
+
+
+# Claiming ----------------------------------------------------------------------------------------
+def claim_next(now: dt.datetime, engine: Engine | None = None) -> Envelope | None:
+    """Claim the oldest due pending envelope for this process.
+
+    Args:
+        now: The clock reading: due means `next_attempt_at <= now`.
+        engine: The database (default: the process-wide engine).
+
+    Returns:
+        The claimed envelope (status processing, attempts incremented), or None when none is due.
+    """
+    due = sa.and_(_envelopes.c.status == "pending", _envelopes.c.next_attempt_at <= now)
+    while True:
+        with session_scope(engine) as session:
+            candidates = session.execute(
+                sa.select(_envelopes.c.id)
+                .where(due)
+                .order_by(_envelopes.c.next_attempt_at, _envelopes.c.id)
+                .limit(20)
+            ).scalars().all()
+        if not candidates:
+            return None
+        for envelope_id in candidates:
+            # One short write transaction per attempt (on SQLite a read transaction upgraded to
+            # a write fails at once when another process wrote meanwhile). The WHERE repeats the
+            # state test, so of several processes exactly one wins.
+            with session_scope(engine) as session:
+                claimed = session.execute(
+                    sa.update(_envelopes)
+                    .where(_envelopes.c.id == envelope_id, due)
+                    .values(
+                        status="processing",
+                        attempts=_envelopes.c.attempts + 1,
+                        started_at=now,
+                        claimed_by=claim_id(),
+                        updated_at=now,
+                    )
+                )
+                if claimed.rowcount != 1:
+                    continue
+                row = session.execute(
+                    sa.select(_envelopes).where(_envelopes.c.id == envelope_id)
+                ).one()
+            return Envelope(
+                id=row.id,
+                delivery_id=row.delivery_id,
+                event=row.event,
+                action=row.action,
+                installation_gh_id=row.installation_gh_id,
+                payload=row.payload if isinstance(row.payload, dict) else {},
+                attempts=row.attempts,
+                received_at=row.received_at,
+            )
+
+
+def _finish(envelope: Envelope, engine: Engine | None, **values: Any) -> bool:
+    # Only while our claim stands: a row reclaimed from us belongs to its new holder.
+    with session_scope(engine) as session:
+        result = session.execute(
+            sa.update(_envelopes)
+            .where(
+                _envelopes.c.id == envelope.id,
+                _envelopes.c.status == "processing",
+                _envelopes.c.claimed_by == claim_id(),
+            )
+            .values(claimed_by=None, **values)
+        )
+    if result.rowcount != 1:
+        log_fields(log, logging.WARNING, "Webhook envelope was reclaimed while processing",
+                   delivery_id=envelope.delivery_id)
+        return False
+    return True
+
+
+# Processing --------------------------------------------------------------------------------------
+def _describe(exc: BaseException) -> str:
+    # A database error's driver message, not SQLAlchemy's statement dump with its parameters.
+    if isinstance(exc, sa.exc.DBAPIError) and exc.orig is not None:
+        text = f"{type(exc.orig).__name__}: {exc.orig}"
+    else:
+        text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return text[:ERROR_MESSAGE_MAX]
+
+
+def _ingest_facts(envelope: Envelope, now: dt.datetime, engine: Engine | None) -> str:
+    github_url = get_settings().github_url
+    facts = canonicalize_webhook(envelope.event, envelope.payload, github_url=github_url)
+    if not facts:
+        return "no fact"
+    installation_id = None
+    if envelope.installation_gh_id is not None:
+        installation_id = installations.ensure_installation(
+            envelope.installation_gh_id, now=now, engine=engine
+        )
+    result = ingest_facts(
+        facts,
+        observed_via="webhook",
+        installation_id=installation_id,
+        github_url=github_url,
+        now=now,
+        engine=engine,
+    )
+    return (
+        f"{result.inserted} inserted, {result.updated} updated, {result.duplicates} duplicate"
+    )
+
+
+def dispatch(envelope: Envelope, now: dt.datetime, engine: Engine | None = None) -> str:
+    """Apply a schema-checked envelope by its event (raises on any failure, to be retried).
+
+    Args:
+        envelope: The claimed envelope.
+        now: The clock reading of this run.
+        engine: The database (default: the process-wide engine).
+
+    Returns:
+        A short description of the effect, for the log.
+    """
+    if envelope.event in FACT_EVENTS:
+        return _ingest_facts(envelope, now, engine)
+    if envelope.event in installations.INSTALLATION_EVENTS:
+        return installations.handle_installation_event(
+            envelope.event, envelope.payload, now=now, engine=engine
+        )
+    log_fields(log, logging.INFO, "Unsupported webhook event", event=envelope.event,
+               action=envelope.action, delivery_id=envelope.delivery_id)
+    return "unsupported event"
+
+
+def request_recovery(installation_gh_id: int | None, engine: Engine | None = None,
+                     now: dt.datetime | None = None) -> None:
+    """Request a `recovery` sync for the installation of a dead-lettered envelope (never raises)."""
+    if installation_gh_id is None:
+        return
+    try:
+        with session_scope(engine) as session:
+            installation_id = session.execute(
+                sa.select(Installation.id).where(  # type: ignore[call-overload]
+                    Installation.gh_installation_id == installation_gh_id
+                )
+            ).scalar()
+        if installation_id is None:
+            log_fields(log, logging.WARNING, "No installation to recover for a dead letter",
+                       installation_gh_id=installation_gh_id)
+            return
+        installations.request_sync_logged(installation_id, "recovery", now=now)
+    except Exception:
+        log.exception("Recovery sync request failed",
+                      extra={"installation_gh_id": installation_gh_id})
+
+
+def _record_failure(envelope: Envelope, now: dt.datetime, error: str,
+                    engine: Engine | None) -> str:
+    if envelope.attempts < MAX_ATTEMPTS:
+        retry_at = now + retry_delay(envelope.attempts)
+        _finish(envelope, engine, status="pending", error_message=error,
+                next_attempt_at=retry_at, updated_at=now)
+        log_fields(log, logging.WARNING, "Webhook processing failed; will retry",
+                   delivery_id=envelope.delivery_id, event=envelope.event,
+                   attempts=envelope.attempts, next_attempt_at=retry_at.isoformat(),
+                   error=error)
+        return RESCHEDULED
+    if _finish(envelope, engine, status="failed", error_message=error, updated_at=now):
+        log_fields(log, logging.ERROR, "Webhook envelope dead-lettered after 5 attempts",
+                   delivery_id=envelope.delivery_id, event=envelope.event, error=error)
+        request_recovery(envelope.installation_gh_id, engine, now)
+    return FAILED
+
+
+def process(envelope: Envelope, now: dt.datetime, engine: Engine | None = None) -> str:
+    """Process one claimed envelope and record the outcome on it.
+
+    Args:
+        envelope: An envelope this process claimed.
+        now: The clock reading of this run (backoffs, `processed_at`).
+        engine: The database (default: the process-wide engine).
+
+    Returns:
+        `completed`, `rescheduled` or `failed`.
+    """
+    schema_error = check_webhook_schema(envelope.event, envelope.payload)
+    if schema_error is not None:
+        # A malformed payload fails the same way every time: no retry, no recovery sync.
+        _finish(envelope, engine, status="failed", error_message=schema_error, updated_at=now)
+        log_fields(log, logging.WARNING, "Webhook payload failed the schema check",
+                   delivery_id=envelope.delivery_id, event=envelope.event, error=schema_error)
+        return FAILED
+    try:
+        effect = dispatch(envelope, now, engine)
+    except Exception as exc:
+        return _record_failure(envelope, now, _describe(exc), engine)
+    if _finish(envelope, engine, status="completed", processed_at=now, error_message=None,
+               updated_at=now):
+        lag_ms = int((now - envelope.received_at).total_seconds() * 1000)
+        metric("webhook_lag_ms", value=lag_ms, event=envelope.event,
+               delivery_id=envelope.delivery_id)
+        log_fields(log, logging.INFO, "Webhook processed", delivery_id=envelope.delivery_id,
+                   event=envelope.event, action=envelope.action, effect=effect)
+    return COMPLETED
+
+
+def drain(now: dt.datetime | None = None, limit: int = DRAIN_LIMIT,
+          engine: Engine | None = None) -> DrainResult:
+    """Process due envelopes until none is due (at most `limit`).
+
+    Args:
+        now: An injected clock reading used for every envelope (`tick --at`); default: the real
+            clock, read per envelope.
+        limit: The most envelopes to process in this call.
+        engine: The database (default: the process-wide engine).
+
+    Returns:
+        The counts of this drain.
+    """
+    result = DrainResult()
+    while result.processed < limit:
+        moment = now or utcnow()
+        envelope = claim_next(moment, engine)
+        if envelope is None:
+            break
+        result.count(process(envelope, moment, engine))
+    return result
+
+
+# Recovery and replay -----------------------------------------------------------------------------
+def reclaim_stale(now: dt.datetime | None = None, engine: Engine | None = None) -> int:
+    """Return abandoned claims to pending: untouched for 10 min, or held by a dead process.
+
+    A claim that has already used its fifth attempt is dead-lettered instead, so a delivery that
+    kills its processor every time cannot loop forever.
+
+    Args:
+        now: The clock reading (default: now).
+        engine: The database (default: the process-wide engine).
+
+    Returns:
+        How many envelopes were reclaimed.
+    """
+    now = now or utcnow()
+    with session_scope(engine) as session:
+        claimed = session.execute(
+            sa.select(
+                _envelopes.c.id,
+                _envelopes.c.claimed_by,
+                _envelopes.c.updated_at,
+                _envelopes.c.attempts,
+                _envelopes.c.installation_gh_id,
+            ).where(_envelopes.c.status == "processing")
+        ).all()
+    dead: dict[str | None, bool] = {}
+    reclaimed = 0
+    for row in claimed:
+        if row.claimed_by not in dead:
+            dead[row.claimed_by] = holder_is_dead(row.claimed_by)
+        if not (dead[row.claimed_by] or row.updated_at < now - STALE_CLAIM):
+            continue
+        exhausted = row.attempts >= MAX_ATTEMPTS
+        with session_scope(engine) as session:
+            result = session.execute(
+                sa.update(_envelopes)
+                .where(
+                    _envelopes.c.id == row.id,
+                    _envelopes.c.status == "processing",
+                    _envelopes.c.claimed_by.is_not_distinct_from(row.claimed_by),
+                    _envelopes.c.updated_at == row.updated_at,
+                )
+                .values(
+                    status="failed" if exhausted else "pending",
+                    claimed_by=None,
+                    error_message="Processing was interrupted (stale claim)",
+                    updated_at=now,
+                )
+            )
+        if result.rowcount != 1:
+            continue
+        reclaimed += 1
+        log_fields(log, logging.WARNING, "Stale webhook claim reclaimed", envelope_id=row.id,
+                   holder=row.claimed_by, dead_letter=exhausted)
+        if exhausted:
+            request_recovery(row.installation_gh_id, engine, now)
+    return reclaimed
+
+
+def retry_failed(
+    installation_gh_ids: Collection[int] | None = None,
+    now: dt.datetime | None = None,
+    engine: Engine | None = None,
+) -> int:
+    """Reset failed envelopes to pending with attempts 0, due now (replay of dead letters).
+
+    Args:
+        installation_gh_ids: Only envelopes of these GitHub installations (the /repos button);
+            None for all.
+        now: The clock reading (default: now).
+        engine: The database (default: the process-wide engine).
+
+    Returns:
+        How many envelopes were reset.
+    """
+    now = now or utcnow()
+    statement = sa.update(_envelopes).where(_envelopes.c.status == "failed")
+    if installation_gh_ids is not None:
+        statement = statement.where(_envelopes.c.installation_gh_id.in_(list(installation_gh_ids)))
+    with session_scope(engine) as session:
+        result = session.execute(
+            statement.values(status="pending", attempts=0, next_attempt_at=now, claimed_by=None,
+                             updated_at=now)
+        )
+    return result.rowcount
+
+
+# The in-process worker ---------------------------------------------------------------------------
+@dataclass
+class _Wakeup:
+    loop: asyncio.AbstractEventLoop | None = None
+    event: asyncio.Event | None = None
+
+
+_wakeup = _Wakeup()
+
+
+def wake() -> None:
+    """Tell this process's webhook worker that an envelope arrived (no-op without a worker).
+
+    Safe from the worker's event loop (the receiver's background task) and from any thread.
+    """
+    loop, event = _wakeup.loop, _wakeup.event
+    if loop is None or event is None:
+        return
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is loop:
+        event.set()
+    else:
+        with contextlib.suppress(RuntimeError):  # the worker's loop already closed
+            loop.call_soon_threadsafe(event.set)
+
+
+def _logged(fn: Any) -> None:
+    # One failed round (database down, …) is logged; the worker keeps polling.
+    try:
+        fn()
+    except Exception:
+        log.exception("Webhook worker round failed; retrying at the next poll")
+
+
+@worker("webhooks")
+async def webhook_worker() -> None:
+    """Drain envelopes within a second of a wake-up and every 2 s; database work in a thread."""
+    event = asyncio.Event()
+    _wakeup.loop, _wakeup.event = asyncio.get_running_loop(), event
+    try:
+        await asyncio.to_thread(_logged, reclaim_stale)
+        while True:
+            event.clear()
+            await asyncio.to_thread(_logged, drain)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), POLL_INTERVAL_S)
+    finally:
+        if _wakeup.event is event:
+            _wakeup.loop = _wakeup.event = None

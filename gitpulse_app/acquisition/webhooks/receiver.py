@@ -1,0 +1,226 @@
+"""`POST /api/webhooks/github` (SPEC §4 steps 1–7): check, store, acknowledge, then wake the worker.
+
+Only the envelope insert runs before the response (ack p99 < 100 ms). The checks run in the SPEC's
+order, and the signature is verified over the raw bytes before the body is parsed as JSON, so an
+unsigned body is never parsed. Bad input is answered 4xx; nothing is written for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from starlette.background import BackgroundTask
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from gitpulse_app.acquisition.webhooks import insert_ignoring_conflict, processor
+from gitpulse_app.acquisition.webhooks.signature import candidate_secrets, verify_signature
+from gitpulse_app.core.config import ConfigurationError, get_settings
+from gitpulse_app.core.db import DatabaseUnavailable, session_scope, utcnow
+from gitpulse_app.core.logging import get_logger
+from gitpulse_app.core.models import WebhookEvent
+
+MAX_BODY_BYTES = 25 * 1024 * 1024
+DELIVERY_ID = re.compile(r"[A-Za-z0-9-]{1,100}")
+SIGNATURE_HEADER = "x-hub-signature-256"
+DELIVERY_HEADER = "x-github-delivery"
+EVENT_HEADER = "x-github-event"
+# Set only by `trust_demo_seed` around an in-process call; a client cannot put keys in the scope.
+DEMO_SEED_SCOPE_KEY = "gitpulse.demo_seed"
+_BIGINT = (-(2**63), 2**63 - 1)
+
+log = get_logger(__name__)
+
+
+def _error(message: str, status_code: int) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status_code)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _BadJson(Exception):
+    pass
+
+
+def trust_demo_seed(app: ASGIApp) -> ASGIApp:
+    """Wrap the API so requests through the wrapper may be signed with the demo seed key.
+
+    Only the demo seed (SPEC §11) uses this, calling the wrapped app in-process (for example with
+    `httpx.ASGITransport`); requests arriving over the network never pass through it.
+
+    Args:
+        app: The ASGI app of `create_api`.
+
+    Returns:
+        An ASGI app that marks each HTTP scope as a demo seed call, then calls `app`.
+    """
+
+    async def trusted(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope = {**scope, DEMO_SEED_SCOPE_KEY: True}
+        await app(scope, receive, send)
+
+    return trusted
+
+
+def _declared_length(request: Request) -> int | None:
+    value = request.headers.get("content-length")
+    if value is None or not value.strip().isdigit():
+        return None
+    return int(value)
+
+
+async def _read_body(request: Request) -> bytes:
+    declared = _declared_length(request)
+    if declared is not None and declared > MAX_BODY_BYTES:
+        raise _TooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise _TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _reject_constant(name: str) -> Any:
+    # Python accepts NaN and Infinity; JSON (and PostgreSQL's json type) does not.
+    raise _BadJson(name)
+
+
+def _parse_object(body: bytes) -> dict[str, Any]:
+    try:
+        payload = json.loads(body, parse_constant=_reject_constant)
+    except (ValueError, RecursionError, _BadJson):
+        raise _BadJson from None
+    if not isinstance(payload, dict):
+        raise _BadJson
+    return payload
+
+
+def _storable_text(value: Any) -> str | None:
+    """A payload string safe for a text column: no NUL, valid UTF-8 (lone surrogates replaced)."""
+    if not isinstance(value, str):
+        return None
+    return value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+
+
+def _installation_gh_id(payload: Mapping[str, Any]) -> int | None:
+    installation = payload.get("installation")
+    if not isinstance(installation, Mapping):
+        return None
+    value = installation.get("id")
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    # A value outside bigint cannot be an installation id; the envelope keeps it in the payload.
+    return value if _BIGINT[0] <= value <= _BIGINT[1] else None
+
+
+def store_envelope(delivery_id: str, event: str, payload: dict[str, Any]) -> bool:
+    """Insert the envelope unless the delivery id is already stored.
+
+    Args:
+        delivery_id: `X-GitHub-Delivery`.
+        event: `X-GitHub-Event`.
+        payload: The parsed JSON object.
+
+    Returns:
+        True when a new envelope was stored, False for a replayed delivery.
+    """
+    now = utcnow()
+    values = {
+        "delivery_id": delivery_id,
+        "event": event,
+        "action": _storable_text(payload.get("action")),
+        "installation_gh_id": _installation_gh_id(payload),
+        "payload": payload,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "received_at": now,
+        "created_at": now,
+        "updated_at": now,
+    }
+    with session_scope() as session:
+        return insert_ignoring_conflict(session, WebhookEvent, values, ["delivery_id"])
+
+
+def _allows_demo_key(request: Request) -> bool:
+    return request.scope.get(DEMO_SEED_SCOPE_KEY) is True
+
+
+def _instance_secret() -> str | None:
+    try:
+        return get_settings().secret_key
+    except ConfigurationError:
+        return None
+
+
+async def receive_webhook(request: Request) -> JSONResponse:
+    """The Starlette endpoint for `POST /api/webhooks/github` (SPEC §4 steps 1–7)."""
+    try:
+        return await _receive(request)
+    except Exception:
+        log.exception("Webhook receiver failed")
+        return _error("Internal server error", 500)
+
+
+async def _receive(request: Request) -> JSONResponse:
+    signature = request.headers.get(SIGNATURE_HEADER)
+    delivery_id = request.headers.get(DELIVERY_HEADER)
+    event = request.headers.get(EVENT_HEADER)
+    # An empty event names nothing, so it counts as missing; an empty delivery id or signature is
+    # present but invalid (the checks below).
+    if signature is None or delivery_id is None or event is None or not event.strip():
+        return _error("Missing required webhook headers", 400)
+    if not DELIVERY_ID.fullmatch(delivery_id):
+        return _error("Invalid delivery id", 400)
+
+    try:
+        body = await _read_body(request)
+    except _TooLarge:
+        return _error("Payload too large", 413)
+    except ClientDisconnect:
+        # Nobody reads this answer; nothing was stored.
+        return _error("Invalid JSON payload", 400)
+
+    settings = get_settings()
+    demo_seed = _allows_demo_key(request)
+    if not settings.github_webhook_secret and not demo_seed:
+        return _error("Webhook secret not configured", 500)
+    secrets = candidate_secrets(
+        settings.github_webhook_secret,
+        settings.github_webhook_secret_previous,
+        demo_secret_key=_instance_secret() if demo_seed else None,
+        allow_demo_key=demo_seed,
+    )
+    if not verify_signature(body, signature, secrets):
+        return _error("Invalid signature", 401)
+
+    try:
+        payload = _parse_object(body)
+    except _BadJson:
+        return _error("Invalid JSON payload", 400)
+
+    try:
+        stored = await asyncio.to_thread(store_envelope, delivery_id, event, payload)
+    except (DatabaseUnavailable, sa.exc.OperationalError, sa.exc.InterfaceError,
+            sa.exc.TimeoutError):
+        log.warning("Webhook envelope not stored: database unavailable",
+                    extra={"delivery_id": delivery_id, "event": event}, exc_info=True)
+        return _error("Service temporarily unavailable", 503)
+
+    body_ok = {"ok": True, "deliveryId": delivery_id}
+    if not stored:
+        log.info("Replayed webhook delivery ignored", extra={"delivery_id": delivery_id})
+        return JSONResponse(body_ok)
+    return JSONResponse(body_ok, background=BackgroundTask(processor.wake))

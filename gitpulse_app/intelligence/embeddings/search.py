@@ -1,0 +1,344 @@
+"""Semantic search over the facts a user can see (SPEC §7).
+
+SQL selects only the candidates' ids and content hashes (newest first, at most 200,000). Each
+process keeps, per database and model, one float32 matrix of every stored vector with a content
+hash → row map, refreshed incrementally (embedding ids above the last one seen) before each search.
+The query is scored by exact cosine: one matrix-vector product over the whole matrix, then masked
+to the candidates. Vectors of two models are never compared.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import weakref
+from itertools import repeat
+from operator import itemgetter
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from gitpulse_app.core.db import utcnow
+from gitpulse_app.core.models import Embedding, Event, Repo, User
+from gitpulse_app.intelligence.embeddings.providers import (
+    DIMENSIONS,
+    MAX_TEXT_CHARS,
+    ProviderError,
+    chain_models,
+    is_available,
+    provider_for,
+)
+from gitpulse_app.intelligence.embeddings.queue import checked_vectors, embed_facts_now
+from gitpulse_app.normalization.text import cut, trim
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LIMIT = 10
+MAX_LIMIT = 256
+MAX_CANDIDATES = 200_000
+SYNC_EMBED_MAX = 2000
+_REFRESH_PAGE = 10_000
+_VECTOR_BYTES = DIMENSIONS * 4
+
+
+class SearchError(ValueError):
+    """The search cannot run as asked; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One fact found by a search, with its cosine score."""
+
+    event_id: int
+    score: float
+    ts: dt.datetime
+    type: str
+    repo: str
+    actor: str | None
+    canonical_text: str
+    source_url: str
+
+
+# The in-memory vectors ---------------------------------------------------------------------------
+class _ModelMatrix:
+    """Every vector of one model: rows of a growable float32 matrix, addressed by content hash."""
+
+    def __init__(self) -> None:
+        self.vectors = np.zeros((0, DIMENSIONS), dtype=np.float32)
+        self.count = 0
+        self.row_of: dict[str, int] = {}
+
+    def append(self, hashes: Sequence[str], block: np.ndarray) -> None:
+        needed = self.count + len(hashes)
+        if needed > self.vectors.shape[0]:
+            # Amortised growth; searches hold a reference to the old array and stay valid.
+            capacity = max(needed, self.vectors.shape[0] * 3 // 2)
+            grown = np.empty((capacity, DIMENSIONS), dtype=np.float32)
+            grown[: self.count] = self.vectors[: self.count]
+            self.vectors = grown
+        self.vectors[self.count:needed] = block
+        for offset, content_hash in enumerate(hashes):
+            self.row_of[content_hash] = self.count + offset
+        self.count = needed
+
+
+class _VectorStore:
+    """The matrices of one database, kept in step with its `embeddings` table."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.last_id = 0
+        self.models: dict[str, _ModelMatrix] = {}
+
+    def refresh(self, session: Session) -> None:
+        """Load embedding rows with an id above the last one seen (caller holds the lock)."""
+        newest = session.scalar(sa.select(sa.func.max(Embedding.id))) or 0
+        if newest < self.last_id:  # the table was emptied or replaced: start over
+            self.last_id, self.models = 0, {}
+        while newest > self.last_id:
+            rows = session.execute(
+                sa.select(Embedding.id, Embedding.model, Embedding.content_hash, Embedding.vector)
+                .where(Embedding.id > self.last_id)
+                .order_by(Embedding.id)
+                .limit(_REFRESH_PAGE)
+            ).all()
+            if not rows:
+                break
+            by_model: dict[str, tuple[list[str], list[bytes]]] = {}
+            for _, model, content_hash, vector in rows:
+                if len(vector) != _VECTOR_BYTES:
+                    continue  # never stored by us; a corrupt row must not shift every other row
+                hashes, blobs = by_model.setdefault(model, ([], []))
+                hashes.append(content_hash)
+                blobs.append(vector)
+            for model, (hashes, blobs) in by_model.items():
+                block = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(-1, DIMENSIONS)
+                self.models.setdefault(model, _ModelMatrix()).append(hashes, block)
+            self.last_id = rows[-1][0]
+
+
+_stores: weakref.WeakKeyDictionary[Engine, _VectorStore] = weakref.WeakKeyDictionary()
+_stores_lock = threading.Lock()
+
+
+def _store_for(session: Session) -> _VectorStore:
+    engine = session.get_bind()
+    engine = engine.engine if hasattr(engine, "engine") else engine
+    with _stores_lock:
+        store = _stores.get(engine)
+        if store is None:
+            store = _stores[engine] = _VectorStore()
+    return store
+
+
+# Candidates ---------------------------------------------------------------------------------------
+@dataclass
+class _Candidates:
+    """Candidate facts, newest first (position = recency rank)."""
+
+    event_ids: np.ndarray
+    hashes: list[str]
+
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+
+def _candidates(
+    session: Session, repo_ids: Collection[int], actor_logins: Sequence[str] | None,
+    repo: str | None, types: Sequence[str] | None, start: dt.datetime | None,
+    end: dt.datetime | None,
+) -> _Candidates:
+    query = sa.select(Event.id, Event.content_hash).where(Event.repo_id.in_(sorted(repo_ids)))
+    if actor_logins:
+        lowered = sorted({login.lower() for login in actor_logins})
+        query = query.where(Event.actor_id.in_(
+            sa.select(User.id).where(sa.func.lower(User.gh_login).in_(lowered))
+        ))
+    if repo:
+        query = query.where(Event.repo_id.in_(
+            sa.select(Repo.id).where(sa.func.lower(Repo.full_name) == repo.lower())
+        ))
+    if types:
+        query = query.where(Event.type.in_(sorted(set(types))))
+    if start is not None:
+        query = query.where(Event.ts >= start)
+    if end is not None:
+        query = query.where(Event.ts < end)
+    result = session.connection().execute(
+        query.order_by(Event.ts.desc(), Event.id.desc()).limit(MAX_CANDIDATES)
+    )
+    try:
+        # An int and a str need no result processing: reading the DBAPI cursor directly skips
+        # building a Row per candidate, which is most of the cost at 100,000 candidates.
+        rows = result.cursor.fetchall()
+    finally:
+        result.close()
+    ids = np.fromiter(map(itemgetter(0), rows), dtype=np.int64, count=len(rows))
+    return _Candidates(ids, list(map(itemgetter(1), rows)))
+
+
+def _rows_in(matrix: _ModelMatrix | None, hashes: list[str]) -> np.ndarray:
+    """Each candidate's row in `matrix`, −1 where the model has no vector for it."""
+    if matrix is None:
+        return np.full(len(hashes), -1, dtype=np.int64)
+    return np.fromiter(map(matrix.row_of.get, hashes, repeat(-1)), dtype=np.int64,
+                       count=len(hashes))
+
+
+# Search -------------------------------------------------------------------------------------------
+def _embed_query(model: str, text: str, now: dt.datetime) -> np.ndarray | None:
+    provider = provider_for(model)
+    if provider is None or not is_available(model, now):
+        return None
+    try:
+        return checked_vectors(provider.embed([text], input_type="query"), 1)[0]
+    except ProviderError as exc:
+        log.warning("Embedding the search query with %s failed: %s", model, exc)
+        return None
+
+
+def _top(scores: np.ndarray, limit: int) -> np.ndarray:
+    """Indices of the best `limit` positive scores: score desc, then position (newest) first."""
+    positive = np.flatnonzero(scores > 0)
+    if positive.size > limit:
+        # Keep every score tied with the limit-th best so the recency tie-break stays exact.
+        threshold = np.partition(scores[positive], positive.size - limit)[positive.size - limit]
+        positive = positive[scores[positive] >= threshold]
+    order = np.lexsort((positive, -scores[positive]))
+    return positive[order][:limit]
+
+
+def search_facts(
+    session: Session,
+    query: str,
+    *,
+    repo_ids: Collection[int],
+    actor_logins: Sequence[str] | None = None,
+    repo: str | None = None,
+    types: Sequence[str] | None = None,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    limit: int = DEFAULT_LIMIT,
+    now: dt.datetime | None = None,
+) -> list[SearchHit]:
+    """Rank the facts of `repo_ids` by cosine similarity to `query`.
+
+    Candidates lacking a vector of the search model are embedded first (the newest 2,000 at most),
+    so results never depend on a running backend; `session` is committed when that happens.
+
+    Args:
+        session: A session on the database to search.
+        query: What to look for; cut to 8000 characters.
+        repo_ids: The repositories the searching user can see (SPEC §11); nothing else is searched.
+        actor_logins: Only facts by these GitHub logins (case-insensitive).
+        repo: Only facts of this repository (`owner/name`, case-insensitive).
+        types: Only facts of these types.
+        start: Only facts at or after this instant.
+        end: Only facts before this instant.
+        limit: How many hits at most (default 10, capped at 256).
+        now: An injected clock for availability checks and stored timestamps.
+
+    Returns:
+        Hits with a positive score, best first; equal scores newest first.
+
+    Raises:
+        SearchError: The query is empty.
+    """
+    text = cut(trim(query), MAX_TEXT_CHARS)
+    if not text:
+        raise SearchError("The search text is empty. Type a few words to search for.")
+    limit = min(max(int(limit), 1), MAX_LIMIT)
+    now = now or utcnow()
+    if not repo_ids:
+        return []
+    candidates = _candidates(session, repo_ids, actor_logins, repo, types, start, end)
+    if not len(candidates):
+        return []
+    store = _store_for(session)
+    models = [m for m in chain_models() if is_available(m, now)]
+    with store.lock:
+        store.refresh(session)
+        coverage = {
+            model: int((_rows_in(store.models.get(model), candidates.hashes) >= 0).sum())
+            for model in models
+        }
+    # Most-covering model first; ties keep the chain order (Python's sort is stable).
+    for model in sorted(models, key=lambda m: -coverage[m]):
+        query_vector = _embed_query(model, text, now)
+        if query_vector is None:
+            continue
+        return _score(session, store, model, candidates, query_vector, limit, now)
+    return []
+
+
+def _score(
+    session: Session, store: _VectorStore, model: str, candidates: _Candidates,
+    query_vector: np.ndarray, limit: int, now: dt.datetime,
+) -> list[SearchHit]:
+    with store.lock:
+        rows = _rows_in(store.models.get(model), candidates.hashes)
+    missing = np.flatnonzero(rows < 0)[:SYNC_EMBED_MAX]
+    if missing.size:
+        embedded = embed_facts_now(session, candidates.event_ids[missing].tolist(), model, now=now)
+        if embedded:
+            with store.lock:
+                store.refresh(session)
+                rows = _rows_in(store.models.get(model), candidates.hashes)
+    matrix = store.models.get(model)
+    if matrix is None:
+        return []
+    with store.lock:
+        vectors, count = matrix.vectors, matrix.count
+    present = np.flatnonzero((rows >= 0) & (rows < count))
+    scores = (vectors[:count] @ query_vector)[rows[present]]
+    chosen = _top(scores, limit)
+    best_scores = dict(zip(candidates.event_ids[present[chosen]].tolist(),
+                           scores[chosen].tolist()))
+    return _hits(session, best_scores)
+
+
+def _hits(session: Session, scores: dict[int, float]) -> list[SearchHit]:
+    """Load the hits' details, keeping the order of `scores`."""
+    if not scores:
+        return []
+    rows = session.execute(
+        sa.select(Event.id, Event.ts, Event.type, Repo.full_name, User.gh_login,
+                  Event.canonical_text, Event.source_url)
+        .join(Repo, Repo.id == Event.repo_id)
+        .join(User, User.id == Event.actor_id)
+        .where(Event.id.in_(list(scores)))
+    ).all()
+    by_id = {row.id: row for row in rows}
+    return [
+        SearchHit(event_id, score, row.ts, row.type, row.full_name, row.gh_login,
+                  row.canonical_text, row.source_url)
+        for event_id, score in scores.items()
+        if (row := by_id.get(event_id)) is not None
+    ]
+
+
+# Visibility ---------------------------------------------------------------------------------------
+def visible_repo_ids(session: Session, user_id: int) -> set[int]:
+    """The ids of the repositories `user_id` can see, as the access service decides (SPEC §11)."""
+    from gitpulse_app.acquisition import access
+
+    by_id = getattr(access, "visible_repo_ids", None)
+    if by_id is not None:
+        return set(by_id(session, user_id))
+    names = sorted({name.lower() for name in access.visible_repo_names(session, user_id)})
+    if not names:
+        return set()
+    return set(session.scalars(
+        sa.select(Repo.id).where(sa.func.lower(Repo.full_name).in_(names))
+    ).all())
+
+
+def search_for_user(session: Session, user_id: int, query: str, **filters: object) -> list[SearchHit]:
+    """`search_facts` over the repositories `user_id` can see (the UI, the CLI, report focus)."""
+    return search_facts(session, query, repo_ids=visible_repo_ids(session, user_id),
+                        **filters)  # type: ignore[arg-type]

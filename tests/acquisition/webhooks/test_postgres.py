@@ -1,0 +1,79 @@
+"""The receiver and processor on PostgreSQL (dialect-specific insert-or-ignore, claims, JSON)."""
+
+import datetime as dt
+import json
+
+import pytest
+from sqlmodel import Session, select
+from starlette.testclient import TestClient
+
+from gitpulse_app.acquisition.webhooks import processor
+from gitpulse_app.core.db import utcnow
+from gitpulse_app.core.models import Event, Installation, User, UserInstallation, WebhookEvent
+from gitpulse_app.experience.http.app import create_api
+from tests.acquisition.webhooks.conftest import post_webhook
+from tests.support.payloads import load_webhook
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def pg_client(pg_engine, webhook_secret):
+    with TestClient(create_api(with_workers=False)) as test_client:
+        yield test_client
+
+
+def rows(engine, model):
+    with Session(engine) as session:
+        return list(session.exec(select(model)).all())
+
+
+def test_replayed_delivery_is_stored_once_on_postgres(pg_client, pg_engine):
+    payload = load_webhook("pull_request", "opened")
+    payload["installation"] = {"id": 957387}
+    first = post_webhook(pg_client, "pull_request", payload, delivery="pg-1")
+    second = post_webhook(pg_client, "pull_request", payload, delivery="pg-1")
+    assert first.status_code == second.status_code == 200
+    [envelope] = rows(pg_engine, WebhookEvent)
+    assert (envelope.installation_gh_id, envelope.action) == (957387, "opened")
+
+
+def test_odd_payload_values_are_stored_on_postgres(pg_client, pg_engine):
+    body = json.dumps({"action": "x\u0000\ud800", "installation": {"id": 2**70},
+                       "zen": "\u0000"}).encode()
+    assert post_webhook(pg_client, "ping", body=body).status_code == 200
+    [envelope] = rows(pg_engine, WebhookEvent)
+    assert envelope.installation_gh_id is None
+
+
+def test_fact_and_installation_events_are_processed_on_postgres(pg_client, pg_engine):
+    with Session(pg_engine) as session:
+        owner = User(gh_id=21031067, gh_login="Codertocat", signed_up_at=utcnow())
+        session.add(owner)
+        session.commit()
+        owner_id = owner.id
+    post_webhook(pg_client, "installation", load_webhook("installation", "created"))
+    payload = load_webhook("pull_request", "opened")
+    payload["installation"] = {"id": 957387}
+    post_webhook(pg_client, "pull_request", payload)
+    bad = load_webhook("pull_request", "opened")
+    del bad["pull_request"]["number"]
+    post_webhook(pg_client, "pull_request", bad)
+    result = processor.drain()
+    assert (result.processed, result.completed, result.failed) == (3, 2, 1)
+    [installation] = rows(pg_engine, Installation)
+    [fact] = rows(pg_engine, Event)
+    assert fact.installation_id == installation.id
+    assert [(link.user_id, link.role) for link in rows(pg_engine, UserInstallation)] == [
+        (owner_id, "owner")
+    ]
+
+
+def test_claims_and_reclaims_on_postgres(pg_client, pg_engine):
+    post_webhook(pg_client, "ping", {"zen": "x"}, delivery="pg-claim")
+    now = utcnow()
+    claimed = processor.claim_next(now)
+    assert claimed is not None and processor.claim_next(now) is None
+    assert processor.reclaim_stale(now + dt.timedelta(minutes=11)) == 1
+    assert processor.drain(now=now + dt.timedelta(minutes=11)).completed == 1
+    assert processor.retry_failed() == 0
