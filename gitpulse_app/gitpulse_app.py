@@ -7,7 +7,7 @@ import reflex as rx
 from gitpulse_app.core.startup import prepare_process
 from gitpulse_app.experience.http.app import create_api
 from gitpulse_app.experience.pages.registry import PAGES
-from gitpulse_app.experience.runtime import background_workers
+from gitpulse_app.core.workers import background_workers
 
 prepare_process()
 

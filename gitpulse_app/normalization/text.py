@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 
 # `str.isspace()` plus U+FEFF; Python's `\s` on str patterns accepts exactly what isspace() accepts.
 WHITESPACE = re.compile(r"[\s\ufeff]+")
-_EDGE_WHITESPACE = re.compile(r"^[\s\ufeff]+|[\s\ufeff]+$")
+# The same set as a plain string, for `str.strip` (much faster than a regex on the hot path).
+WHITESPACE_CHARS = "".join(chr(c) for c in range(0x110000) if chr(c).isspace()) + "\ufeff"
 
 EN_DASH = "\u2013"
 ELLIPSIS = "\u2026"
@@ -36,7 +37,7 @@ def trim(value: str | None) -> str:
     """
     if not value:
         return ""
-    return _EDGE_WHITESPACE.sub("", value)
+    return value.strip(WHITESPACE_CHARS)
 
 
 def collapse(value: str | None) -> str:
@@ -70,7 +71,7 @@ def cut(value: str | None, length: int) -> str:
 
 def is_blank(value: str | None) -> bool:
     """Tells whether a value is missing or only whitespace."""
-    return not trim(value)
+    return not value or not value.strip(WHITESPACE_CHARS)
 
 
 def join(parts: Iterable[str | None]) -> str:

@@ -33,7 +33,7 @@ from gitpulse_app.core.config import get_settings
 from gitpulse_app.core.db import session_scope, utcnow
 from gitpulse_app.core.logging import get_logger, log_fields, metric
 from gitpulse_app.core.models import Installation, WebhookEvent
-from gitpulse_app.experience.runtime import worker
+from gitpulse_app.core.workers import worker
 from gitpulse_app.normalization.canonicalize_webhook import FACT_EVENTS, canonicalize_webhook
 from gitpulse_app.normalization.store import ingest_facts
 

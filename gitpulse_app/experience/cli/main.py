@@ -178,6 +178,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from gitpulse_app.core.logging import configure_logging
 
     configure_logging(sys.stderr)
+    from gitpulse_app.experience.wiring import load_capabilities
+
+    load_capabilities()
     try:
         result: CommandResult = args.run(args)
     except CliError as exc:

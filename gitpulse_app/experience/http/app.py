@@ -19,7 +19,8 @@ from gitpulse_app.experience.auth import oauth
 from gitpulse_app.experience.auth.ratelimit import AuthRateLimit
 from gitpulse_app.experience.auth.routes import demo_sign_in, github_callback, github_login, logout
 from gitpulse_app.experience.http.health import health
-from gitpulse_app.experience.runtime import background_workers
+from gitpulse_app.experience.wiring import load_capabilities
+from gitpulse_app.core.workers import background_workers
 
 
 def _not_built(capability: str, issue: int):
@@ -63,6 +64,7 @@ def api_middleware() -> list[Middleware]:
 
 def create_api(*, with_workers: bool) -> Starlette:
     """Our routes; `with_workers` makes it a standalone backend that runs the in-process workers."""
+    load_capabilities()
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:

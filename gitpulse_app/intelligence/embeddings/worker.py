@@ -14,7 +14,7 @@ import logging
 import threading
 
 from gitpulse_app.core.db import session_scope
-from gitpulse_app.experience.runtime import worker
+from gitpulse_app.core.workers import worker
 from gitpulse_app.intelligence.embeddings.queue import DrainStats, drain, enqueue_missing
 
 log = logging.getLogger(__name__)
