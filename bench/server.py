@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import statistics
-import threading
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
-import uvicorn
 
 
 def free_port() -> int:
@@ -21,30 +23,43 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve_api(database_url: str) -> Iterator[str]:
-    """`gitpulse_app.api:app` on a free port against a freshly migrated `database_url`."""
+def serve_api(database_url: str, extra_env: dict[str, str] | None = None) -> Iterator[str]:
+    """`uvicorn gitpulse_app.api:app` in its own process, against a freshly migrated database.
+
+    The server runs in a separate process so the load generator never competes with it for the GIL.
+    """
     from gitpulse_app.core import migrate
-    from gitpulse_app.core.config import reload_settings
-    from gitpulse_app.core.db import reset_engine
 
-    os.environ["DATABASE_URL"] = database_url
-    reload_settings()
-    reset_engine()
     migrate.upgrade(database_url)
-    from gitpulse_app.experience.http.app import create_api
-
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_api(with_workers=True), host="127.0.0.1",
-                                           port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
+    env = {**os.environ, "DATABASE_URL": database_url, **(extra_env or {})}
+    env.setdefault("GITPULSE_SECRET_KEY", "bench-secret")
+    root = Path(__file__).resolve().parents[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "gitpulse_app.api:app", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning", "--no-access-log"],
+        cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"API server exited: {process.stderr.read().decode()[-2000:]}")
+        try:
+            if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.1)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield url
     finally:
-        server.should_exit = True
-        thread.join(10)
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 def timed_gets(url: str, count: int) -> list[float]:

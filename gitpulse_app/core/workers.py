@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 WorkerFn = Callable[[], Awaitable[None]]
 
@@ -54,3 +55,34 @@ async def background_workers() -> AsyncIterator[None]:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+# Foreground priority ------------------------------------------------------------------------------
+# Latency-critical requests (webhook acks) mark themselves in flight; background loops call
+# `yield_to_foreground()` between items, so a burst of deliveries is acknowledged before the same
+# process spends its CPU and its database write lock on processing them.
+_in_flight = 0
+_in_flight_lock = threading.Lock()
+_no_foreground = threading.Event()
+_no_foreground.set()
+
+
+@contextlib.contextmanager
+def foreground_request() -> Iterator[None]:
+    """Mark a latency-critical request in flight for the duration of the block."""
+    global _in_flight
+    with _in_flight_lock:
+        _in_flight += 1
+        _no_foreground.clear()
+    try:
+        yield
+    finally:
+        with _in_flight_lock:
+            _in_flight -= 1
+            if _in_flight == 0:
+                _no_foreground.set()
+
+
+def yield_to_foreground(max_wait_s: float = 0.5) -> None:
+    """Wait (at most `max_wait_s`, so background work always progresses) while requests are in flight."""
+    _no_foreground.wait(max_wait_s)

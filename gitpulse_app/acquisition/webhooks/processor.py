@@ -33,7 +33,7 @@ from gitpulse_app.core.config import get_settings
 from gitpulse_app.core.db import session_scope, utcnow
 from gitpulse_app.core.logging import get_logger, log_fields, metric
 from gitpulse_app.core.models import Installation, WebhookEvent
-from gitpulse_app.core.workers import worker
+from gitpulse_app.core.workers import worker, yield_to_foreground
 from gitpulse_app.normalization.canonicalize_webhook import FACT_EVENTS, canonicalize_webhook
 from gitpulse_app.normalization.store import ingest_facts
 
@@ -313,6 +313,7 @@ def drain(now: dt.datetime | None = None, limit: int = DRAIN_LIMIT,
     """
     result = DrainResult()
     while result.processed < limit:
+        yield_to_foreground()
         moment = now or utcnow()
         envelope = claim_next(moment, engine)
         if envelope is None:

@@ -10,23 +10,27 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Mapping
+import weakref
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from starlette.background import BackgroundTask
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gitpulse_app.acquisition.webhooks import insert_ignoring_conflict, processor
+from gitpulse_app.acquisition.webhooks import processor
 from gitpulse_app.acquisition.webhooks.signature import candidate_secrets, verify_signature
 from gitpulse_app.core.config import ConfigurationError, get_settings
 from gitpulse_app.core.db import DatabaseUnavailable, session_scope, utcnow
 from gitpulse_app.core.logging import get_logger
 from gitpulse_app.core.models import WebhookEvent
+from gitpulse_app.core.workers import foreground_request
 
 MAX_BODY_BYTES = 25 * 1024 * 1024
+MAX_GROUP = 200  # envelopes per shared commit
 DELIVERY_ID = re.compile(r"[A-Za-z0-9-]{1,100}")
 SIGNATURE_HEADER = "x-hub-signature-256"
 DELIVERY_HEADER = "x-github-delivery"
@@ -125,19 +129,10 @@ def _installation_gh_id(payload: Mapping[str, Any]) -> int | None:
     return value if _BIGINT[0] <= value <= _BIGINT[1] else None
 
 
-def store_envelope(delivery_id: str, event: str, payload: dict[str, Any]) -> bool:
-    """Insert the envelope unless the delivery id is already stored.
-
-    Args:
-        delivery_id: `X-GitHub-Delivery`.
-        event: `X-GitHub-Event`.
-        payload: The parsed JSON object.
-
-    Returns:
-        True when a new envelope was stored, False for a replayed delivery.
-    """
+def envelope_values(delivery_id: str, event: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """The `webhook_events` row of a new delivery (pending, due now)."""
     now = utcnow()
-    values = {
+    return {
         "delivery_id": delivery_id,
         "event": event,
         "action": _storable_text(payload.get("action")),
@@ -150,8 +145,89 @@ def store_envelope(delivery_id: str, event: str, payload: dict[str, Any]) -> boo
         "created_at": now,
         "updated_at": now,
     }
+
+
+def store_envelopes(rows: Sequence[Mapping[str, Any]]) -> set[str]:
+    """Insert envelopes in one transaction, skipping delivery ids already stored.
+
+    Returns:
+        The delivery ids that were inserted (a replayed id is absent).
+    """
+    if not rows:
+        return set()
     with session_scope() as session:
-        return insert_ignoring_conflict(session, WebhookEvent, values, ["delivery_id"])
+        table = WebhookEvent.__table__
+        dialect = session.get_bind().dialect.name
+        builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = (
+            builder(table)
+            .values(list(rows))
+            .on_conflict_do_nothing(index_elements=["delivery_id"])
+            .returning(table.c.delivery_id)
+        )
+        return set(session.execute(statement).scalars())
+
+
+def store_envelope(delivery_id: str, event: str, payload: dict[str, Any]) -> bool:
+    """Insert one envelope unless its delivery id is already stored; True when it was new."""
+    return delivery_id in store_envelopes([envelope_values(delivery_id, event, payload)])
+
+
+class _GroupCommit:
+    """Stores envelopes of concurrent requests in shared transactions (group commit).
+
+    Each request still gets its answer only after its own envelope is committed; bursts of
+    deliveries share one commit instead of queueing for the database one by one.
+    """
+
+    def __init__(self) -> None:
+        self._waiting: list[tuple[dict[str, Any], asyncio.Future[bool]]] = []
+        self._flushing = False
+
+    async def store(self, values: dict[str, Any]) -> bool:
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.append((values, future))
+        if not self._flushing:
+            self._flushing = True
+            asyncio.get_running_loop().create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting[:MAX_GROUP], self._waiting[MAX_GROUP:]
+                # A delivery id twice in one batch: the first is the delivery, the rest replays.
+                first: dict[str, dict[str, Any]] = {}
+                for values, _ in batch:
+                    first.setdefault(values["delivery_id"], values)
+                try:
+                    inserted = await asyncio.to_thread(store_envelopes, list(first.values()))
+                except BaseException as exc:  # every waiting request answers with this error
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    if not isinstance(exc, Exception):
+                        raise
+                    continue
+                for values, future in batch:
+                    is_new = values["delivery_id"] in inserted and first[values["delivery_id"]] is values
+                    if not future.done():
+                        future.set_result(is_new)
+        finally:
+            self._flushing = False
+
+
+_writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _GroupCommit] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _writer() -> _GroupCommit:
+    loop = asyncio.get_running_loop()
+    writer = _writers.get(loop)
+    if writer is None:
+        writer = _writers[loop] = _GroupCommit()
+    return writer
 
 
 def _allows_demo_key(request: Request) -> bool:
@@ -168,7 +244,8 @@ def _instance_secret() -> str | None:
 async def receive_webhook(request: Request) -> JSONResponse:
     """The Starlette endpoint for `POST /api/webhooks/github` (SPEC §4 steps 1–7)."""
     try:
-        return await _receive(request)
+        with foreground_request():
+            return await _receive(request)
     except Exception:
         log.exception("Webhook receiver failed")
         return _error("Internal server error", 500)
@@ -212,7 +289,7 @@ async def _receive(request: Request) -> JSONResponse:
         return _error("Invalid JSON payload", 400)
 
     try:
-        stored = await asyncio.to_thread(store_envelope, delivery_id, event, payload)
+        stored = await _writer().store(envelope_values(delivery_id, event, payload))
     except (DatabaseUnavailable, sa.exc.OperationalError, sa.exc.InterfaceError,
             sa.exc.TimeoutError):
         log.warning("Webhook envelope not stored: database unavailable",
