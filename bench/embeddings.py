@@ -9,6 +9,7 @@ p50 (higher is better).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sqlite3
 import statistics
 import time
@@ -45,13 +46,16 @@ def _seed(path: Path, vectors: np.ndarray) -> int:
         events = []
         for i in range(len(vectors)):
             ts = (now - dt.timedelta(minutes=i)).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
-            events.append((repo_id, actor_id, ts, f"Commit {i:07x} by alice – change {i}",
-                           f"https://github.com/acme/app/commit/{i:040x}", f"{i:064x}", stamp,
-                           stamp))
+            # Rows as large as real ones: a commit with a message of a few hundred characters.
+            message = f"Change {i}: " + "adjust the handler and its tests " * 10
+            meta = json.dumps({"sha": f"{i:040x}", "message": message, "branch": "main"})
+            events.append((repo_id, actor_id, ts, f"Commit {i:07x} by alice – {message[:200]}",
+                           f"https://github.com/acme/app/commit/{i:040x}", meta, f"{i:064x}",
+                           stamp, stamp))
         conn.executemany(
             "INSERT INTO events (type, repo_id, actor_id, ts, canonical_text, source_url, "
             "metadata, content_hash, observed_via, created_at, updated_at) "
-            "VALUES ('commit', ?, ?, ?, ?, ?, '{}', ?, 'backfill', ?, ?)", events,
+            "VALUES ('commit', ?, ?, ?, ?, ?, ?, ?, 'backfill', ?, ?)", events,
         )
         conn.executemany(
             "INSERT INTO embeddings (content_hash, provider, model, dimensions, vector, "

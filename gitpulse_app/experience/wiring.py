@@ -11,7 +11,10 @@ import importlib
 
 CAPABILITIES = (
     "gitpulse_app.acquisition.webhooks.processor",
+    "gitpulse_app.acquisition.sync.worker",
     "gitpulse_app.intelligence.embeddings",
+    "gitpulse_app.intelligence.reports",
+    "gitpulse_app.intelligence.delivery.worker",
 )
 
 

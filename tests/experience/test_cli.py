@@ -51,8 +51,7 @@ def test_report_start_without_end_exits_2(capsys):
 
 
 @pytest.mark.parametrize("argv", [
-    ["sync"], ["report", "--login", "a", "--kind", "daily"], ["tick"],
-    ["export", "--login", "a", "--format", "csv"],
+    ["tick"], ["export", "--login", "a", "--format", "csv"],
 ])
 def test_commands_of_later_issues_say_what_is_missing_and_exit_1(argv, capsys):
     assert main([*argv, "--json"]) == 1

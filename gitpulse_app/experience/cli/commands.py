@@ -36,6 +36,13 @@ def check_report_args(args: argparse.Namespace, parser: argparse.ArgumentParser)
         parser.error("--start needs --end")
 
 
+def drain_new_facts() -> None:
+    """Embed the facts a command just created, so `search` finds them with no backend running."""
+    from gitpulse_app.intelligence.embeddings import drain
+
+    drain()
+
+
 def webhooks_process(args: argparse.Namespace) -> CommandResult:
     """`webhooks process [--retry-failed]`: drain due envelopes in this process (SPEC §4)."""
     import sqlalchemy as sa
@@ -46,6 +53,7 @@ def webhooks_process(args: argparse.Namespace) -> CommandResult:
         retried = processor.retry_failed() if args.retry_failed else 0
         processor.reclaim_stale()
         result = processor.drain()
+        drain_new_facts()
     except DatabaseUnavailable as exc:
         raise CliError(str(exc)) from None
     except sa.exc.OperationalError:
@@ -168,7 +176,8 @@ def search_facts(args: argparse.Namespace) -> CommandResult:
     known_types = {fact_type.value for fact_type in FactType}
     unknown = [name for name in args.type if name not in known_types]
     if unknown:
-        raise CliError(f"Unknown fact type {unknown[0]}. Use one of: {', '.join(sorted(known_types))}.")
+        choices = ", ".join(sorted(known_types))
+        raise CliError(f"Unknown fact type {unknown[0]}. Use one of: {choices}.")
     try:
         check_database()
         with session_scope() as session:
@@ -215,3 +224,248 @@ def search_facts(args: argparse.Namespace) -> CommandResult:
         for row in rows
     ]
     return CommandResult({"hits": rows}, "\n".join(lines) or f"No facts match “{args.text}”.")
+
+
+def _report_record(report: object) -> dict:
+    """Every `reports` column at top level: JSON columns decoded, times ISO-8601 UTC with `Z`."""
+    from gitpulse_app.core.models import Report
+
+    record = {}
+    for column in Report.__table__.columns:
+        value = getattr(report, column.key)
+        if isinstance(value, dt.datetime):
+            value = value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+        record[column.key] = value
+    return record
+
+
+def report_command(args: argparse.Namespace) -> CommandResult:
+    """`report --login LOGIN --kind daily|weekly [--end D|ISO] [--start D|ISO] [--query TEXT]`.
+
+    Generates (or returns the cached) report of that one user for the window of SPEC §8, in the
+    user's zone (UTC when unset). `--json` prints the report row plus `cache_hit`.
+    """
+    import sqlalchemy as sa
+
+    from gitpulse_app.core.db import check_database, session_scope, utcnow
+    from gitpulse_app.core.models import User
+    from gitpulse_app.intelligence.formatting import format_date_range
+    from gitpulse_app.intelligence.reports import ReportError, generate_report
+    from gitpulse_app.intelligence.windows import WindowError, cli_window
+
+    try:
+        check_database()
+        with session_scope() as session:
+            user = session.scalars(
+                sa.select(User).where(sa.func.lower(User.gh_login) == args.login.lower())
+            ).first()
+            if user is None:
+                raise CliError(f"No user with login {args.login}")
+            user_id, login, zone = user.id, user.gh_login, user.timezone
+            week_start = user.week_start_day
+        now = utcnow()
+        window = cli_window(args.kind, zone, now, start=args.start, end=args.end,
+                            week_start_day=week_start)
+        outcome = generate_report(user_id, args.kind, window.start, window.end, origin="manual",
+                                  logins=[login], query=args.query, now=now)
+    except (WindowError, ReportError, DatabaseUnavailable) as exc:
+        raise CliError(str(exc)) from None
+    except sa.exc.OperationalError:
+        host = describe_host(get_settings().database_url)
+        raise CliError(
+            f"Cannot use the database at {host}; check DATABASE_URL and run `db upgrade`."
+        ) from None
+    report = outcome.report
+    if report is None:
+        raise CliError("The report of this window was deleted; nothing was generated.")
+    record = _report_record(report) | {"cache_hit": outcome.cache_hit}
+    coverage = ("n/a" if report.coverage_score is None
+                else f"{report.coverage_score:.0%} ({report.citation_count} citations)")
+    header = [
+        report.title,
+        report.description,
+        f"Covers {format_date_range(report.start_date, report.end_date, report.timezone)} "
+        f"({report.timezone}); writer {report.provider}/{report.model}; "
+        f"{report.event_count} event(s); coverage {coverage}"
+        + ("; cached" if outcome.cache_hit else ""),
+    ]
+    return CommandResult(record, "\n".join(header) + "\n\n" + report.markdown)
+
+
+# sync -------------------------------------------------------------------------------------------
+def check_sync_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    from gitpulse_app.acquisition.sync.sources import is_installation_reference, is_repo_name
+
+    if args.installation is not None and not is_installation_reference(args.installation):
+        parser.error(
+            f"--installation: expected GitHub's installation id, pat:<id> or env, "
+            f"not {args.installation!r}"
+        )
+    if args.repo is not None and not is_repo_name(args.repo):
+        parser.error(f"--repo: expected OWNER/NAME, not {args.repo!r}")
+
+
+def _format_duration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60}:{seconds % 60:02d}"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def render_sync_progress(progress: object, width: int = 24) -> str:
+    """One line: bar, repos done/total, facts, current repo, ETA and the rate-limit countdown."""
+    from gitpulse_app.acquisition.sync.runner import SyncProgress
+
+    assert isinstance(progress, SyncProgress)
+    filled = round(width * progress.done / progress.total) if progress.total else width
+    parts = [f"[{'#' * filled}{'-' * (width - filled)}] {progress.done}/{progress.total} repos",
+             f"{progress.facts} facts"]
+    if progress.current_repo and not progress.finished:
+        parts.append(progress.current_repo)
+    if not progress.finished:
+        eta = progress.eta_seconds
+        parts.append("ETA estimating…" if eta is None else f"ETA {_format_duration(eta)}")
+    if progress.blocked_until is not None and progress.blocked_until > progress.now:
+        wait = (progress.blocked_until - progress.now).total_seconds()
+        parts.append(f"rate limited, resumes in {_format_duration(wait)}")
+    return " · ".join(parts)
+
+
+class SyncProgressBar:
+    """`sync --wait`'s progress on stderr: redrawn in place on a terminal, else one line whenever
+    it changes, at most every `every_s` seconds (logs and pipes stay readable)."""
+
+    def __init__(self, stream=None, *, every_s: float = 5.0) -> None:
+        import sys
+
+        self.stream = stream or sys.stderr
+        self.every_s = every_s
+        self.is_tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self._last_text = ""
+        self._last_at = float("-inf")
+
+    def update(self, progress: object) -> None:
+        import time
+
+        text = render_sync_progress(progress)
+        now = time.monotonic()
+        if self.is_tty:
+            padding = " " * max(0, len(self._last_text) - len(text))
+            self.stream.write(f"\r{text}{padding}")
+        elif text != self._last_text and (
+            now - self._last_at >= self.every_s or getattr(progress, "finished", False)
+        ):
+            self.stream.write(text + "\n")
+            self._last_at = now
+        else:
+            return
+        self._last_text = text
+        self.stream.flush()
+
+    def finish(self) -> None:
+        if self.is_tty and self._last_text:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _request_target(target, args: argparse.Namespace) -> dict:
+    from gitpulse_app.acquisition.sync.models import RequestOutcome
+    from gitpulse_app.acquisition.sync.service import request_sync
+
+    result = request_sync(target.installation_id, "manual", since=args.since,
+                          repos=list(target.repos) if target.repos else None, cli=True)
+    reason = result.details.get("reason")
+    batch_id = result.details.get("batch_id")
+    running = reason == RequestOutcome.ALREADY_RUNNING and batch_id is not None
+    message = f"{result.message} (batch {batch_id})" if running else result.message
+    return {
+        "installation_id": target.installation_id,
+        "source": target.label,
+        "started": result.started,
+        "attached": running and args.wait,
+        "batch_id": batch_id,
+        "reason": reason,
+        "message": message,
+        "repos": list(result.details.get("added_repos") or target.repos or []),
+        "total_repos": result.details.get("total_repos"),
+        "since": result.details.get("since"),
+    }
+
+
+def _request_line(entry: dict) -> str:
+    label, batch = entry["source"], entry["batch_id"]
+    if entry["reason"] == "added_to_running":
+        return (f"Added {', '.join(entry['repos'])} to the sync already in progress for {label}: "
+                f"batch {batch}.")
+    if entry["started"]:
+        return (f"Sync started for {label}: batch {batch}, {entry['total_repos']} "
+                f"repositor{'y' if entry['total_repos'] == 1 else 'ies'} since {entry['since']}.")
+    if entry["attached"]:
+        return f"Waiting for the sync already in progress for {label}: batch {batch}."
+    return f"{label}: {entry['message']}"
+
+
+def sync_command(args: argparse.Namespace) -> CommandResult:
+    """`sync [--installation ID | --repo OWNER/NAME] [--since ISO] [--wait]` (CONTRACT §5)."""
+    import sys
+
+    import sqlalchemy as sa
+
+    from gitpulse_app.acquisition.sync import runner, sources
+    from gitpulse_app.core.db import check_database
+
+    try:
+        check_database()
+        targets = sources.resolve_targets(installation=args.installation, repo=args.repo)
+        entries = [_request_target(target, args) for target in targets]
+    except sources.SourceError as exc:
+        raise CliError(str(exc)) from None
+    except DatabaseUnavailable as exc:
+        raise CliError(str(exc)) from None
+    except sa.exc.OperationalError:
+        host = describe_host(get_settings().database_url)
+        raise CliError(
+            f"Cannot use the database at {host}; check DATABASE_URL and run `db upgrade`."
+        ) from None
+    working = [entry for entry in entries if entry["started"] or entry["attached"]]
+    if not working:
+        if len(entries) == 1:
+            raise CliError(entries[0]["message"])
+        raise CliError("No sync started: " + "; ".join(
+            f"{entry['source']}: {entry['message']}" for entry in entries))
+    batch_ids = list(dict.fromkeys(entry["batch_id"] for entry in working))
+    data = {"batch_id": batch_ids[0], "batches": entries}
+    lines = [_request_line(entry) for entry in entries]
+    if not args.wait:
+        return CommandResult(data, "\n".join(lines))
+
+    bar = SyncProgressBar(sys.stderr)
+    try:
+        final = runner.work_batches(batch_ids, progress=bar.update)
+    except KeyboardInterrupt:
+        raise CliError("Interrupted. The batch stays running: its jobs are picked up again by the "
+                       "backend, or by running `sync --wait` again.") from None
+    finally:
+        bar.finish()
+    results = {result.batch_id: result for result in final.batches}
+    for entry in entries:
+        result = results.get(entry["batch_id"]) if entry in working else None
+        if result is None:
+            continue
+        entry.update(status=result.status, completed_repos=result.completed_repos,
+                     failed_repos=result.failed_repos, events_ingested=result.events_ingested,
+                     errors=[{"repo": repo, "error": error} for repo, error in result.errors])
+        lines.append(f"Batch {result.batch_id} ({entry['source']}) {result.status}: "
+                     f"{result.completed_repos} of {result.total_repos} repositories synced, "
+                     f"{result.events_ingested} new facts.")
+        lines.extend(f"  {repo} failed: {error}" for repo, error in result.errors)
+    finished = [results[batch_id] for batch_id in batch_ids if batch_id in results]
+    if finished and all(result.status == "failed" for result in finished):
+        first = next((error for result in finished for error in result.errors), None)
+        detail = f" {first[0]}: {first[1]}" if first else ""
+        raise CliError(f"Sync failed: every repository failed (batch "
+                       f"{', '.join(str(r.batch_id) for r in finished)}).{detail}")
+    data["status"] = "completed"
+    return CommandResult(data, "\n".join(lines))

@@ -18,18 +18,23 @@ from dataclasses import dataclass
 import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from gitpulse_app.core.claims import claim_id, holder_is_dead
 from gitpulse_app.core.db import UTCDateTime, session_scope, utcnow
 from gitpulse_app.core.models import Embedding, EmbeddingQueueItem, Event
+from gitpulse_app.core.workers import yield_to_foreground
+from gitpulse_app.intelligence.embeddings.batches import (
+    BATCH_TEXTS,
+    FactText,
+    embed_batches,
+)
 from gitpulse_app.intelligence.embeddings.providers import (
     DIMENSIONS,
     EmbeddingProvider,
     FailureKind,
     ProviderError,
-    is_available,
-    mark_unavailable,
     next_model,
     primary_model,
     provider_for,
@@ -38,7 +43,7 @@ from gitpulse_app.intelligence.embeddings.texts import embedding_text
 
 log = logging.getLogger(__name__)
 
-PASS_ROWS = 128  # rows per drain pass, and texts per provider call
+PASS_ROWS = BATCH_TEXTS  # rows per drain pass: at most one full provider call per model
 MAX_ATTEMPTS = 5
 BACKOFF_BASE = dt.timedelta(seconds=30)
 STALE_AFTER = dt.timedelta(minutes=10)
@@ -68,17 +73,6 @@ class DrainStats:
         self.retrying += other.retrying
         self.failed += other.failed
         self.dropped += other.dropped
-
-
-@dataclass(frozen=True)
-class FactText:
-    """One fact's text to embed, with the queue row it came from (if any)."""
-
-    event_id: int
-    content_hash: str
-    text: str
-    row_id: int | None = None
-    attempts: int = 0
 
 
 def _insert(session: Session, table: sa.Table) -> sqlite.Insert | postgresql.Insert:
@@ -183,15 +177,19 @@ def reset_failed_primary(session: Session, *, now: dt.datetime | None = None) ->
     return session.execute(statement).rowcount or 0
 
 
-def on_fact_changed(changes: Sequence[object] = (), **_: object) -> None:
-    """`fact_changed` receiver: queue the batch's facts for the primary model in one statement."""
+def on_fact_changed(changes: Sequence[object] = (), engine: Engine | None = None,
+                    **_: object) -> None:
+    """`fact_changed` receiver: queue the batch's facts for the primary model in one statement.
+
+    The facts are read from `engine` when the sender names it, else from the process-wide engine.
+    """
     event_ids = [
         change.event_id for change in changes  # type: ignore[attr-defined]
         if str(getattr(change, "result", "inserted")) != "duplicate"
     ]
     if not event_ids:
         return
-    with session_scope() as session:
+    with session_scope(engine) as session:
         enqueue_events(session, event_ids)
     from gitpulse_app.intelligence.embeddings.worker import wake
 
@@ -221,80 +219,7 @@ def recover_stale(session: Session, *, now: dt.datetime | None = None) -> int:
     return recovered
 
 
-# Embedding (no database) --------------------------------------------------------------------------
-def checked_vectors(matrix: np.ndarray, count: int) -> np.ndarray:
-    """Validate a provider's answer and L2-normalise it; a wrong length is never padded."""
-    if matrix.ndim != 2 or matrix.shape[0] != count:
-        raise ProviderError(f"The provider returned {matrix.shape[0]} vectors for {count} texts.")
-    if matrix.shape[1] != DIMENSIONS:
-        raise ProviderError(
-            f"The provider returned {matrix.shape[1]}-dimensional vectors; expected {DIMENSIONS}."
-        )
-    if not np.isfinite(matrix).all():
-        raise ProviderError("The provider returned vectors with non-finite values.")
-    norms = np.linalg.norm(matrix.astype(np.float64), axis=1, keepdims=True)
-    normalised = np.divide(matrix, norms, out=np.zeros_like(matrix, dtype=np.float64),
-                           where=norms > 0)
-    return normalised.astype(np.float32)
-
-
-def budget_batches(items: Sequence[FactText], max_chars: int | None,
-                   max_rows: int = PASS_ROWS) -> list[list[FactText]]:
-    """Split into provider calls of ≤ `max_rows` texts and ≤ `max_chars` characters."""
-    batches: list[list[FactText]] = []
-    current: list[FactText] = []
-    chars = 0
-    for item in items:
-        size = len(item.text)
-        if current and (len(current) >= max_rows or (max_chars and chars + size > max_chars)):
-            batches.append(current)
-            current, chars = [], 0
-        current.append(item)
-        chars += size
-    if current:
-        batches.append(current)
-    return batches
-
-
-def embed_batches(
-    provider: EmbeddingProvider, items: Sequence[FactText], now: dt.datetime,
-) -> Iterator[tuple[list[FactText], np.ndarray | ProviderError]]:
-    """Embed `items` as documents, one call per budgeted batch.
-
-    Yields each batch with its vectors or its error. A 400 naming a token or batch limit halves the
-    batch and retries without counting an attempt. After an "unavailable" answer the provider is
-    marked unavailable and the remaining batches fail without a call.
-    """
-    for batch in budget_batches(items, provider.max_batch_chars):
-        yield from _embed_halving(provider, batch, now)
-
-
-def _embed_halving(
-    provider: EmbeddingProvider, batch: list[FactText], now: dt.datetime,
-) -> Iterator[tuple[list[FactText], np.ndarray | ProviderError]]:
-    if not is_available(provider.model, now):
-        yield batch, ProviderError(
-            f"{provider.name} is unavailable in this process (model {provider.model}).",
-            FailureKind.UNAVAILABLE,
-        )
-        return
-    try:
-        raw = provider.embed([item.text for item in batch], input_type="document")
-        vectors = checked_vectors(raw, len(batch))
-    except ProviderError as exc:
-        if exc.kind is FailureKind.TOO_LARGE and len(batch) > 1:
-            middle = len(batch) // 2
-            yield from _embed_halving(provider, batch[:middle], now)
-            yield from _embed_halving(provider, batch[middle:], now)
-            return
-        if exc.kind is FailureKind.UNAVAILABLE:
-            mark_unavailable(provider.model, now)
-            log.warning("Embedding provider %s unavailable for 1 h: %s", provider.name, exc)
-        yield batch, exc
-        return
-    yield batch, vectors
-
-
+# Storing ------------------------------------------------------------------------------------------
 def store_vectors(session: Session, provider: EmbeddingProvider, items: Sequence[FactText],
                   vectors: np.ndarray, now: dt.datetime) -> None:
     """Insert the embeddings (a hash already embedded is kept) and delete their queue rows."""
@@ -353,7 +278,7 @@ def _claim(session: Session, now: dt.datetime, limit: int) -> list[sa.Row]:
 
 
 def _texts_for_rows(session: Session, rows: Sequence[sa.Row]) -> tuple[list[FactText], list[int]]:
-    """Each claimed row's text; rows whose content hash no fact holds any more are returned apart."""
+    """Each claimed row's text, and apart the rows whose content hash no fact holds any more."""
     by_id = fact_texts(session, [row.event_id for row in rows])
     stale_hashes = [
         row.content_hash for row in rows
@@ -469,6 +394,7 @@ def drain(now: dt.datetime | None = None, limit: int = 10_000) -> DrainStats:
     with session_scope() as session:
         recover_stale(session, now=now or utcnow())
     while total.processed < limit:
+        yield_to_foreground()
         stats = run_pass(now or utcnow(), min(PASS_ROWS, limit - total.processed))
         if stats.processed == 0:
             break

@@ -13,10 +13,11 @@ import datetime as dt
 import logging
 import threading
 import weakref
+from collections.abc import Collection, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from itertools import repeat
 from operator import itemgetter
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import sqlalchemy as sa
@@ -33,7 +34,8 @@ from gitpulse_app.intelligence.embeddings.providers import (
     is_available,
     provider_for,
 )
-from gitpulse_app.intelligence.embeddings.queue import checked_vectors, embed_facts_now
+from gitpulse_app.intelligence.embeddings.batches import checked_vectors
+from gitpulse_app.intelligence.embeddings.queue import embed_facts_now
 from gitpulse_app.normalization.text import cut, trim
 
 log = logging.getLogger(__name__)
@@ -169,8 +171,10 @@ def _candidates(
         query = query.where(Event.ts >= start)
     if end is not None:
         query = query.where(Event.ts < end)
+    # By ts alone, so an index on (repo_id, ts, content_hash) can answer without sorting; facts
+    # sharing a timestamp have no defined order anyway.
     result = session.connection().execute(
-        query.order_by(Event.ts.desc(), Event.id.desc()).limit(MAX_CANDIDATES)
+        query.order_by(Event.ts.desc()).limit(MAX_CANDIDATES)
     )
     try:
         # An int and a str need no result processing: reading the DBAPI cursor directly skips
@@ -191,6 +195,19 @@ def _rows_in(matrix: _ModelMatrix | None, hashes: list[str]) -> np.ndarray:
 
 
 # Search -------------------------------------------------------------------------------------------
+# Embedding the query and the full-matrix product run here while the candidate SQL runs: NumPy and
+# network calls release the GIL, so on two cores they cost almost nothing extra.
+_executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="gitpulse-search")
+
+
+@dataclass
+class _Scored:
+    """A query embedded with one model and scored against that model's whole matrix."""
+
+    query_vector: np.ndarray
+    scores: np.ndarray  # one per matrix row at the time of scoring
+
+
 def _embed_query(model: str, text: str, now: dt.datetime) -> np.ndarray | None:
     provider = provider_for(model)
     if provider is None or not is_available(model, now):
@@ -200,6 +217,23 @@ def _embed_query(model: str, text: str, now: dt.datetime) -> np.ndarray | None:
     except ProviderError as exc:
         log.warning("Embedding the search query with %s failed: %s", model, exc)
         return None
+
+
+def _score_all(store: _VectorStore, model: str, query_vector: np.ndarray) -> np.ndarray:
+    with store.lock:
+        matrix = store.models.get(model)
+        vectors, count = (matrix.vectors, matrix.count) if matrix else (None, 0)
+    if vectors is None:
+        return np.zeros(0, dtype=np.float32)
+    return vectors[:count] @ query_vector
+
+
+def _embed_and_score(store: _VectorStore, model: str, text: str, now: dt.datetime
+                     ) -> _Scored | None:
+    query_vector = _embed_query(model, text, now)
+    if query_vector is None:
+        return None
+    return _Scored(query_vector, _score_all(store, model, query_vector))
 
 
 def _top(scores: np.ndarray, limit: int) -> np.ndarray:
@@ -254,34 +288,35 @@ def search_facts(
         raise SearchError("The search text is empty. Type a few words to search for.")
     limit = min(max(int(limit), 1), MAX_LIMIT)
     now = now or utcnow()
-    if not repo_ids:
+    models = [m for m in chain_models() if is_available(m, now)]
+    if not repo_ids or not models:
         return []
+    store = _store_for(session)
+    with store.lock:
+        store.refresh(session)
+        sizes = {m: store.models[m].count if m in store.models else 0 for m in models}
+    # Bet on the model with the most vectors; the bet is checked once the candidates are known.
+    guess = max(models, key=lambda m: sizes[m])
+    speculative = _executor.submit(_embed_and_score, store, guess, text, now)
     candidates = _candidates(session, repo_ids, actor_logins, repo, types, start, end)
     if not len(candidates):
         return []
-    store = _store_for(session)
-    models = [m for m in chain_models() if is_available(m, now)]
     with store.lock:
-        store.refresh(session)
-        coverage = {
-            model: int((_rows_in(store.models.get(model), candidates.hashes) >= 0).sum())
-            for model in models
-        }
+        rows = {m: _rows_in(store.models.get(m), candidates.hashes) for m in models}
+    coverage = {m: int((rows[m] >= 0).sum()) for m in models}
     # Most-covering model first; ties keep the chain order (Python's sort is stable).
     for model in sorted(models, key=lambda m: -coverage[m]):
-        query_vector = _embed_query(model, text, now)
-        if query_vector is None:
-            continue
-        return _score(session, store, model, candidates, query_vector, limit, now)
+        scored = speculative.result() if model == guess else _embed_and_score(
+            store, model, text, now)
+        if scored is not None:
+            return _score(session, store, model, candidates, rows[model], scored, limit, now)
     return []
 
 
 def _score(
     session: Session, store: _VectorStore, model: str, candidates: _Candidates,
-    query_vector: np.ndarray, limit: int, now: dt.datetime,
+    rows: np.ndarray, scored: _Scored, limit: int, now: dt.datetime,
 ) -> list[SearchHit]:
-    with store.lock:
-        rows = _rows_in(store.models.get(model), candidates.hashes)
     missing = np.flatnonzero(rows < 0)[:SYNC_EMBED_MAX]
     if missing.size:
         embedded = embed_facts_now(session, candidates.event_ids[missing].tolist(), model, now=now)
@@ -289,17 +324,15 @@ def _score(
             with store.lock:
                 store.refresh(session)
                 rows = _rows_in(store.models.get(model), candidates.hashes)
-    matrix = store.models.get(model)
-    if matrix is None:
-        return []
-    with store.lock:
-        vectors, count = matrix.vectors, matrix.count
-    present = np.flatnonzero((rows >= 0) & (rows < count))
-    scores = (vectors[:count] @ query_vector)[rows[present]]
-    chosen = _top(scores, limit)
-    best_scores = dict(zip(candidates.event_ids[present[chosen]].tolist(),
-                           scores[chosen].tolist()))
-    return _hits(session, best_scores)
+    scores = scored.scores
+    if rows.size and rows.max() >= scores.size:  # the matrix grew since it was scored
+        scores = _score_all(store, model, scored.query_vector)
+    present = np.flatnonzero(rows >= 0)
+    candidate_scores = scores[rows[present]]
+    chosen = _top(candidate_scores, limit)
+    best = dict(zip(candidates.event_ids[present[chosen]].tolist(),
+                    candidate_scores[chosen].tolist()))
+    return _hits(session, best)
 
 
 def _hits(session: Session, scores: dict[int, float]) -> list[SearchHit]:
@@ -338,7 +371,8 @@ def visible_repo_ids(session: Session, user_id: int) -> set[int]:
     ).all())
 
 
-def search_for_user(session: Session, user_id: int, query: str, **filters: object) -> list[SearchHit]:
+def search_for_user(session: Session, user_id: int, query: str,
+                    **filters: object) -> list[SearchHit]:
     """`search_facts` over the repositories `user_id` can see (the UI, the CLI, report focus)."""
     return search_facts(session, query, repo_ids=visible_repo_ids(session, user_id),
                         **filters)  # type: ignore[arg-type]

@@ -23,7 +23,9 @@ def _value(meta: Mapping[str, Any], key: str) -> str:
 
 
 def _pr_opened(meta: Mapping[str, Any]) -> str:
-    return f"Pull Request #{_value(meta, 'number')}: {_value(meta, 'title')}\n{_value(meta, 'body')}"
+    return (
+        f"Pull Request #{_value(meta, 'number')}: {_value(meta, 'title')}\n{_value(meta, 'body')}"
+    )
 
 
 def _pr_merged(meta: Mapping[str, Any]) -> str:

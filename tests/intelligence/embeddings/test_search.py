@@ -269,3 +269,21 @@ def test_top_10_over_100k_vectors_equals_a_bare_matmul(session, engine):
     expected = [ids[hashes[i]] for i in np.argsort(-scores)[:10]]
     assert _ids(hits) == expected
     assert [hit.score for hit in hits] == pytest.approx(sorted(scores, reverse=True)[:10], abs=1e-6)
+
+
+@pytest.mark.postgres
+def test_search_works_the_same_on_postgres(pg_engine):
+    from sqlmodel import Session
+
+    with Session(pg_engine, expire_on_commit=False) as session:
+        alice = make_user(session, "alice")
+        mine, theirs = make_repo(session, "acme/mine"), make_repo(session, "acme/theirs")
+        link(session, alice, mine)
+        facts = make_facts(session, AUTH + OTHER, repo=mine, actor=alice)
+        make_facts(session, ["auth bug auth bug"], repo=theirs)
+
+        hits = search_for_user(session, alice.id, "auth bug", limit=300)
+
+        assert set(_ids(hits[:3])) == {fact.id for fact in facts[:3]}
+        assert {hit.repo for hit in hits} == {"acme/mine"}
+        assert len(embeddings(session)) == len(AUTH + OTHER)

@@ -1,0 +1,31 @@
+"""The in-process email drain every backend process runs (SPEC §1, §10).
+
+Every 10 s it sweeps stale `sending` claims and sends every due email; the scheduler's tick also
+drains, so a report's email goes out in the tick that made it. SMTP and database work run in a
+thread so the event loop stays free.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from gitpulse_app.core.workers import worker
+from gitpulse_app.intelligence.delivery.queue import drain
+
+log = logging.getLogger(__name__)
+
+POLL_INTERVAL_S = 10.0
+
+
+@worker("email")
+async def email_worker() -> None:
+    """Drain the email queue every 10 s for the life of the process."""
+    while True:
+        try:
+            await asyncio.to_thread(drain)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a bad round (database busy) must not stop email for the process
+            log.exception("Email drain failed; retrying at the next poll")
+        await asyncio.sleep(POLL_INTERVAL_S)
