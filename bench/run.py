@@ -53,9 +53,11 @@ def bench_health(workdir: Path) -> list[Figure]:
 def _all_benchmarks() -> list[Benchmark]:
     from bench.embeddings import bench_search
     from bench.ingest import bench_ingest
+    from bench.reports import bench_reports
     from bench.webhooks import bench_webhook_ack
 
-    return [bench_migrations, bench_health, bench_ingest, bench_webhook_ack, bench_search]
+    return [bench_migrations, bench_health, bench_ingest, bench_webhook_ack, bench_search,
+            bench_reports]
 
 
 def print_table(figures: list[Figure]) -> None:

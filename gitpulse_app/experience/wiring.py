@@ -15,6 +15,7 @@ CAPABILITIES = (
     "gitpulse_app.intelligence.embeddings",
     "gitpulse_app.intelligence.reports",
     "gitpulse_app.intelligence.delivery.worker",
+    "gitpulse_app.intelligence.scheduler.jobs",
 )
 
 

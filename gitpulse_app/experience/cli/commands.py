@@ -469,3 +469,27 @@ def sync_command(args: argparse.Namespace) -> CommandResult:
                        f"{', '.join(str(r.batch_id) for r in finished)}).{detail}")
     data["status"] = "completed"
     return CommandResult(data, "\n".join(lines))
+
+
+# tick -------------------------------------------------------------------------------------------
+def tick_command(args: argparse.Namespace) -> CommandResult:
+    """`tick [--at ISO]`: one scheduler tick in this process with the clock reading ISO (SPEC §9).
+
+    It runs whoever leads (every step is idempotent), writes `report_job_history`, requests syncs
+    but runs no ingestion jobs, and neither takes the scheduler lease nor writes its heartbeat.
+    """
+    import sqlalchemy as sa
+
+    from gitpulse_app.core.db import utcnow
+    from gitpulse_app.intelligence.scheduler import run_tick
+
+    try:
+        result = run_tick(args.at or utcnow())
+    except DatabaseUnavailable as exc:
+        raise CliError(str(exc)) from None
+    except sa.exc.OperationalError:
+        host = describe_host(get_settings().database_url)
+        raise CliError(
+            f"Cannot use the database at {host}; check DATABASE_URL and run `db upgrade`."
+        ) from None
+    return CommandResult(result.as_json(), result.summary())

@@ -105,7 +105,7 @@ def build_parser() -> _Parser:
     target.add_argument("--repo", metavar="OWNER/NAME")
     sync.add_argument("--since", type=iso_instant, metavar="ISO")
     sync.add_argument("--wait", action="store_true", help="run to completion with progress")
-    sync.set_defaults(run=_not_built("Backfill sync", 4))
+    sync.set_defaults(run=commands.sync_command, check=commands.check_sync_args)
 
     webhooks = sub.add_parser("webhooks", help="webhook envelopes", parents=[common])
     wh_sub = webhooks.add_subparsers(dest="webhooks_command", metavar="ACTION",
@@ -121,11 +121,11 @@ def build_parser() -> _Parser:
     report.add_argument("--end", type=date_or_instant, metavar="DATE|ISO")
     report.add_argument("--start", type=date_or_instant, metavar="DATE|ISO")
     report.add_argument("--query", metavar="TEXT")
-    report.set_defaults(run=_not_built("Reports", 6), check=commands.check_report_args)
+    report.set_defaults(run=commands.report_command, check=commands.check_report_args)
 
     tick = sub.add_parser("tick", help="run one scheduler tick", parents=[common])
     tick.add_argument("--at", type=iso_instant, metavar="ISO")
-    tick.set_defaults(run=_not_built("The scheduler", 7))
+    tick.set_defaults(run=commands.tick_command)
 
     search = sub.add_parser("search", help="semantic search over facts", parents=[common])
     search.add_argument("text", metavar="TEXT")

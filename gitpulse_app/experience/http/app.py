@@ -18,7 +18,9 @@ from gitpulse_app.experience import routes
 from gitpulse_app.experience.auth import oauth
 from gitpulse_app.experience.auth.ratelimit import AuthRateLimit
 from gitpulse_app.experience.auth.routes import demo_sign_in, github_callback, github_login, logout
+from gitpulse_app.experience.http.export import export_timeline
 from gitpulse_app.experience.http.health import health
+from gitpulse_app.experience.http.reports import download_report_markdown
 from gitpulse_app.experience.wiring import load_capabilities
 from gitpulse_app.core.workers import background_workers
 
@@ -40,8 +42,8 @@ def api_routes() -> list[Route]:
         Route(routes.AUTH_CALLBACK, github_callback, methods=["GET"]),
         Route(routes.AUTH_LOGOUT, logout, methods=["POST"]),
         Route(routes.AUTH_DEMO, demo_sign_in, methods=["GET"]),
-        Route("/api/reports/{report_id:int}.md", _not_built("Report downloads", 6), methods=["GET"]),
-        Route(routes.API_TIMELINE_CSV, _not_built("Timeline export", 9), methods=["GET"]),
+        Route("/api/reports/{report_id:int}.md", download_report_markdown, methods=["GET"]),
+        Route(routes.API_TIMELINE_CSV, export_timeline, methods=["GET"]),
     ]
 
 

@@ -1,0 +1,169 @@
+"""Multi-step report flows of SPEC §8's entry points: backfill, the first report, "today so far".
+
+Backfill first lets the caller request and await a sync of the user's sources (the UI passes the
+sync service's request-and-wait, up to 120 s), then generates the standard daily report of each of
+the last 7 local days (yesterday first back to 7 days ago) that has no non-partial report yet and at
+least one fact. Days without facts are counted, not stored; a soft-deleted report counts as
+existing, so backfill never restores it.
+
+The first report after onboarding covers the most recent local day, today back to 7 days ago, with
+at least one of the user's own facts (else today's empty report); `users.first_report_status` goes
+generating → completed | failed around it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.orm.attributes import flag_modified
+
+from gitpulse_app.core.db import session_scope, utcnow
+from gitpulse_app.core.models import Event, Report, User
+from gitpulse_app.intelligence.reports.models import DAILY, ReportOutcome
+from gitpulse_app.intelligence.reports.service import generate_report
+from gitpulse_app.intelligence.visibility import visible_repo_ids
+from gitpulse_app.intelligence.windows import (
+    current_local_date,
+    day_window,
+    resolve_zone,
+    today_so_far,
+)
+
+BACKFILL_DAYS = 7
+
+
+@dataclass(frozen=True)
+class BackfillResult:
+    """What a backfill did (the UI's toasts come from these counts)."""
+
+    reports_generated: int
+    days_skipped: int
+    days_without_events: int
+
+    def as_json(self) -> dict[str, int]:
+        return {"reports_generated": self.reports_generated, "days_skipped": self.days_skipped,
+                "days_without_events": self.days_without_events}
+
+
+def _user_zone(user_id: int) -> ZoneInfo:
+    with session_scope() as session:
+        user = session.get(User, user_id)
+        return resolve_zone(user.timezone if user is not None else None)
+
+
+def _has_final_report(user_id: int, start: dt.datetime, end: dt.datetime) -> bool:
+    with session_scope() as session:
+        found = session.scalar(sa.select(Report.id).where(
+            Report.user_id == user_id, Report.schedule_type == DAILY,
+            Report.start_date == start, Report.end_date == end, Report.is_partial.is_(False)))
+    return found is not None
+
+
+def _has_facts(user_id: int, start: dt.datetime, end: dt.datetime) -> bool:
+    with session_scope() as session:
+        repo_ids = visible_repo_ids(session, user_id)
+        if not repo_ids:
+            return False
+        found = session.scalar(sa.select(Event.id).where(
+            Event.actor_id == user_id, Event.repo_id.in_(sorted(repo_ids)),
+            Event.ts >= start, Event.ts < end).limit(1))
+    return found is not None
+
+
+def backfill_reports(
+    user_id: int,
+    *,
+    now: dt.datetime | None = None,
+    sync_and_wait: Callable[[int], object] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> BackfillResult:
+    """Generate the missing standard daily reports of the last 7 local days.
+
+    Args:
+        user_id: The user.
+        now: The clock reading.
+        sync_and_wait: Requests a manual sync of the user's sources and waits for it (given the
+            user id); skipped when None.
+        sleep: Passed on to the model chain.
+
+    Returns:
+        `{reports_generated, days_skipped, days_without_events}`.
+    """
+    if sync_and_wait is not None:
+        sync_and_wait(user_id)
+    now = now or utcnow()
+    zone = _user_zone(user_id)
+    today = current_local_date(now, zone)
+    generated = skipped = empty = 0
+    for back in range(1, BACKFILL_DAYS + 1):
+        window = day_window(today - dt.timedelta(days=back), zone)
+        if _has_final_report(user_id, window.start, window.end):
+            skipped += 1
+        elif not _has_facts(user_id, window.start, window.end):
+            empty += 1
+        else:
+            outcome = generate_report(user_id, DAILY, window.start, window.end,
+                                      origin="backfill", now=now, sleep=sleep)
+            if outcome.report is None:
+                skipped += 1
+            else:
+                generated += 1
+    return BackfillResult(generated, skipped, empty)
+
+
+
+def generate_today_so_far(user_id: int, *, origin: str = "post_sync",
+                          now: dt.datetime | None = None,
+                          sleep: Callable[[float], None] = time.sleep) -> ReportOutcome:
+    """The standard daily report of today, partial until the local day ends (post-sync)."""
+    now = now or utcnow()
+    window = today_so_far(now, _user_zone(user_id))
+    return generate_report(user_id, DAILY, window.start, window.end, origin=origin, now=now,
+                           sleep=sleep)
+
+
+def _set_first_report_status(user_id: int, status: str, now: dt.datetime) -> None:
+    with session_scope() as session:
+        user = session.get(User, user_id)
+        if user is not None:
+            user.first_report_status = status
+            user.updated_at = now
+            flag_modified(user, "updated_at")
+            session.add(user)
+
+
+def generate_first_report(user_id: int, *, now: dt.datetime | None = None,
+                          sleep: Callable[[float], None] = time.sleep) -> ReportOutcome:
+    """The report written right after onboarding; `first_report_status` tracks it.
+
+    Returns:
+        The report of the most recent local day (today back to 7 days ago) with one of the user's
+        own facts, else today's (empty) report.
+
+    Raises:
+        ReportError: The run failed; `first_report_status` is then `failed` (Retry sets it back
+            to generating by calling this again).
+    """
+    now = now or utcnow()
+    zone = _user_zone(user_id)
+    _set_first_report_status(user_id, "generating", now)
+    today = current_local_date(now, zone)
+    chosen = day_window(today, zone)
+    for back in range(0, BACKFILL_DAYS + 1):
+        window = day_window(today - dt.timedelta(days=back), zone)
+        if _has_facts(user_id, window.start, window.end):
+            chosen = window
+            break
+    try:
+        outcome = generate_report(user_id, DAILY, chosen.start, chosen.end, origin="onboarding",
+                                  now=now, sleep=sleep)
+    except Exception:
+        _set_first_report_status(user_id, "failed", now)
+        raise
+    _set_first_report_status(user_id, "completed" if outcome.report else "failed", now)
+    return outcome

@@ -1,0 +1,217 @@
+"""Report windows in a user's time zone (SPEC §8 CLI windows, §9 "Start of a local day").
+
+A window is `[start, end)` in aware UTC. Windows step by local calendar dates, never by 24 h, so a
+day across a DST change lasts 23 or 25 hours and `yesterday.end == today.start` always holds. The
+start of a local day is local 00:00 (fold 0) converted to UTC; where 00:00 does not exist (a DST gap
+at midnight, e.g. America/Santiago) that conversion lands on the first instant that does exist.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+log = logging.getLogger(__name__)
+
+UTC_ZONE = ZoneInfo("UTC")
+DAYS_PER_WEEK = 7
+
+
+@dataclass(frozen=True)
+class Window:
+    """A half-open interval `[start, end)` of aware UTC instants.
+
+    Attributes:
+        start: The first instant inside the window.
+        end: The first instant after it (exclusive).
+    """
+
+    start: dt.datetime
+    end: dt.datetime
+
+    @property
+    def duration(self) -> dt.timedelta:
+        return self.end - self.start
+
+    def contains(self, instant: dt.datetime) -> bool:
+        """Whether `instant` lies inside the window (end exclusive)."""
+        return self.start <= instant < self.end
+
+
+ZoneLike = ZoneInfo | str | None
+
+
+def resolve_zone(zone: ZoneLike) -> ZoneInfo:
+    """A user's zone: NULL is UTC, and so is a stored name that no longer resolves (SPEC §9).
+
+    Args:
+        zone: A `ZoneInfo`, an IANA name, or None.
+
+    Returns:
+        The zone to compute windows and labels in.
+    """
+    if isinstance(zone, ZoneInfo):
+        return zone
+    if not zone:
+        return UTC_ZONE
+    try:
+        return ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        log.warning("Stored time zone no longer resolves; using UTC", extra={"zone": zone})
+        return UTC_ZONE
+
+
+def zone_name(zone: ZoneLike) -> str:
+    """The IANA name of a user's effective zone (what reports store in `timezone`)."""
+    return resolve_zone(zone).key
+
+
+def start_of_local_day(day: dt.date, zone: ZoneLike) -> dt.datetime:
+    """The first instant of local date `day`, in UTC.
+
+    Args:
+        day: A local calendar date.
+        zone: The user's zone.
+
+    Returns:
+        Local 00:00 with fold 0 as aware UTC; inside a DST gap, the first existing instant.
+    """
+    local_midnight = dt.datetime.combine(day, dt.time(), tzinfo=resolve_zone(zone))
+    return local_midnight.astimezone(dt.UTC)
+
+
+def local_date(instant: dt.datetime, zone: ZoneLike) -> dt.date:
+    """The local calendar date of an aware instant."""
+    return instant.astimezone(resolve_zone(zone)).date()
+
+
+def day_window(day: dt.date, zone: ZoneLike) -> Window:
+    """Local date `day` as a window: its start to the start of the next local date."""
+    return Window(start_of_local_day(day, zone),
+                  start_of_local_day(day + dt.timedelta(days=1), zone))
+
+
+def days_window(first_day: dt.date, days: int, zone: ZoneLike) -> Window:
+    """`days` consecutive local dates starting on `first_day`."""
+    return Window(start_of_local_day(first_day, zone),
+                  start_of_local_day(first_day + dt.timedelta(days=days), zone))
+
+
+def week_window(first_day: dt.date, zone: ZoneLike) -> Window:
+    """The 7 local dates starting on `first_day`."""
+    return days_window(first_day, DAYS_PER_WEEK, zone)
+
+
+def current_local_date(now: dt.datetime, zone: ZoneLike) -> dt.date:
+    """The local date of the most recent local start of day at or before `now`.
+
+    That is simply `now`'s local date: a date's first instant never lies after any of its instants.
+    """
+    return local_date(now, zone)
+
+
+def latest_week_start(day: dt.date, week_start_day: int) -> dt.date:
+    """The latest date on or before `day` falling on `week_start_day` (0 = Monday … 6 = Sunday)."""
+    return day - dt.timedelta(days=(day.weekday() - week_start_day) % DAYS_PER_WEEK)
+
+
+def last_completed_day(now: dt.datetime, zone: ZoneLike) -> Window:
+    """Yesterday in the user's zone: the local day before `now`'s local date."""
+    return day_window(current_local_date(now, zone) - dt.timedelta(days=1), zone)
+
+
+def today_so_far(now: dt.datetime, zone: ZoneLike) -> Window:
+    """Today's whole local day (a report of it generated before its end is partial)."""
+    return day_window(current_local_date(now, zone), zone)
+
+
+def last_completed_week(now: dt.datetime, zone: ZoneLike, week_start_day: int = 0) -> Window:
+    """The 7 local days before the latest week start on or before `now`'s local date.
+
+    Args:
+        now: The clock reading.
+        zone: The user's zone.
+        week_start_day: 0 = Monday … 6 = Sunday (`users.week_start_day`).
+
+    Returns:
+        The most recent complete local week.
+    """
+    this_week = latest_week_start(current_local_date(now, zone), week_start_day)
+    return week_window(this_week - dt.timedelta(days=DAYS_PER_WEEK), zone)
+
+
+def is_day_window(window: Window, zone: ZoneLike) -> bool:
+    """Whether `window` is exactly one local day."""
+    first = local_date(window.start, zone)
+    return window == day_window(first, zone)
+
+
+def is_week_window(window: Window, zone: ZoneLike, week_start_day: int) -> bool:
+    """Whether `window` is exactly the 7 local days of a week starting on `week_start_day`."""
+    first = local_date(window.start, zone)
+    return first.weekday() == week_start_day and window == week_window(first, zone)
+
+
+class WindowError(ValueError):
+    """The requested window is empty or reversed; the message says what to change."""
+
+
+def _local_days_before(instant: dt.datetime, days: int, zone: ZoneInfo) -> dt.datetime:
+    # Wall-clock arithmetic: the same local time `days` local dates earlier.
+    local = instant.astimezone(zone)
+    return (local - dt.timedelta(days=days)).astimezone(dt.UTC)
+
+
+def cli_window(
+    kind: str,
+    zone: ZoneLike,
+    now: dt.datetime,
+    *,
+    start: dt.date | dt.datetime | None = None,
+    end: dt.date | dt.datetime | None = None,
+    week_start_day: int = 0,
+) -> Window:
+    """The window of `report --kind KIND [--start …] [--end …]` (SPEC §8, CONTRACT §5).
+
+    - no dates: the last completed local day (daily) or week (weekly, from `week_start_day`);
+    - `--end D` (a local date): that local day, or the 7 local days ending on D;
+    - `--end` as an instant alone: the one local day, or 7 local days, ending there;
+    - with `--start` too: from the start of `--start` to the end of `--end` (instants as given).
+
+    Args:
+        kind: "daily" or "weekly".
+        zone: The user's zone (None: UTC).
+        now: The clock reading.
+        start: `--start`: a local date or an aware instant.
+        end: `--end`: a local date or an aware instant.
+        week_start_day: The user's week start (0 = Monday … 6 = Sunday).
+
+    Returns:
+        The window in UTC.
+
+    Raises:
+        WindowError: `--start` without `--end`, or a window that does not end after it starts.
+    """
+    tz = resolve_zone(zone)
+    days = 1 if kind == "daily" else DAYS_PER_WEEK
+    if start is not None and end is None:
+        raise WindowError("--start needs --end")
+    if end is None:
+        return last_completed_day(now, tz) if kind == "daily" else last_completed_week(
+            now, tz, week_start_day)
+    end_instant = (start_of_local_day(end + dt.timedelta(days=1), tz)
+                   if not isinstance(end, dt.datetime) else end.astimezone(dt.UTC))
+    if start is None:
+        if isinstance(end, dt.datetime):
+            window = Window(_local_days_before(end_instant, days, tz), end_instant)
+        else:
+            window = days_window(end - dt.timedelta(days=days - 1), days, tz)
+    else:
+        start_instant = (start.astimezone(dt.UTC) if isinstance(start, dt.datetime)
+                         else start_of_local_day(start, tz))
+        window = Window(start_instant, end_instant)
+    if window.end <= window.start:
+        raise WindowError("The window is empty: --start must come before --end.")
+    return window
