@@ -42,3 +42,5 @@ class Signal:
 
 fact_changed = Signal("fact_changed")
 batch_finalized = Signal("batch_finalized")
+# Acquisition's sync service → its worker: new jobs exist, start them now instead of at the next poll.
+jobs_queued = Signal("jobs_queued")

@@ -51,18 +51,13 @@ def test_report_start_without_end_exits_2(capsys):
 
 
 @pytest.mark.parametrize("argv", [
-    ["tick"], ["export", "--login", "a", "--format", "csv"],
+    ["export", "--login", "a", "--format", "csv"],
 ])
 def test_commands_of_later_issues_say_what_is_missing_and_exit_1(argv, capsys):
     assert main([*argv, "--json"]) == 1
     captured = capsys.readouterr()
     error = json.loads(captured.out)["error"]
     assert "is not built yet" in error and error in captured.err
-
-
-def test_demo_seed_prints_a_notice_and_exits_0(capsys):
-    assert main(["demo", "seed"]) == 0
-    assert "demo workspace" in capsys.readouterr().out.lower()
 
 
 def test_db_upgrade_migrates_the_database_named_by_database_url(tmp_path):

@@ -275,6 +275,9 @@ def not_found() -> FakeResponse:
 class _HTTPHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive by default
     server_version = "FakeHTTP/1.0"
+    # Headers and body are written separately; without TCP_NODELAY every keep-alive exchange
+    # waits for a delayed ACK (~40 ms).
+    disable_nagle_algorithm = True
     server: _ThreadingServer
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature

@@ -39,7 +39,7 @@ from gitpulse_app.core.claims import claim_id
 from gitpulse_app.core.db import UTCDateTime, session_scope, utcnow
 from gitpulse_app.core.logging import get_logger, log_fields, metric
 from gitpulse_app.core.models import Event, Installation, IngestionJob, SyncBatch
-from gitpulse_app.core.signals import batch_finalized
+from gitpulse_app.core.signals import batch_finalized, jobs_queued
 from gitpulse_app.normalization.models import FactType
 
 log = get_logger(__name__)
@@ -151,6 +151,8 @@ def request_sync(
     result: SyncRequestResult | None = None
     try:
         result = _request_once(request)
+        if result.started:
+            jobs_queued.send()
     finally:
         outcome = result.details.get("reason") if result is not None else "error"
         metric(
