@@ -55,10 +55,11 @@ def _all_benchmarks() -> list[Benchmark]:
     from bench.ingest import bench_ingest
     from bench.reports import bench_reports
     from bench.sync import bench_sync
+    from bench.ui import bench_ui
     from bench.webhooks import bench_webhook_ack
 
     return [bench_migrations, bench_health, bench_ingest, bench_webhook_ack, bench_search,
-            bench_reports, bench_sync]
+            bench_reports, bench_sync, bench_ui]
 
 
 def print_table(figures: list[Figure]) -> None:

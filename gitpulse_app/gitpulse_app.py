@@ -5,13 +5,16 @@ from __future__ import annotations
 import reflex as rx
 
 from gitpulse_app.core.startup import prepare_process
+from gitpulse_app.core.workers import background_workers
 from gitpulse_app.experience.http.app import create_api
 from gitpulse_app.experience.pages.registry import PAGES
-from gitpulse_app.core.workers import background_workers
 
 prepare_process()
 
-app = rx.App(api_transformer=create_api(with_workers=False))
+app = rx.App(
+    api_transformer=create_api(with_workers=False),
+    toaster=rx.toast.provider(position="top-right"),
+)
 for spec in PAGES:
     app.add_page(spec.component, route=spec.route, title=spec.title, on_load=spec.on_load)
 app.register_lifespan_task(background_workers)

@@ -1,52 +1,100 @@
 """The base state every page inherits: who is signed in, resolved from the session cookie.
 
 The user id is a backend-only var (underscore prefix), so it never reaches the browser; the state
-holds only what the shell displays.
+holds only what the shell displays: the login, the unread report count and the local-mode badge.
 """
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 import reflex as rx
 import sqlalchemy as sa
 
+from gitpulse_app.core.config import get_settings
 from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.models import User
 from gitpulse_app.experience import routes
 from gitpulse_app.experience.auth_sessions import resolve_token, token_from_cookie_header
+from gitpulse_app.intelligence.delivery.status import unread_count
 
 
-def _lookup(cookie_header: str) -> tuple[int | None, str]:
+@dataclass(frozen=True)
+class _Visitor:
+    user_id: int | None = None
+    login: str = ""
+    onboarded: bool = False
+    unread: int = 0
+
+
+def _lookup(cookie_header: str) -> _Visitor:
     user_id = resolve_token(token_from_cookie_header(cookie_header))
     if user_id is None:
-        return None, ""
+        return _Visitor()
     with session_scope() as session:
         user = session.get(User, user_id)
-        return (user_id, user.gh_login or user.display_name or "") if user else (None, "")
+        if user is None:
+            return _Visitor()
+        return _Visitor(user_id, user.gh_login or user.display_name or "",
+                        user.onboarding_completed_at is not None,
+                        unread_count(user_id, session=session))
+
+
+def local_capabilities() -> list[str]:
+    """What runs on the local providers (SPEC §12 "Local mode" badge)."""
+    settings = get_settings()
+    capabilities = []
+    if not settings.openai_enabled:
+        capabilities.append("Reports: local writer")
+    if not settings.openai_enabled and not settings.voyage_enabled:
+        capabilities.append("Search: local embeddings")
+    return capabilities
+
+
+def _route_of(path: str) -> str:
+    # The production static server adds a trailing slash to page paths.
+    return path.rstrip("/") or routes.LANDING
 
 
 class SessionState(rx.State):
     """Who is signed in; resolved on every protected page load."""
 
     _user_id: int | None = None
+    _onboarded: bool = False
     signed_in: bool = False
     login: str = ""
+    unread_reports: int = 0
+    local_modes: list[str] = []
 
     async def _resolve(self) -> None:
         try:
-            user_id, login = await asyncio.to_thread(_lookup, self.router.headers.cookie)
+            visitor = await asyncio.to_thread(_lookup, self.router.headers.cookie)
         except sa.exc.SQLAlchemyError:
-            user_id, login = None, ""
-        self._user_id, self.signed_in, self.login = user_id, user_id is not None, login
+            visitor = _Visitor()
+        self._user_id, self.signed_in = visitor.user_id, visitor.user_id is not None
+        self.login, self._onboarded = visitor.login, visitor.onboarded
+        self.unread_reports = visitor.unread
+        self.local_modes = local_capabilities()
+
+    async def _guard(self):
+        """Resolve the visitor; the redirect a protected page needs, or None to go on.
+
+        Signed-out visitors go to `/?next=<path>`; signed-in users who have not finished
+        onboarding go to /onboarding (SPEC §12).
+        """
+        await self._resolve()
+        path = _route_of(self.router.url.path or "/")
+        if not self.signed_in:
+            return rx.redirect(routes.signed_out_redirect(path))
+        if not self._onboarded and path != routes.ONBOARDING:
+            return rx.redirect(routes.ONBOARDING)
+        return None
 
     @rx.event
     async def require_user(self):
         """on_load of every signed-in page: signed-out visitors go to `/?next=<path>`."""
-        await self._resolve()
-        if not self.signed_in:
-            return rx.redirect(routes.signed_out_redirect(self.router.url.path or "/"))
-        return None
+        return await self._guard()
 
     @rx.event
     async def load_visitor(self):

@@ -40,22 +40,74 @@ def theme_toggle() -> rx.Component:
 
 def sign_out_form() -> rx.Component:
     return rx.el.form(
-        rx.button("Sign out", type="submit", variant="soft", size="2"),
+        rx.button("Sign out", type="submit", variant="soft", size="2", white_space="nowrap"),
         action=f"{get_settings().api_url}{routes.AUTH_LOGOUT}",
         method="post",
     )
 
 
+def nav_link(label: str, href: str) -> rx.Component:
+    if href == routes.REPORTS:
+        # Unread, non-empty reports (SPEC §10 in-app delivery).
+        return rx.link(
+            rx.hstack(
+                rx.text(label),
+                rx.cond(SessionState.unread_reports > 0,
+                        rx.badge(SessionState.unread_reports, size="1", radius="full",
+                                 aria_label="unread reports")),
+                spacing="1",
+                align="center",
+            ),
+            href=href, color="inherit", weight="medium",
+        )
+    return rx.link(label, href=href, color="inherit", weight="medium")
+
+
+def local_mode_badge() -> rx.Component:
+    """"Local mode" and each capability running on a local provider (SPEC §12)."""
+    return rx.box(rx.cond(
+        SessionState.local_modes.length() > 0,
+        rx.hover_card.root(
+            rx.hover_card.trigger(
+                rx.badge(rx.icon("hard-drive", size=12), "Local mode", color_scheme="gray",
+                         variant="surface", id="local-mode",
+                         title=SessionState.local_modes.join(" · ")),
+            ),
+            rx.hover_card.content(
+                rx.vstack(rx.foreach(SessionState.local_modes, lambda m: rx.text(m, size="2")),
+                          spacing="1"),
+            ),
+        ),
+    ), display=["none", "block"])
+
+
+def mobile_menu() -> rx.Component:
+    """The nav on phone widths: one menu button."""
+    return rx.box(
+        rx.menu.root(
+            rx.menu.trigger(rx.icon_button(rx.icon("menu"), variant="ghost",
+                                           aria_label="Navigation")),
+            rx.menu.content(*[rx.menu.item(label, on_click=rx.redirect(href))
+                              for label, href in NAV]),
+        ),
+        display=["block", "block", "none"],
+    )
+
+
 def navbar() -> rx.Component:
     return rx.hstack(
+        mobile_menu(),
         logo(),
         rx.hstack(
-            *[rx.link(label, href=href, color="inherit", weight="medium") for label, href in NAV],
+            *[nav_link(label, href) for label, href in NAV],
             spacing="5",
             display=["none", "none", "flex"],
         ),
         rx.spacer(),
-        rx.cond(SessionState.signed_in, rx.text("@" + SessionState.login, color_scheme="gray")),
+        local_mode_badge(),
+        rx.cond(SessionState.signed_in,
+                rx.text("@" + SessionState.login, color_scheme="gray",
+                        display=["none", "none", "block"])),
         theme_toggle(),
         rx.cond(SessionState.signed_in, sign_out_form()),
         align="center",
@@ -70,7 +122,7 @@ def navbar() -> rx.Component:
 def app_shell(content: rx.Component) -> rx.Component:
     return rx.box(
         navbar(),
-        rx.container(content, size="4", padding_y="2em"),
+        rx.container(content, size="4", padding_y="2em", padding_x=["0.75em", "1.5em"]),
         min_height="100vh",
     )
 

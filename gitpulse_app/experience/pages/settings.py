@@ -1,0 +1,401 @@
+"""`/settings` — GitHub connection, report schedule, email, token sources, sign out everywhere
+(SPEC §12). Saving validates every field first: with any field error nothing is saved."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import reflex as rx
+
+from gitpulse_app.core.config import get_settings
+from gitpulse_app.experience import routes
+from gitpulse_app.experience.auth.sessions import sign_out_everywhere
+from gitpulse_app.experience.components.empty import error_alert, skeleton_block
+from gitpulse_app.experience.components.feedback import toast_error, toast_info, toast_success
+from gitpulse_app.experience.components.shell import app_shell
+from gitpulse_app.experience.settings_service import (
+    EMAIL_NOT_CONFIGURED,
+    WEEKDAYS,
+    SettingsForm,
+    all_time_zones,
+    confirm_email,
+    load_settings,
+    remove_pat_source,
+    save_settings,
+)
+from gitpulse_app.experience.state import SessionState
+
+log = logging.getLogger(__name__)
+
+LOAD_ERROR = "Your settings could not be loaded. Please try again."
+BROWSER_ZONE_JS = "Intl.DateTimeFormat().resolvedOptions().timeZone"
+
+
+@dataclass
+class PatItem:
+    installation_id: int = 0
+    account: str = ""
+    hint: str = ""
+    repos: str = ""
+    is_owner: bool = False
+    readable: bool = True
+
+
+class SettingsState(SessionState):
+    loading: bool = True
+    error: str = ""
+    saving: bool = False
+    gh_login: str = ""
+    connected: bool = False
+    token_expired: bool = False
+    reconnect_url: str = ""
+    is_demo: bool = False
+    zone_unresolvable: bool = False
+    timezone: str = ""
+    daily: bool = True
+    weekly: bool = True
+    email_enabled: bool = True
+    email: str = ""
+    week_start: str = WEEKDAYS[0]
+    email_configured: bool = False
+    field_errors: dict[str, str] = {}
+    pat_sources: list[PatItem] = []
+
+    @rx.var
+    def weekly_copy(self) -> str:
+        return f"Weekly Retrospective – 7-day summary ({self.week_start}s)."
+
+    @rx.event
+    async def load(self):
+        if (redirect := await self._guard()) is not None:
+            return redirect
+        self.error, self.field_errors = "", {}
+        params = self.router.url.query_parameters
+        user_id = self._user_id
+        notices = []
+        if params.get("confirm_email"):
+            confirmed = await asyncio.to_thread(confirm_email, user_id, params["confirm_email"])
+            notices.append(toast_success(f"Email address confirmed: {confirmed}") if confirmed
+                           else toast_error("This confirmation link is invalid or has expired."))
+        if params.get("github") == "connected":
+            notices.append(toast_success("GitHub reconnected."))
+        elif params.get("github") == "error":
+            notices.append(toast_error(params.get("message") or "Unknown error"))
+        try:
+            view = await asyncio.to_thread(load_settings, user_id)
+        except Exception:  # noqa: BLE001 - shown inline with Retry
+            log.exception("Loading settings failed")
+            self.error, self.loading = LOAD_ERROR, False
+            return notices
+        if view is None:
+            return rx.redirect(routes.signed_out_redirect(routes.SETTINGS))
+        settings = get_settings()
+        self.gh_login, self.connected, self.is_demo = view.login, view.connected, view.is_demo
+        self.token_expired = view.token_expired
+        self.reconnect_url = (
+            f"{settings.api_url}{routes.AUTH_LOGIN}?next={quote(routes.SETTINGS, safe='/')}"
+            if view.oauth_configured else "")
+        self.zone_unresolvable = view.zone_unresolvable
+        self.timezone = view.timezone or ""
+        self.daily, self.weekly = view.daily_enabled, view.weekly_enabled
+        self.email_enabled, self.email = view.email_enabled, view.email
+        self.week_start = WEEKDAYS[view.week_start_day if 0 <= view.week_start_day <= 6 else 0]
+        self.email_configured = view.email_configured
+        self.pat_sources = [
+            PatItem(s.installation_id, s.account_login, s.token_hint, ", ".join(s.repos),
+                    s.is_owner, s.readable)
+            for s in view.pat_sources
+        ]
+        self.loading = False
+        if not view.timezone:
+            # No zone yet: default to the browser's (SPEC §12).
+            notices.append(rx.call_script(BROWSER_ZONE_JS,
+                                          callback=SettingsState.set_browser_zone))
+        return notices
+
+    @rx.event
+    def set_browser_zone(self, zone: str):
+        if not self.timezone and isinstance(zone, str):
+            self.timezone = zone
+
+    @rx.event
+    def set_timezone(self, value: str):
+        self.timezone = value
+        self.field_errors = {k: v for k, v in self.field_errors.items() if k != "timezone"}
+
+    @rx.event
+    def set_daily(self, value: bool):
+        self.daily = value
+
+    @rx.event
+    def set_weekly(self, value: bool):
+        self.weekly = value
+
+    @rx.event
+    def set_email_enabled(self, value: bool):
+        self.email_enabled = value
+
+    @rx.event
+    def set_email(self, value: str):
+        self.email = value
+        self.field_errors = {k: v for k, v in self.field_errors.items() if k != "email"}
+
+    @rx.event
+    def set_week_start(self, value: str):
+        self.week_start = value
+
+    @rx.event
+    async def save(self):
+        if self.saving:
+            return
+        self.saving = True
+        yield
+        form = SettingsForm(
+            timezone=self.timezone.strip(),
+            daily_enabled=self.daily,
+            weekly_enabled=self.weekly,
+            email_enabled=self.email_enabled,
+            email=self.email,
+            week_start_day=WEEKDAYS.index(self.week_start) if self.week_start in WEEKDAYS
+            else -1,
+        )
+        try:
+            result = await asyncio.to_thread(save_settings, self._user_id, form)
+        except Exception:  # noqa: BLE001 - a toast; nothing was saved
+            log.exception("Saving settings failed")
+            self.saving = False
+            yield toast_error("Settings could not be saved. Please try again.")
+            return
+        self.saving = False
+        self.field_errors = result.errors
+        if not result.ok:
+            yield toast_error(next(iter(result.errors.values())))
+            return
+        self.timezone = form.timezone
+        self.zone_unresolvable = False
+        yield toast_success(result.message)
+        if result.notice:
+            yield toast_info(result.notice)
+
+    @rx.event
+    async def remove_source(self, installation_id: int):
+        result = await asyncio.to_thread(remove_pat_source, self._user_id, installation_id)
+        if not result.ok:
+            return toast_error(result.message)
+        self.pat_sources = [s for s in self.pat_sources if s.installation_id != installation_id]
+        return toast_success(result.message)
+
+    @rx.event
+    async def sign_out_all(self):
+        count = await asyncio.to_thread(sign_out_everywhere, self._user_id)
+        self._user_id, self.signed_in = None, False
+        return [toast_success(f"Signed out of {count} session(s)."), rx.redirect(routes.LANDING)]
+
+
+# Views ---------------------------------------------------------------------------------------------
+def field_error(key: str) -> rx.Component:
+    message = SettingsState.field_errors.get(key, "")
+    return rx.cond(message != "", rx.text(message, color_scheme="red", size="2",
+                                          id=f"{key.replace('_', '-')}-error", role="alert"))
+
+
+def section(title: str, *children: rx.Component, **props) -> rx.Component:
+    return rx.card(
+        rx.vstack(rx.heading(title, as_="h2", size="4"), *children, spacing="3", width="100%"),
+        width="100%",
+        **props,
+    )
+
+
+def github_section() -> rx.Component:
+    state = SettingsState
+    return section(
+        "GitHub connection",
+        rx.hstack(
+            rx.icon("git-branch", size=18),
+            rx.text(rx.cond(state.connected, "Connected as @" + state.gh_login,
+                            "Not connected to GitHub")),
+            rx.spacer(),
+            rx.cond(state.reconnect_url != "",
+                    rx.link(rx.button("Reconnect", variant="soft", size="2"),
+                            href=state.reconnect_url)),
+            align="center",
+            width="100%",
+        ),
+        rx.cond(state.token_expired,
+                rx.callout("Your GitHub authorization has expired. Reconnect to keep signing in "
+                           "and linking installations.", icon="triangle-alert",
+                           color_scheme="amber")),
+        rx.cond(state.is_demo,
+                rx.text("This is the demo workspace: it does not sync with GitHub.", size="2",
+                        color_scheme="gray")),
+    )
+
+
+def toggle_row(label: str, description: str | rx.Var, checked, on_change, *,
+               disabled=False, element_id: str) -> rx.Component:
+    return rx.hstack(
+        rx.vstack(rx.text(label, weight="medium"),
+                  rx.text(description, size="2", color_scheme="gray"), spacing="0"),
+        rx.spacer(),
+        rx.switch(checked=checked, on_change=on_change, disabled=disabled, id=element_id,
+                  aria_label=label),
+        align="center",
+        width="100%",
+    )
+
+
+def schedule_section() -> rx.Component:
+    state = SettingsState
+    return section(
+        "Schedule",
+        rx.vstack(
+            rx.text("Time zone", weight="medium", as_="label", html_for="timezone"),
+            rx.input(value=state.timezone, on_change=SettingsState.set_timezone, id="timezone",
+                     list="timezones", placeholder="Start typing, e.g. America/Chicago",
+                     auto_complete="off", width="100%", max_width="28em"),
+            rx.el.datalist(*[rx.el.option(value=zone) for zone in all_time_zones()],
+                           id="timezones"),
+            field_error("timezone"),
+            rx.cond(state.zone_unresolvable,
+                    rx.callout("Your saved time zone is no longer recognised; reports use UTC "
+                               "until you pick one again.", icon="triangle-alert",
+                               color_scheme="amber")),
+            spacing="1",
+            width="100%",
+        ),
+        toggle_row("Daily reports", "Daily Briefing – 24-hour activity digest.", state.daily,
+                   SettingsState.set_daily, element_id="daily-toggle"),
+        toggle_row("Weekly reports", state.weekly_copy, state.weekly, SettingsState.set_weekly,
+                   element_id="weekly-toggle"),
+        rx.hstack(
+            rx.text("Week starts on", weight="medium"),
+            rx.spacer(),
+            rx.select(list(WEEKDAYS), value=state.week_start,
+                      on_change=SettingsState.set_week_start, id="week-start"),
+            align="center",
+            width="100%",
+        ),
+        field_error("week_start_day"),
+    )
+
+
+def email_section() -> rx.Component:
+    state = SettingsState
+    return section(
+        "Email",
+        toggle_row("Email reports",
+                   rx.cond(state.email_configured,
+                           "Receive each scheduled report by email.", EMAIL_NOT_CONFIGURED),
+                   state.email_enabled & state.email_configured, SettingsState.set_email_enabled,
+                   disabled=~state.email_configured, element_id="email-toggle"),
+        rx.vstack(
+            rx.text("Address", weight="medium", as_="label", html_for="email"),
+            rx.input(value=state.email, on_change=SettingsState.set_email, id="email",
+                     type="email", disabled=~state.email_configured, width="100%",
+                     max_width="28em"),
+            field_error("email"),
+            spacing="1",
+            width="100%",
+        ),
+    )
+
+
+def pat_row(item: PatItem) -> rx.Component:
+    return rx.hstack(
+        rx.icon("key-round", size=16),
+        rx.vstack(
+            rx.text("@" + item.account, " ", item.hint, weight="medium", size="2"),
+            rx.text(item.repos, size="1", color_scheme="gray"),
+            rx.cond(~item.readable,
+                    rx.text("This token can no longer be read. Add it again.", size="1",
+                            color_scheme="red")),
+            spacing="0",
+        ),
+        rx.spacer(),
+        rx.cond(item.is_owner,
+                rx.button("Remove", size="1", variant="soft", color_scheme="red",
+                          on_click=SettingsState.remove_source(item.installation_id))),
+        align="center",
+        width="100%",
+    )
+
+
+def sources_section() -> rx.Component:
+    state = SettingsState
+    return section(
+        "Personal access tokens",
+        rx.cond(state.pat_sources.length() > 0,
+                rx.vstack(rx.foreach(state.pat_sources, pat_row), spacing="3", width="100%"),
+                rx.text("No token sources.", size="2", color_scheme="gray")),
+        rx.link("Add a token source on Repositories →", href=routes.REPOS, size="2"),
+    )
+
+
+def settings_form() -> rx.Component:
+    state = SettingsState
+    return rx.vstack(
+        github_section(),
+        schedule_section(),
+        email_section(),
+        rx.hstack(
+            rx.button(rx.cond(state.saving, "Saving…", "Save"), on_click=SettingsState.save,
+                      loading=state.saving, disabled=state.saving, size="3", id="save-settings"),
+            justify="end",
+            width="100%",
+        ),
+        sources_section(),
+        section(
+            "Sessions",
+            rx.hstack(
+                rx.text("Sign out of GitPulse on every browser and device.", size="2"),
+                rx.spacer(),
+                rx.alert_dialog.root(
+                    rx.alert_dialog.trigger(rx.button("Sign out everywhere", color_scheme="red",
+                                                      variant="soft")),
+                    rx.alert_dialog.content(
+                        rx.alert_dialog.title("Sign out everywhere?"),
+                        rx.alert_dialog.description("Every session, this one included, ends."),
+                        rx.hstack(
+                            rx.alert_dialog.cancel(rx.button("Cancel", variant="soft",
+                                                             color_scheme="gray")),
+                            rx.alert_dialog.action(rx.button(
+                                "Sign out everywhere", color_scheme="red",
+                                on_click=SettingsState.sign_out_all)),
+                            justify="end",
+                            spacing="3",
+                            padding_top="1em",
+                        ),
+                    ),
+                ),
+                align="center",
+                width="100%",
+                wrap="wrap",
+            ),
+        ),
+        spacing="4",
+        width="100%",
+    )
+
+
+def settings() -> rx.Component:
+    state = SettingsState
+    return app_shell(
+        rx.vstack(
+            rx.heading("Settings", as_="h1", size="8"),
+            rx.cond(
+                state.error != "",
+                error_alert(state.error, SettingsState.load),
+                rx.cond(state.loading,
+                        rx.vstack(skeleton_block("5em"), skeleton_block("14em"),
+                                  skeleton_block("8em"), width="100%"),
+                        settings_form()),
+            ),
+            spacing="4",
+            width="100%",
+            max_width="48em",
+        )
+    )
