@@ -50,16 +50,6 @@ def test_report_start_without_end_exits_2(capsys):
     assert "--start needs --end" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("argv", [
-    ["export", "--login", "a", "--format", "csv"],
-])
-def test_commands_of_later_issues_say_what_is_missing_and_exit_1(argv, capsys):
-    assert main([*argv, "--json"]) == 1
-    captured = capsys.readouterr()
-    error = json.loads(captured.out)["error"]
-    assert "is not built yet" in error and error in captured.err
-
-
 def test_db_upgrade_migrates_the_database_named_by_database_url(tmp_path):
     db = tmp_path / "cli.db"
     result = run_cli("db", "upgrade", "--json", env={"DATABASE_URL": f"sqlite:///{db}"})

@@ -198,6 +198,20 @@ def secrets_rotate(args: argparse.Namespace) -> CommandResult:
     return CommandResult({"rotated": counts["rotated"], "skipped": counts["skipped"]}, summary)
 
 
+def user_by_login(session, login: str) -> User:
+    """The user with GitHub login `login` (case-insensitive), else a CLI error."""
+    import sqlalchemy as sa
+
+    from gitpulse_app.core.models import User
+
+    user = session.scalars(
+        sa.select(User).where(sa.func.lower(User.gh_login) == login.lower())
+    ).first()
+    if user is None:
+        raise CliError(f"No user with login {login}")
+    return user
+
+
 def _user_zone(name: str | None) -> ZoneInfo:
     """The user's zone; NULL or a name that no longer resolves reads as UTC (SPEC §9)."""
     try:
@@ -234,11 +248,7 @@ def search_facts(args: argparse.Namespace) -> CommandResult:
     try:
         check_database()
         with session_scope() as session:
-            user = session.scalars(
-                sa.select(User).where(sa.func.lower(User.gh_login) == args.login.lower())
-            ).first()
-            if user is None:
-                raise CliError(f"No user with login {args.login}")
+            user = user_by_login(session, args.login)
             zone = _user_zone(user.timezone)
             repo_ids = visible_repo_ids(session, user.id)
             if args.repo:
@@ -309,11 +319,7 @@ def report_command(args: argparse.Namespace) -> CommandResult:
     try:
         check_database()
         with session_scope() as session:
-            user = session.scalars(
-                sa.select(User).where(sa.func.lower(User.gh_login) == args.login.lower())
-            ).first()
-            if user is None:
-                raise CliError(f"No user with login {args.login}")
+            user = user_by_login(session, args.login)
             user_id, login, zone = user.id, user.gh_login, user.timezone
             week_start = user.week_start_day
         now = utcnow()

@@ -11,7 +11,7 @@ import argparse
 import datetime as dt
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
@@ -68,15 +68,9 @@ def positive_int(value: str) -> int:
     return number
 
 
-def _not_built(capability: str, issue: int) -> Callable[[argparse.Namespace], CommandResult]:
-    def run(_args: argparse.Namespace) -> CommandResult:
-        raise CliError(f"{capability} is not built yet (issue #{issue})")
-
-    return run
-
-
 def build_parser() -> _Parser:
     from gitpulse_app.experience.cli import commands
+    from gitpulse_app.experience.cli import export as export_cli
 
     common = _Parser(add_help=False)
     common.add_argument("--json", action="store_true", help="print one JSON object on stdout")
@@ -143,7 +137,7 @@ def build_parser() -> _Parser:
     export.add_argument("--format", required=True, choices=["csv", "md"])
     export.add_argument("--start", type=iso_instant, metavar="ISO")
     export.add_argument("--end", type=iso_instant, metavar="ISO")
-    export.set_defaults(run=_not_built("Export", 9))
+    export.set_defaults(run=export_cli.export_command)
 
     secrets_cmd = sub.add_parser("secrets", help="stored secrets", parents=[common])
     secrets_sub = secrets_cmd.add_subparsers(dest="secrets_command", metavar="ACTION",

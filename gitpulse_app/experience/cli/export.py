@@ -1,0 +1,75 @@
+"""`export --login LOGIN --format csv|md [--start ISO --end ISO]` (CONTRACT §5, SPEC §12).
+
+`csv` writes the timeline CSV of every fact LOGIN can see (the same rows as
+`/api/export/timeline.csv`); `md` writes LOGIN's reports in the range, separated by `---`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+
+import sqlalchemy as sa
+
+from gitpulse_app.core.db import check_database, session_scope, utcnow
+from gitpulse_app.core.models import Report
+from gitpulse_app.experience.cli.commands import user_by_login
+from gitpulse_app.experience.cli.main import CliError, CommandResult
+
+
+def _window(args: argparse.Namespace, zone: str | None):
+    from gitpulse_app.intelligence.timeline import export_window
+
+    start = args.start.isoformat() if args.start else None
+    end = args.end.isoformat() if args.end else None
+    return export_window(start, end, zone or "UTC", utcnow())
+
+
+def _csv(user_id: int, zone: str | None, start, end) -> tuple[str, int]:
+    from gitpulse_app.intelligence.timeline import CSV_COLUMNS, export_rows
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    count = 0
+    for row in export_rows(user_id, start=start, end=end, zone=zone or "UTC"):
+        writer.writerow(row)
+        count += 1
+    return out.getvalue(), count
+
+
+def _markdown(user_id: int, start, end) -> tuple[str, int]:
+    from gitpulse_app.intelligence.reports import report_markdown
+
+    with session_scope() as session:
+        ids = list(session.scalars(
+            sa.select(Report.id)
+            .where(Report.user_id == user_id, Report.deleted_at.is_(None),
+                   Report.end_date > start, Report.start_date < end)
+            .order_by(Report.end_date, Report.generated_at)
+        ))
+    documents = [report_markdown(user_id, report_id).rstrip("\n") for report_id in ids]
+    return ("\n\n---\n\n".join(documents) + "\n") if documents else "", len(documents)
+
+
+def export_command(args: argparse.Namespace) -> CommandResult:
+    if (args.start is None) != (args.end is None):
+        raise CliError("Give both --start and --end, or neither")
+    try:
+        check_database()
+    except Exception as exc:  # DatabaseUnavailable names the host
+        raise CliError(str(exc)) from None
+    with session_scope() as session:
+        user = user_by_login(session, args.login)
+        user_id, zone = user.id, user.timezone
+    start, end = _window(args, zone)
+    if args.format == "csv":
+        text, count = _csv(user_id, zone, start, end)
+    else:
+        text, count = _markdown(user_id, start, end)
+    return CommandResult(
+        {"format": args.format, "count": count, "start": start.isoformat(),
+         "end": end.isoformat(), "content": text},
+        text,
+    )
