@@ -22,6 +22,7 @@ AUTH_CALLBACK = "/auth/github/callback"
 AUTH_LOGOUT = "/auth/logout"
 AUTH_DEMO = "/auth/demo"
 API_REPORT_MARKDOWN = "/api/reports/{report_id}.md"
+API_REPORT_MARKDOWN_ROUTE = "/api/reports/{report_id:int}.md"
 API_TIMELINE_CSV = "/api/export/timeline.csv"
 
 SESSION_COOKIE = "gitpulse_session"

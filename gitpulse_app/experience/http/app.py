@@ -8,12 +8,11 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from gitpulse_app.acquisition.webhooks.receiver import receive_webhook
 from gitpulse_app.core.config import get_settings
+from gitpulse_app.core.workers import background_workers
 from gitpulse_app.experience import routes
 from gitpulse_app.experience.auth import oauth
 from gitpulse_app.experience.auth.ratelimit import AuthRateLimit
@@ -22,16 +21,6 @@ from gitpulse_app.experience.http.export import export_timeline
 from gitpulse_app.experience.http.health import health
 from gitpulse_app.experience.http.reports import download_report_markdown
 from gitpulse_app.experience.wiring import load_capabilities
-from gitpulse_app.core.workers import background_workers
-
-
-def _not_built(capability: str, issue: int):
-    async def endpoint(_request: Request) -> JSONResponse:
-        return JSONResponse(
-            {"error": f"{capability} is not built yet (issue #{issue})"}, status_code=501
-        )
-
-    return endpoint
 
 
 def api_routes() -> list[Route]:
@@ -42,7 +31,7 @@ def api_routes() -> list[Route]:
         Route(routes.AUTH_CALLBACK, github_callback, methods=["GET"]),
         Route(routes.AUTH_LOGOUT, logout, methods=["POST"]),
         Route(routes.AUTH_DEMO, demo_sign_in, methods=["GET"]),
-        Route("/api/reports/{report_id:int}.md", download_report_markdown, methods=["GET"]),
+        Route(routes.API_REPORT_MARKDOWN_ROUTE, download_report_markdown, methods=["GET"]),
         Route(routes.API_TIMELINE_CSV, export_timeline, methods=["GET"]),
     ]
 
