@@ -53,13 +53,15 @@ def bench_health(workdir: Path) -> list[Figure]:
 def _all_benchmarks() -> list[Benchmark]:
     from bench.embeddings import bench_search
     from bench.ingest import bench_ingest
+    from bench.load import bench_webhook_load
     from bench.reports import bench_reports
+    from bench.scheduler import bench_scheduler
     from bench.sync import bench_sync
     from bench.ui import bench_ui
     from bench.webhooks import bench_webhook_ack
 
     return [bench_migrations, bench_health, bench_ingest, bench_webhook_ack, bench_search,
-            bench_reports, bench_sync, bench_ui]
+            bench_reports, bench_sync, bench_ui, bench_webhook_load]
 
 
 def print_table(figures: list[Figure]) -> None:

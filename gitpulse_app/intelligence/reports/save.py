@@ -94,7 +94,7 @@ def save_report(*, plan_owner: int, kind: str, schedule_type: str | None, origin
                         and origin in AUTOMATIC_ORIGINS):
                     raise SaveSkipped()
                 if report is None:
-                    report = Report(user_id=plan_owner, created_at=now, **_fields(
+                    report = Report(user_id=plan_owner, created_at=now, updated_at=now, **_fields(
                         kind, slot, origin, window, zone_key, scope, content, now))
                 else:
                     for name, value in _fields(kind, slot, origin, window, zone_key, scope,
