@@ -236,9 +236,12 @@ def save_settings(user_id: int, form: SettingsForm, now: dt.datetime | None = No
         user = session.get(User, user_id)
         if user is None:
             return SaveResult(errors={"form": "Your session has ended. Sign in again."})
-        if form.daily_enabled and not user.daily_reports_enabled:
+        # A new zone moves every window: catch-up starts afresh so the scheduler does not write
+        # (and email) a week of past reports in the new zone.
+        zone_changed = user.timezone is not None and user.timezone != form.timezone
+        if form.daily_enabled and (zone_changed or not user.daily_reports_enabled):
             user.daily_enabled_at = now
-        if form.weekly_enabled and not user.weekly_reports_enabled:
+        if form.weekly_enabled and (zone_changed or not user.weekly_reports_enabled):
             user.weekly_enabled_at = now
         user.timezone = form.timezone
         user.daily_reports_enabled = form.daily_enabled

@@ -281,3 +281,24 @@ def test_operators_are_admins_and_the_local_demo_user(configure):
     assert is_operator(User(gh_login="demo", is_demo=True))
     configure(GITPULSE_BASE_URL="https://pulse.example")
     assert not is_operator(User(gh_login="demo", is_demo=True))
+
+
+def test_changing_the_time_zone_restarts_the_catch_up_horizon(session):
+    import datetime as dt
+
+    from gitpulse_app.core.models import User
+    from gitpulse_app.experience.settings_service import SettingsForm, save_settings
+
+    earlier = dt.datetime(2025, 11, 1, tzinfo=dt.UTC)
+    user = User(gh_id=77, gh_login="zoe", timezone="UTC", daily_enabled_at=earlier,
+                weekly_enabled_at=earlier)
+    session.add(user)
+    session.commit()
+    now = dt.datetime(2025, 12, 5, 15, tzinfo=dt.UTC)
+    form = SettingsForm(timezone="Asia/Tokyo", daily_enabled=True, weekly_enabled=True,
+                        email_enabled=True, week_start_day=0, email="")
+    assert not save_settings(user.id, form, now=now).errors
+    session.expire_all()
+    stored = session.get(User, user.id)
+    assert stored.timezone == "Asia/Tokyo"
+    assert stored.daily_enabled_at == now and stored.weekly_enabled_at == now
