@@ -11,6 +11,14 @@ from gitpulse_app.core.db import DatabaseUnavailable, describe_host
 from gitpulse_app.experience.cli.main import CliError, CommandResult
 
 
+def database_error(exc: Exception) -> CliError:
+    """The one-line CLI error for a database that is unreachable or not migrated."""
+    if isinstance(exc, DatabaseUnavailable):
+        return CliError(str(exc))
+    host = describe_host(get_settings().database_url)
+    return CliError(f"Cannot use the database at {host}; check DATABASE_URL and run `db upgrade`.")
+
+
 def db_upgrade(_args: argparse.Namespace) -> CommandResult:
     from gitpulse_app.core import migrate
 
@@ -60,11 +68,8 @@ def demo_seed(args: argparse.Namespace) -> CommandResult:
         result = seed_demo(reset=args.reset, progress=_seed_progress())
     except (SeedError, DatabaseUnavailable) as exc:
         raise CliError(str(exc)) from None
-    except sa.exc.OperationalError:
-        host = describe_host(get_settings().database_url)
-        raise CliError(
-            f"Cannot use the database at {host}; check DATABASE_URL and run `db upgrade`."
-        ) from None
+    except sa.exc.OperationalError as exc:
+        raise database_error(exc) from None
     settings = get_settings()
     data = {"seeded": True} | result.as_json() | {"demo_enabled": settings.demo_enabled}
     replays = result.deliveries_posted - result.deliveries_new
@@ -107,13 +112,8 @@ def webhooks_process(args: argparse.Namespace) -> CommandResult:
         processor.reclaim_stale()
         result = processor.drain()
         drain_new_facts()
-    except DatabaseUnavailable as exc:
-        raise CliError(str(exc)) from None
-    except sa.exc.OperationalError:
-        host = describe_host(get_settings().database_url)
-        raise CliError(
-            f"Cannot use the database at {host}; check DATABASE_URL and run `db upgrade`."
-        ) from None
+    except (DatabaseUnavailable, sa.exc.OperationalError) as exc:
+        raise database_error(exc) from None
     summary = (
         f"Processed {result.processed} webhook envelope(s): {result.completed} completed, "
         f"{result.failed} failed, {result.rescheduled} to retry later."
@@ -183,13 +183,8 @@ def secrets_rotate(args: argparse.Namespace) -> CommandResult:
             for installation in session.exec(select(Installation)).all():
                 installation.token_enc = rotate(installation.token_enc)
                 session.add(installation)
-    except DatabaseUnavailable as exc:
-        raise CliError(str(exc)) from None
-    except sa.exc.OperationalError:
-        host = describe_host(get_settings().database_url)
-        raise CliError(
-            f"Cannot use the database at {host}; check DATABASE_URL and run `db upgrade`."
-        ) from None
+    except (DatabaseUnavailable, sa.exc.OperationalError) as exc:
+        raise database_error(exc) from None
     summary = (
         f"Re-encrypted {counts['rotated']} stored token(s) with the current key; "
         f"{counts['current']} already used it; {counts['skipped']} unreadable with either key "
@@ -329,11 +324,8 @@ def report_command(args: argparse.Namespace) -> CommandResult:
                                   logins=[login], query=args.query, now=now)
     except (WindowError, ReportError, DatabaseUnavailable) as exc:
         raise CliError(str(exc)) from None
-    except sa.exc.OperationalError:
-        host = describe_host(get_settings().database_url)
-        raise CliError(
-            f"Cannot use the database at {host}; check DATABASE_URL and run `db upgrade`."
-        ) from None
+    except sa.exc.OperationalError as exc:
+        raise database_error(exc) from None
     report = outcome.report
     if report is None:
         raise CliError("The report of this window was deleted; nothing was generated.")
@@ -482,13 +474,8 @@ def sync_command(args: argparse.Namespace) -> CommandResult:
         entries = [_request_target(target, args) for target in targets]
     except sources.SourceError as exc:
         raise CliError(str(exc)) from None
-    except DatabaseUnavailable as exc:
-        raise CliError(str(exc)) from None
-    except sa.exc.OperationalError:
-        host = describe_host(get_settings().database_url)
-        raise CliError(
-            f"Cannot use the database at {host}; check DATABASE_URL and run `db upgrade`."
-        ) from None
+    except (DatabaseUnavailable, sa.exc.OperationalError) as exc:
+        raise database_error(exc) from None
     working = [entry for entry in entries if entry["started"] or entry["attached"]]
     if not working:
         if len(entries) == 1:
@@ -545,11 +532,6 @@ def tick_command(args: argparse.Namespace) -> CommandResult:
 
     try:
         result = run_tick(args.at or utcnow())
-    except DatabaseUnavailable as exc:
-        raise CliError(str(exc)) from None
-    except sa.exc.OperationalError:
-        host = describe_host(get_settings().database_url)
-        raise CliError(
-            f"Cannot use the database at {host}; check DATABASE_URL and run `db upgrade`."
-        ) from None
+    except (DatabaseUnavailable, sa.exc.OperationalError) as exc:
+        raise database_error(exc) from None
     return CommandResult(result.as_json(), result.summary())
