@@ -61,7 +61,7 @@ def _all_benchmarks() -> list[Benchmark]:
     from bench.webhooks import bench_webhook_ack
 
     return [bench_migrations, bench_health, bench_ingest, bench_webhook_ack, bench_search,
-            bench_reports, bench_sync, bench_ui, bench_webhook_load]
+            bench_reports, bench_sync, bench_ui, bench_scheduler, bench_webhook_load]
 
 
 def print_table(figures: list[Figure]) -> None:

@@ -231,6 +231,8 @@ class Event(_Row, table=True):
         sa.Index("ix_events_actor_id_ts", "actor_id", "ts"),
         sa.Index("ix_events_type_ts", "type", "ts"),
         sa.Index("ix_events_ts", "ts"),
+        # Covering index for search candidates (alembic 0002).
+        sa.Index("ix_events_repo_id_ts_content_hash", "repo_id", "ts", "content_hash"),
     )
 
     type: str
