@@ -1,0 +1,381 @@
+"""What an instance operator sees on /ops (SPEC §11, §12): webhook envelopes (metadata only, never
+payload bodies), sync batches and jobs with errors, scheduler runs, queue depths, provider
+configuration with deep health, and recent email deliveries with masked addresses — plus the two
+operator actions: replaying dead-lettered envelopes and adding repositories through the server token.
+
+Every function takes the caller's user id and answers `None` (or refuses) for anyone who is not an
+operator, exactly as for a page that does not exist. Nothing here reads other users' reports or
+tokens.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from gitpulse_app.acquisition.sync.sources import ensure_env_source
+from gitpulse_app.acquisition.webhooks import processor
+from gitpulse_app.core.config import get_settings
+from gitpulse_app.core.db import session_scope, utcnow
+from gitpulse_app.core.models import (
+    EmailDelivery,
+    EmbeddingQueueItem,
+    IngestionJob,
+    Installation,
+    ReportJobHistory,
+    SyncBatch,
+    TrackedRepo,
+    User,
+    UserInstallation,
+    WebhookEvent,
+)
+from gitpulse_app.experience.settings_service import check_pat, is_operator, parse_repo_list
+from gitpulse_app.intelligence.delivery import mask_address
+from gitpulse_app.intelligence.embeddings.providers import chain_models
+
+ROWS = 50
+ERROR_MAX = 300
+NOT_FOUND = "Page not found"
+
+
+def operator_allowed(user_id: int | None) -> bool:
+    """Whether the signed-in user is an instance operator (CONTRACT §7)."""
+    if user_id is None:
+        return False
+    with session_scope() as session:
+        user = session.get(User, user_id)
+        return user is not None and is_operator(user)
+
+
+def _when(instant: dt.datetime | None) -> str:
+    return instant.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if instant else "—"
+
+
+def _short(text: str | None) -> str:
+    if not text:
+        return ""
+    return text if len(text) <= ERROR_MAX else text[: ERROR_MAX - 1] + "…"
+
+
+# Rows -------------------------------------------------------------------------------------------
+@dataclass
+class EnvelopeRow:
+    envelope_id: int = 0
+    delivery_id: str = ""
+    event: str = ""
+    status: str = ""
+    received: str = ""
+    attempts: int = 0
+    error: str = ""
+    installation: str = ""
+    can_replay: bool = False
+
+
+@dataclass
+class BatchRow:
+    batch_id: int = 0
+    source: str = ""
+    trigger: str = ""
+    status: str = ""
+    repos: str = ""
+    started: str = ""
+    finished: str = ""
+
+
+@dataclass
+class JobRow:
+    job_id: int = 0
+    batch_id: int = 0
+    repo: str = ""
+    status: str = ""
+    attempts: int = 0
+    error: str = ""
+    updated: str = ""
+
+
+@dataclass
+class HistoryRow:
+    kind: str = ""
+    tick_at: str = ""
+    users: int = 0
+    generated: int = 0
+    skipped: int = 0
+    errors: int = 0
+    duration: str = ""
+
+
+@dataclass
+class QueueRow:
+    queue: str = ""
+    pending: int = 0
+    working: int = 0
+    failed: int = 0
+
+
+@dataclass
+class ProviderRow:
+    name: str = ""
+    configuration: str = ""
+    status: str = ""
+    detail: str = ""
+
+
+@dataclass
+class DeliveryRow:
+    report_id: int = 0
+    address: str = ""
+    status: str = ""
+    attempts: int = 0
+    sent: str = ""
+    error: str = ""
+    updated: str = ""
+
+
+@dataclass
+class OpsView:
+    envelopes: list[EnvelopeRow] = field(default_factory=list)
+    failed_envelopes: int = 0
+    batches: list[BatchRow] = field(default_factory=list)
+    jobs: list[JobRow] = field(default_factory=list)
+    history: list[HistoryRow] = field(default_factory=list)
+    queues: list[QueueRow] = field(default_factory=list)
+    providers: list[ProviderRow] = field(default_factory=list)
+    deliveries: list[DeliveryRow] = field(default_factory=list)
+
+
+# Queries ----------------------------------------------------------------------------------------
+def _source_labels(session: Session) -> tuple[dict[int, str], dict[int, str]]:
+    """Labels of sources by our id and by GitHub installation id."""
+    by_id: dict[int, str] = {}
+    by_gh: dict[int, str] = {}
+    for row in session.execute(sa.select(Installation.id, Installation.gh_installation_id,
+                                          Installation.kind, Installation.account_login)):
+        label = f"{row.account_login or 'server token'} ({row.kind})"
+        by_id[row.id] = label
+        if row.gh_installation_id is not None:
+            by_gh[row.gh_installation_id] = label
+    return by_id, by_gh
+
+
+def envelopes(session: Session, by_gh: dict[int, str], limit: int = ROWS) -> list[EnvelopeRow]:
+    """The newest envelopes (failed first), metadata only: the payload column is never read."""
+    table = WebhookEvent.__table__
+    columns = [table.c.id, table.c.delivery_id, table.c.event, table.c.action, table.c.status,
+               table.c.received_at, table.c.attempts, table.c.error_message,
+               table.c.installation_gh_id]
+    failed_first = sa.case((table.c.status == "failed", 0), else_=1)
+    rows = session.execute(sa.select(*columns).order_by(
+        failed_first, table.c.received_at.desc(), table.c.id.desc()).limit(limit)).all()
+    return [
+        EnvelopeRow(
+            envelope_id=row.id, delivery_id=row.delivery_id,
+            event=f"{row.event}.{row.action}" if row.action else row.event,
+            status=row.status, received=_when(row.received_at), attempts=row.attempts,
+            error=_short(row.error_message),
+            installation=by_gh.get(row.installation_gh_id, str(row.installation_gh_id or "—")),
+            can_replay=row.status == "failed",
+        )
+        for row in rows
+    ]
+
+
+def batches_with_errors(session: Session, by_id: dict[int, str],
+                        limit: int = ROWS) -> list[BatchRow]:
+    rows = session.scalars(select(SyncBatch).where(
+        sa.or_(SyncBatch.status == "failed", SyncBatch.failed_repos > 0))
+        .order_by(SyncBatch.created_at.desc(), SyncBatch.id.desc()).limit(limit)).all()
+    return [
+        BatchRow(batch.id or 0, by_id.get(batch.installation_id, str(batch.installation_id)),
+                 batch.trigger, batch.status,
+                 f"{batch.completed_repos}/{batch.total_repos} done, {batch.failed_repos} failed",
+                 _when(batch.created_at), _when(batch.completed_at))
+        for batch in rows
+    ]
+
+
+def jobs_with_errors(session: Session, limit: int = ROWS) -> list[JobRow]:
+    rows = session.execute(sa.select(
+        IngestionJob.id, IngestionJob.batch_id, IngestionJob.repo_full_name, IngestionJob.status,
+        IngestionJob.attempts, IngestionJob.error_message, IngestionJob.updated_at,
+    ).where(sa.or_(IngestionJob.status == "failed", IngestionJob.error_message.is_not(None)))
+        .order_by(IngestionJob.updated_at.desc(), IngestionJob.id.desc()).limit(limit)).all()
+    return [JobRow(row.id, row.batch_id, row.repo_full_name, row.status, row.attempts,
+                   _short(row.error_message), _when(row.updated_at)) for row in rows]
+
+
+def job_history(session: Session, limit: int = ROWS) -> list[HistoryRow]:
+    """The last 50 `report_job_history` rows, newest first."""
+    rows = session.scalars(select(ReportJobHistory).order_by(
+        ReportJobHistory.created_at.desc(), ReportJobHistory.id.desc()).limit(limit)).all()
+    return [HistoryRow(row.kind, _when(row.tick_at), row.users_attempted, row.reports_generated,
+                       row.reports_skipped, row.errors, f"{row.duration_ms} ms") for row in rows]
+
+
+def _counts(session: Session, table: Any) -> dict[str, int]:
+    return {status: count for status, count in session.execute(
+        sa.select(table.c.status, sa.func.count()).group_by(table.c.status)).all()}
+
+
+def queue_depths(session: Session) -> list[QueueRow]:
+    """Pending, in-progress and failed rows of each work queue."""
+    webhooks = _counts(session, WebhookEvent.__table__)
+    embeddings = _counts(session, EmbeddingQueueItem.__table__)
+    emails = _counts(session, EmailDelivery.__table__)
+    jobs = _counts(session, IngestionJob.__table__)
+    return [
+        QueueRow("Webhook envelopes", webhooks.get("pending", 0), webhooks.get("processing", 0),
+                 webhooks.get("failed", 0)),
+        QueueRow("Embeddings", embeddings.get("pending", 0), embeddings.get("processing", 0),
+                 embeddings.get("failed", 0)),
+        QueueRow("Emails", emails.get("pending", 0), emails.get("sending", 0),
+                 emails.get("failed", 0)),
+        QueueRow("Sync jobs", jobs.get("pending", 0) + jobs.get("blocked", 0),
+                 jobs.get("running", 0), jobs.get("failed", 0)),
+    ]
+
+
+def recent_deliveries(session: Session, limit: int = ROWS) -> list[DeliveryRow]:
+    """The last 50 email deliveries, every address masked."""
+    rows = session.scalars(select(EmailDelivery).order_by(
+        EmailDelivery.updated_at.desc(), EmailDelivery.id.desc()).limit(limit)).all()
+    return [DeliveryRow(row.report_id, mask_address(row.to_address), row.status, row.attempts,
+                        _when(row.sent_at), _short(row.last_error), _when(row.updated_at))
+            for row in rows]
+
+
+def provider_rows(health: dict[str, Any] | None) -> list[ProviderRow]:
+    """What each provider is configured as (never a secret), with its deep-health status."""
+    settings = get_settings()
+    services = (health or {}).get("services", {})
+
+    def status(name: str) -> tuple[str, str]:
+        check = services.get(name) or {}
+        return str(check.get("status", "unknown")), str(check.get("message") or "")
+
+    llm = (f"OpenAI-compatible: {settings.llm_model}"
+           + (f", fallback {settings.llm_fallback_model}" if settings.llm_fallback_model else "")
+           + ", then the local writer") if settings.openai_enabled else "Local writer"
+    github = ", ".join(part for part in (
+        f"App {settings.github_app_slug or settings.github_app_id}"
+        if settings.app_configured else "",
+        "OAuth sign-in" if settings.oauth_configured else "",
+        "server token" if settings.github_token else "",
+        "demo mode" if settings.demo_enabled else "",
+    ) if part) or "Not configured"
+    email = "SMTP configured" if settings.email_enabled else "Not configured"
+    rows = [
+        ("Database", "PostgreSQL" if not settings.is_sqlite else "SQLite", "database"),
+        ("Report writer", llm, "llm"),
+        ("Embeddings", " → ".join(chain_models(settings)), "embeddings"),
+        ("GitHub", f"{github} ({settings.github_api_url})", "github"),
+        ("Email", email, "email"),
+        ("Scheduler", "In-process leader", "scheduler"),
+        ("Webhooks", "Receiver and processor", "webhooks"),
+        ("Sync", "Backfill workers", "sync"),
+    ]
+    return [ProviderRow(name, configuration, *status(key)) for name, configuration, key in rows]
+
+
+def load_ops(user_id: int | None, health: dict[str, Any] | None = None) -> OpsView | None:
+    """Every /ops panel; None for anyone who is not an operator."""
+    if not operator_allowed(user_id):
+        return None
+    with session_scope() as session:
+        by_id, by_gh = _source_labels(session)
+        failed = int(session.scalar(sa.select(sa.func.count()).select_from(WebhookEvent)
+                                    .where(WebhookEvent.status == "failed")) or 0)
+        return OpsView(
+            envelopes=envelopes(session, by_gh),
+            failed_envelopes=failed,
+            batches=batches_with_errors(session, by_id),
+            jobs=jobs_with_errors(session),
+            history=job_history(session),
+            queues=queue_depths(session),
+            providers=provider_rows(health),
+            deliveries=recent_deliveries(session),
+        )
+
+
+# Actions ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class OpsResult:
+    ok: bool
+    message: str
+
+
+def replay_envelope(user_id: int | None, envelope_id: int,
+                    now: dt.datetime | None = None) -> OpsResult:
+    """Reset one dead-lettered envelope to pending (attempts 0, due now), as `retry_failed` does."""
+    if not operator_allowed(user_id):
+        return OpsResult(False, NOT_FOUND)
+    now = now or utcnow()
+    table = WebhookEvent.__table__
+    with session_scope() as session:
+        count = session.execute(
+            sa.update(table).where(table.c.id == envelope_id, table.c.status == "failed")
+            .values(status="pending", attempts=0, next_attempt_at=now, claimed_by=None,
+                    updated_at=now)).rowcount
+    if not count:
+        return OpsResult(False, "This delivery is not failed any more.")
+    processor.wake()
+    return OpsResult(True, "Replaying 1 delivery.")
+
+
+def replay_all_failed(user_id: int | None) -> OpsResult:
+    """Reset every dead-lettered envelope of the instance to pending."""
+    if not operator_allowed(user_id):
+        return OpsResult(False, NOT_FOUND)
+    count = processor.retry_failed()
+    processor.wake()
+    return OpsResult(True, f"Replaying {count} failed deliver{'y' if count == 1 else 'ies'}.")
+
+
+def server_token_available(user_id: int | None) -> bool:
+    """"Use the server token" is offered: `GITHUB_TOKEN` is set and the user is an operator."""
+    return bool(get_settings().github_token) and operator_allowed(user_id)
+
+
+async def use_server_token(user_id: int, repos_text: str,
+                           now: dt.datetime | None = None) -> tuple[OpsResult, int | None]:
+    """Add repositories through the server token (`env_pat`): operators only, each repository
+    checked against GitHub, the operator linked as a viewer and tracking them (opt-in, SPEC §11).
+
+    Returns:
+        The result and the server-token source's id (None when refused).
+    """
+    token = get_settings().github_token
+    if not token or not operator_allowed(user_id):
+        return OpsResult(False, "The server token is not available."), None
+    repos = parse_repo_list(repos_text)
+    if not repos:
+        return OpsResult(False, "Name at least one repository as owner/name."), None
+    try:
+        _login, names = await check_pat(token, repos)
+    except ValueError as exc:
+        return OpsResult(False, str(exc)), None
+    now = now or utcnow()
+    source_id = None
+    for name in names:
+        source_id = ensure_env_source(name).id
+    assert source_id is not None
+    with session_scope() as session:
+        link = session.scalars(select(UserInstallation).where(
+            UserInstallation.user_id == user_id,
+            UserInstallation.installation_id == source_id)).first()
+        if link is None:
+            session.add(UserInstallation(user_id=user_id, installation_id=source_id,
+                                         role="viewer", claimed_at=now))
+        for name in names:
+            row = session.scalars(select(TrackedRepo).where(
+                TrackedRepo.user_id == user_id, TrackedRepo.installation_id == source_id,
+                sa.func.lower(TrackedRepo.repo_full_name) == name.lower())).first()
+            row = row or TrackedRepo(user_id=user_id, installation_id=source_id,
+                                     repo_full_name=name, tracked=True)
+            row.tracked = True
+            session.add(row)
+    plural = "repository" if len(names) == 1 else "repositories"
+    return OpsResult(True, f"Server token now syncs {len(names)} {plural} for you."), source_id
