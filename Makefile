@@ -67,3 +67,24 @@ bench: migrate
 
 clean-web:
 	rm -rf .web
+
+# make prod — the production shape: PostgreSQL, Redis, the frontend built once, and WORKERS backend
+# processes on one port (Reflex's prod mode serves the built UI, the API, the webhooks and the
+# websocket together; put a reverse proxy that passes websocket upgrades in front):
+#   make prod DATABASE_URL=postgresql+psycopg://gitpulse@db:5432/gitpulse REDIS_URL=redis://redis:6379 \
+#             GITPULSE_BASE_URL=https://gitpulse.example.com GITPULSE_API_URL=https://gitpulse.example.com \
+#             GITPULSE_SECRET_KEY=... WORKERS=4
+WORKERS ?= 4
+PORT ?= 8000
+HOST ?= 0.0.0.0
+
+.PHONY: prod prod-check
+prod-check: setup
+	@$(PY) -c 'import sys; from gitpulse_app.core.config import get_settings; s = get_settings(); \
+	s.database_url.startswith("postgresql") or sys.exit("make prod: DATABASE_URL must name PostgreSQL (postgresql+psycopg://...)"); \
+	s.redis_url or sys.exit("make prod: set REDIS_URL; the backend workers share Reflex state in Redis"); \
+	s.base_url.rstrip("/") == s.api_url.rstrip("/") or sys.exit("make prod: GITPULSE_BASE_URL and GITPULSE_API_URL must be the same URL (UI and backend share one port)")'
+
+prod: prod-check migrate
+	GITPULSE_FRONTEND_PORT=$(PORT) GITPULSE_BACKEND_PORT=$(PORT) REFLEX_USE_GRANIAN=1 \
+		GRANIAN_WORKERS=$(WORKERS) $(VENV)/bin/reflex run --env prod --backend-host $(HOST)

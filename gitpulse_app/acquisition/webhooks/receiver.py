@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import re
 import weakref
 from collections.abc import Mapping, Sequence
@@ -101,9 +102,17 @@ def _reject_constant(name: str) -> Any:
     raise _BadJson(name)
 
 
+def _finite_float(text: str) -> float:
+    # 1e400 parses to inf, which JSON (and PostgreSQL's json type) cannot hold.
+    value = float(text)
+    if math.isinf(value):
+        raise _BadJson(text)
+    return value
+
+
 def _parse_object(body: bytes) -> dict[str, Any]:
     try:
-        payload = json.loads(body, parse_constant=_reject_constant)
+        payload = json.loads(body, parse_constant=_reject_constant, parse_float=_finite_float)
     except (ValueError, RecursionError, _BadJson):
         raise _BadJson from None
     if not isinstance(payload, dict):
