@@ -47,7 +47,7 @@ class UTCDateTime(TypeDecorator):
         value = value.astimezone(dt.UTC)
         if dialect.name == "sqlite":
             # Fixed width so lexical order equals time order in SQLite comparisons.
-            return value.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+            return value.isoformat(timespec="microseconds")
         return value
 
     def process_result_value(self, value: Any, dialect: sa.Dialect) -> dt.datetime | None:

@@ -6,9 +6,8 @@ copy of that database. `GITHUB_API_URL`
 points at a closed local port, so nothing reaches the network. `db upgrade` and `demo seed` rewrite
 the database wholesale; here they only ever get a malformed argument (their own tests run them).
 
-Instants at the ends of the calendar (years before 1000, or within a day of 9999-12-31) still break
-the CLI; they are kept out of the property and pinned by the strict xfail tests at the end, which
-start passing (and so fail) once the bugs are fixed.
+Instants at the ends of the calendar (outside years 1900-9998) are refused as bad usage (exit 2);
+the property keeps to ordinary dates and the tests at the end check the edges.
 """
 
 from __future__ import annotations
@@ -226,12 +225,7 @@ def test_any_argv_exits_0_1_or_2_with_a_reason_and_never_a_traceback(
                   exit_2=outcomes[2], tracebacks=0)
 
 
-# Known bugs: instants at the ends of the calendar ------------------------------------------------
-EDGE_OF_CALENDAR = "run_tick/UTCDateTime: instants near year 1 or 9999 overflow or are stored " \
-                   "on SQLite as '1-01-01…', which no later read can parse"
-
-
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=EDGE_OF_CALENDAR)
+# Instants at the ends of the calendar are refused as bad usage ------------------------------------
 @pytest.mark.parametrize("at_", ["9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00",
                                  "0001-01-01"])
 def test_tick_at_the_ends_of_the_calendar_exits_cleanly(seeded, at_):
@@ -240,7 +234,6 @@ def test_tick_at_the_ends_of_the_calendar_exits_cleanly(seeded, at_):
         check(argv, *run(argv))
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=EDGE_OF_CALENDAR)
 def test_a_sync_since_year_1_leaves_the_database_readable(seeded):
     with copy_of(seeded):
         for argv in (["sync", "--since", "0001-01-01", "--json"], ["sync", "--wait", "--json"]):

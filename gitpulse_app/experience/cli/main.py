@@ -16,6 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 
+# Instants a report window or a sync can use; the ends of the calendar overflow time-zone maths.
+MIN_YEAR, MAX_YEAR = 1900, 9998
+
+
 class CliError(Exception):
     """A handled failure: the message is printed on stderr and the exit code is 1."""
 
@@ -43,15 +47,25 @@ def iso_instant(value: str) -> dt.datetime:
     """An ISO-8601 instant; a value without an offset is read as UTC."""
     try:
         parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+        in_range = MIN_YEAR <= parsed.astimezone(dt.UTC).year <= MAX_YEAR
+    except (ValueError, OverflowError):
         raise argparse.ArgumentTypeError(f"invalid ISO-8601 timestamp: {value!r}") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+    if not in_range:
+        raise argparse.ArgumentTypeError(
+            f"timestamp out of range: {value!r} (years {MIN_YEAR}-{MAX_YEAR})")
+    return parsed
 
 
 def date_or_instant(value: str) -> dt.date | dt.datetime:
     """`YYYY-MM-DD` (a local date) or an ISO-8601 instant."""
     try:
-        return dt.date.fromisoformat(value) if len(value) == 10 else iso_instant(value)
+        if len(value) != 10:
+            return iso_instant(value)
+        day = dt.date.fromisoformat(value)
+        if not MIN_YEAR <= day.year <= MAX_YEAR:
+            raise ValueError(value)
+        return day
     except (ValueError, argparse.ArgumentTypeError):
         raise argparse.ArgumentTypeError(
             f"invalid date: {value!r} (expected YYYY-MM-DD or an ISO-8601 timestamp)"
