@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlmodel import col, func, select, update
 
 from gitpulse_app.acquisition.github import GitHubError, RateLimited, client_for
+from gitpulse_app.acquisition.sync.scheduled import sweep_zombie_jobs
 from gitpulse_app.acquisition.sync.service import (
     CLAIM_RETRIES,
     PENDING,
@@ -308,6 +309,12 @@ async def sync_worker() -> None:
         _wakers.append((loop, event))
     pool = JobPool()
     try:
+        # At startup, jobs held by a dead process on this host go back to pending at once (SPEC §4);
+        # stale claims elsewhere wait for the 10-minute rule inside the same sweep.
+        try:
+            await asyncio.to_thread(sweep_zombie_jobs)
+        except Exception:
+            log.exception("Startup sweep of abandoned sync jobs failed")
         while True:
             try:
                 await pool.fill()
