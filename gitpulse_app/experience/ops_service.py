@@ -1,7 +1,8 @@
 """What an instance operator sees on /ops (SPEC §11, §12): webhook envelopes (metadata only, never
 payload bodies), sync batches and jobs with errors, scheduler runs, queue depths, provider
 configuration with deep health, and recent email deliveries with masked addresses — plus the two
-operator actions: replaying dead-lettered envelopes and adding repositories through the server token.
+operator actions: replaying dead-lettered envelopes and adding repositories through the server
+token.
 
 Every function takes the caller's user id and answers `None` (or refuses) for anyone who is not an
 operator, exactly as for a page that does not exist. Nothing here reads other users' reports or

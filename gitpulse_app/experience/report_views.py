@@ -192,7 +192,8 @@ def report_card(report: Report) -> ReportCardView:
 
 
 def _owned(user_id: int) -> ColumnElement[bool]:
-    return sa.and_(Report.user_id == user_id, Report.deleted_at.is_(None))  # type: ignore[union-attr]
+    return sa.and_(Report.user_id == user_id,
+                   Report.deleted_at.is_(None))  # type: ignore[union-attr]
 
 
 def _kind_filter(kind: str) -> ColumnElement[bool] | None:
@@ -340,15 +341,14 @@ def report_detail(user_id: int, report_id: int, *, open_it: bool = False,
         older = _neighbour(session, user_id, report, older=True)
         newer = _neighbour(session, user_id, report, older=False)
         repos = list(report.repos)
-        generated_local = report.generated_at
+        covered = date_label(report.kind, report.start_date, report.end_date, report.timezone)
         return ReportDetailView(
             report_id=report_id,
             title=report.title,
             description=report.description,
             kind_label=report_kind_label(report),
             date_label=report_date_label(report),
-            date_range=(f"{date_label(report.kind, report.start_date, report.end_date, report.timezone)}"
-                        f" ({report.timezone})"),
+            date_range=f"{covered} ({report.timezone})",
             repos=repos,
             repos_label=f"{len(repos)} repositor{'y' if len(repos) == 1 else 'ies'}",
             events_label=f"{report.event_count} event{'' if report.event_count == 1 else 's'}",
@@ -356,8 +356,8 @@ def report_detail(user_id: int, report_id: int, *, open_it: bool = False,
             cost=cost_label(report.cost_usd, report.input_tokens, report.output_tokens),
             latency=latency_label(report.latency_ms),
             prompt_version=report.prompt_version,
-            generated=(f"{format_report_date(generated_local, zone)} "
-                       f"{format_time(generated_local, zone)}"),
+            generated=(f"{format_report_date(report.generated_at, zone)} "
+                       f"{format_time(report.generated_at, zone)}"),
             coverage_percent=coverage_percent(report.coverage_score),
             coverage_label=coverage_label(report.coverage_score),
             coverage_level=coverage_level(report.coverage_score),

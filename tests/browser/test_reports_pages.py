@@ -342,7 +342,7 @@ def test_deleting_from_the_report_page(page, live_app, db):  # noqa: F811
     expect(heading(page)).to_have_text("Report not found")
 
 
-# /onboarding ---------------------------------------------------------------------------------------
+# /onboarding --------------------------------------------------------------------------------------
 def test_onboarding_follows_the_sync_and_opens_the_first_report(page, live_app, db):  # noqa: F811
     me = Workspace(page, live_app, onboarded=False, timezone=None)
     source_id = me.link("api", "web")

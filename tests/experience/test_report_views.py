@@ -53,7 +53,8 @@ def add_report(session, user_id: int, *, days_ago: int = 1, generated: dt.dateti
         user_id=user_id, kind="daily", schedule_type="daily", origin="scheduled",
         start_date=end - dt.timedelta(days=1), end_date=end, timezone="UTC",
         title=f"Daily Standup {next(_serial)}", description="Auto-generated daily report",
-        sections=[], markdown="## Work Completed\n- Shipped ([PR #1](https://github.com/a/b/pull/1))",
+        sections=[],
+        markdown="## Work Completed\n- Shipped ([PR #1](https://github.com/a/b/pull/1))",
         html="", citations=[f"{G}/a/b/pull/1", f"{G}/a/b/commit/{'c' * 40}"],
         repos=["a/b"], prompt_version="py-v1", provider="local", model="local-extractive-v1",
         cache_key="f" * 64, event_count=2, citation_count=2, expected_citations=2,
@@ -65,7 +66,7 @@ def add_report(session, user_id: int, *, days_ago: int = 1, generated: dt.dateti
     return report
 
 
-# Labels --------------------------------------------------------------------------------------------
+# Labels -------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(("url", "repo", "label"), [
     (f"{G}/acme/api/pull/42", "acme/api", "PR #42"),
     (f"{G}/acme/api/pull/42#pullrequestreview-7", "acme/api", "PR #42"),
@@ -119,7 +120,7 @@ def test_backfill_toasts(result, ok, text):
     assert backfill_message(result) == (ok, text)
 
 
-# The list ------------------------------------------------------------------------------------------
+# The list -----------------------------------------------------------------------------------------
 def test_the_list_is_newest_first_in_pages_of_20(world, session):
     me = world.user("alice")
     other = world.user("bob")
@@ -165,7 +166,7 @@ def test_cards_carry_badges_coverage_and_diagnostics(world, session):
     assert empty.coverage == "No events to cover" and empty.coverage_level == "none"
 
 
-# The detail ----------------------------------------------------------------------------------------
+# The detail ---------------------------------------------------------------------------------------
 def test_the_detail_is_the_owners_only_and_opening_marks_it_read(world, session):
     me = world.user("alice", timezone="UTC")
     other = world.user("bob")
@@ -219,7 +220,7 @@ def test_an_empty_report_shows_no_writer_and_its_diagnostic(world, session):
     assert view.coverage_label == "No events to cover" and view.sources == []
 
 
-# Generating ----------------------------------------------------------------------------------------
+# Generating ---------------------------------------------------------------------------------------
 def _request(**fields) -> GenerateRequest:
     values = dict(kind="daily", start_date="2025-12-04", end_date="2025-12-04")
     values.update(fields)
@@ -273,7 +274,7 @@ def test_a_refused_generation_fails_its_row(world, session):
     assert session.scalar(sa.select(sa.func.count()).select_from(Report)) == 0
 
 
-# Backfill's wait -----------------------------------------------------------------------------------
+# Backfill's wait ----------------------------------------------------------------------------------
 def test_sync_and_wait_polls_running_batches_until_they_end(world, session):
     me = world.user("alice")
     assert sync_and_wait(me.id) == 0

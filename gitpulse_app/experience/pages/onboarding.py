@@ -72,7 +72,7 @@ def onboarding_sources(user_id: int) -> list[OnboardingSource]:
 
 
 def complete_onboarding(user_id: int, now: dt.datetime | None = None) -> None:
-    """Stamp `onboarding_completed_at` (once): the scheduler and the pages treat the user as set up."""
+    """Stamp `onboarding_completed_at` (once): the scheduler and pages treat the user as set up."""
     now = now or utcnow()
     with session_scope() as session:
         user = session.get(User, user_id)

@@ -8,6 +8,7 @@ import logging
 
 import reflex as rx
 
+from gitpulse_app.experience import routes
 from gitpulse_app.experience.components.empty import (
     empty_state,
     error_alert,
@@ -16,7 +17,6 @@ from gitpulse_app.experience.components.empty import (
 from gitpulse_app.experience.components.feedback import toast_error, toast_info, toast_success
 from gitpulse_app.experience.components.generate_modal import generate_modal
 from gitpulse_app.experience.components.report_card import report_card
-from gitpulse_app.experience import routes
 from gitpulse_app.experience.components.shell import app_shell
 from gitpulse_app.experience.components.sync_banner import SyncStatusState, progress_card
 from gitpulse_app.experience.report_views import (
