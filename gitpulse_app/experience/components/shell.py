@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import reflex as rx
 
 from gitpulse_app.core.config import get_settings
@@ -125,18 +123,3 @@ def app_shell(content: rx.Component) -> rx.Component:
         rx.container(content, size="4", padding_y="2em", padding_x=["0.75em", "1.5em"]),
         min_height="100vh",
     )
-
-
-def placeholder_page(heading: str, coming: str) -> Callable[[], rx.Component]:
-    """A page whose capability is not built yet: the heading and what will be here."""
-
-    def page() -> rx.Component:
-        return app_shell(
-            rx.vstack(
-                rx.heading(heading, as_="h1", size="8"),
-                rx.callout(coming, icon="construction", color_scheme="gray"),
-                spacing="4",
-            )
-        )
-
-    return page
