@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.support.db",
     "tests.support.fakeserver",
     "tests.support.browser",
+    "tests.support.counts",
 ]
