@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from gitpulse_app.core.startup import prepare_process
+from gitpulse_app.core.startup import freeze_startup_heap, prepare_process
 from gitpulse_app.core.workers import background_workers
 from gitpulse_app.experience.http.app import create_api
 from gitpulse_app.experience.pages.registry import PAGES
@@ -18,3 +18,5 @@ app = rx.App(
 for spec in PAGES:
     app.add_page(spec.component, route=spec.route, title=spec.title, on_load=spec.on_load)
 app.register_lifespan_task(background_workers)
+# Last, once the backend has built everything it keeps for its lifetime.
+app.register_lifespan_task(freeze_startup_heap)

@@ -8,6 +8,9 @@ unsigned body is never parsed. Bad input is answered 4xx; nothing is written for
 from __future__ import annotations
 
 import asyncio
+import codecs
+import concurrent.futures
+import functools
 import json
 import math
 import re
@@ -39,6 +42,8 @@ EVENT_HEADER = "x-github-event"
 # Set only by `trust_demo_seed` around an in-process call; a client cannot put keys in the scope.
 DEMO_SEED_SCOPE_KEY = "gitpulse.demo_seed"
 _BIGINT = (-(2**63), 2**63 - 1)
+# The envelope's payload as the verified body text: stored as sent, not re-serialized.
+RAW_PAYLOAD_KEY = "payload_json"
 
 log = get_logger(__name__)
 
@@ -138,15 +143,38 @@ def _installation_gh_id(payload: Mapping[str, Any]) -> int | None:
     return value if _BIGINT[0] <= value <= _BIGINT[1] else None
 
 
-def envelope_values(delivery_id: str, event: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """The `webhook_events` row of a new delivery (pending, due now)."""
+def raw_payload_text(body: bytes) -> str | None:
+    """The body as text when it can be stored verbatim as the JSON payload, else None.
+
+    `json.loads` also accepts a byte-order mark and UTF-16/32 bodies; those (rare) are stored
+    re-serialized instead.
+    """
+    if body.startswith(codecs.BOM_UTF8):
+        return None
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def envelope_values(delivery_id: str, event: str, payload: dict[str, Any],
+                    raw_payload: str | None = None) -> dict[str, Any]:
+    """The `webhook_events` row of a new delivery (pending, due now).
+
+    Args:
+        delivery_id: The `X-GitHub-Delivery` header.
+        event: The `X-GitHub-Event` header.
+        payload: The parsed body.
+        raw_payload: The body text `payload` was parsed from (`raw_payload_text`), stored as is
+            so a burst of large deliveries is not serialized again; default: serialize `payload`.
+    """
     now = utcnow()
     return {
         "delivery_id": delivery_id,
         "event": event,
         "action": _storable_text(payload.get("action")),
         "installation_gh_id": _installation_gh_id(payload),
-        "payload": payload,
+        RAW_PAYLOAD_KEY: raw_payload if raw_payload is not None else json.dumps(payload),
         "status": "pending",
         "attempts": 0,
         "next_attempt_at": now,
@@ -165,16 +193,31 @@ def store_envelopes(rows: Sequence[Mapping[str, Any]]) -> set[str]:
     if not rows:
         return set()
     with session_scope() as session:
-        table = WebhookEvent.__table__
-        dialect = session.get_bind().dialect.name
-        builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement = (
-            builder(table)
-            .values(list(rows))
-            .on_conflict_do_nothing(index_elements=["delivery_id"])
-            .returning(table.c.delivery_id)
-        )
-        return set(session.execute(statement).scalars())
+        statement = _insert_envelopes(session.get_bind().dialect.name)
+        return set(session.execute(statement, [dict(row) for row in rows]).scalars())
+
+
+@functools.cache
+def _insert_envelopes(dialect: str) -> sa.Insert:
+    """`INSERT … ON CONFLICT (delivery_id) DO NOTHING RETURNING delivery_id`, run per row.
+
+    The payload is bound as the JSON text itself (`RAW_PAYLOAD_KEY`); PostgreSQL casts it to its
+    `json` type, which validates it as the column would.
+    """
+    table = WebhookEvent.__table__
+    payload: sa.ColumnElement[Any] = sa.bindparam(RAW_PAYLOAD_KEY, type_=sa.Text)
+    builder = sqlite.insert
+    if dialect == "postgresql":
+        payload, builder = sa.cast(payload, postgresql.JSON), postgresql.insert
+    columns = ["delivery_id", "event", "action", "installation_gh_id", "status", "attempts",
+               "next_attempt_at", "received_at", "created_at", "updated_at"]
+    values = {name: sa.bindparam(name, type_=table.c[name].type) for name in columns}
+    return (
+        builder(table)
+        .values(payload=payload, **values)
+        .on_conflict_do_nothing(index_elements=["delivery_id"])
+        .returning(table.c.delivery_id)
+    )
 
 
 def store_envelope(delivery_id: str, event: str, payload: dict[str, Any]) -> bool:
@@ -210,7 +253,8 @@ class _GroupCommit:
                 for values, _ in batch:
                     first.setdefault(values["delivery_id"], values)
                 try:
-                    inserted = await asyncio.to_thread(store_envelopes, list(first.values()))
+                    inserted = await asyncio.get_running_loop().run_in_executor(
+                        _ack_executor, _store_in_foreground, list(first.values()))
                 except BaseException as exc:  # every waiting request answers with this error
                     for _, future in batch:
                         if not future.done():
@@ -224,6 +268,16 @@ class _GroupCommit:
                         future.set_result(is_new)
         finally:
             self._flushing = False
+
+
+# Acks get a thread of their own: the default pool can be full of background workers' database
+# calls, and an ack must not queue behind them.
+_ack_executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="gitpulse-webhook-ack")
+
+
+def _store_in_foreground(rows: list[dict[str, Any]]) -> set[str]:
+    with foreground_request():
+        return store_envelopes(rows)
 
 
 _writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _GroupCommit] = (
@@ -298,7 +352,8 @@ async def _receive(request: Request) -> JSONResponse:
         return _error("Invalid JSON payload", 400)
 
     try:
-        stored = await _writer().store(envelope_values(delivery_id, event, payload))
+        values = envelope_values(delivery_id, event, payload, raw_payload_text(body))
+        stored = await _writer().store(values)
     except (DatabaseUnavailable, sa.exc.OperationalError, sa.exc.InterfaceError,
             sa.exc.TimeoutError):
         log.warning("Webhook envelope not stored: database unavailable",
@@ -309,4 +364,9 @@ async def _receive(request: Request) -> JSONResponse:
     if not stored:
         log.info("Replayed webhook delivery ignored", extra={"delivery_id": delivery_id})
         return JSONResponse(body_ok)
-    return JSONResponse(body_ok, background=BackgroundTask(processor.wake))
+    return JSONResponse(body_ok, background=BackgroundTask(_wake_processor))
+
+
+async def _wake_processor() -> None:
+    # A coroutine runs on the loop; a plain function would cost a thread-pool hop per delivery.
+    processor.wake()

@@ -4,6 +4,7 @@ import datetime as dt
 import json
 
 import pytest
+import sqlalchemy as sa
 from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
@@ -44,6 +45,16 @@ def test_odd_payload_values_are_stored_on_postgres(pg_client, pg_engine):
     assert post_webhook(pg_client, "ping", body=body).status_code == 200
     [envelope] = rows(pg_engine, WebhookEvent)
     assert envelope.installation_gh_id is None
+
+
+def test_the_payload_text_is_stored_verbatim_in_postgres_json(pg_client, pg_engine):
+    text = '{"zen" : "Half measures are as bad as nothing at all.",  "hook_id":  12,"x":[1,2]}'
+    assert post_webhook(pg_client, "ping", body=text.encode()).status_code == 200
+    with pg_engine.connect() as conn:
+        stored = conn.execute(sa.text("SELECT payload::text FROM webhook_events")).scalar_one()
+    assert stored == text
+    [envelope] = rows(pg_engine, WebhookEvent)
+    assert envelope.payload == json.loads(text)
 
 
 def test_fact_and_installation_events_are_processed_on_postgres(pg_client, pg_engine):

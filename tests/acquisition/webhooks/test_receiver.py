@@ -1,9 +1,11 @@
 """The receiver through the real HTTP endpoint (SPEC §4 steps 1–7, §15 webhook rows)."""
 
+import codecs
 import datetime as dt
 import json
 
 import pytest
+import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import select
@@ -55,6 +57,31 @@ def test_only_the_insert_runs_before_the_ack(client, session):
     post_webhook(client, "pull_request", load_webhook("pull_request", "opened"))
     [envelope] = envelopes(session)
     assert envelope.status == "pending" and envelope.started_at is None
+
+
+def stored_payload_text(session) -> str:
+    return session.connection().execute(sa.text("SELECT payload FROM webhook_events")).scalar_one()
+
+
+def test_the_payload_is_stored_as_the_signed_text_not_re_serialized(client, session):
+    text = '{ "zen":  "Design for failure.",\n  "hook_id": 1, "été": "☃", "z": [1.5e3, -0] }'
+    assert post_webhook(client, "ping", body=text.encode("utf-8")).status_code == 200
+    assert stored_payload_text(session) == text
+    [envelope] = envelopes(session)
+    assert envelope.payload == json.loads(text)
+
+
+@pytest.mark.parametrize("encode", [
+    lambda text: codecs.BOM_UTF8 + text.encode("utf-8"),
+    lambda text: text.encode("utf-16"),
+], ids=["utf-8 with bom", "utf-16"])
+def test_a_body_json_accepts_but_not_as_utf8_text_is_stored_re_serialized(client, session, encode):
+    payload = {"zen": "Keep it logically awesome.", "hook_id": 7, "action": "pinged"}
+    body = encode(json.dumps(payload, indent=2))
+    assert post_webhook(client, "ping", body=body, delivery="odd-encoding").status_code == 200
+    assert json.loads(stored_payload_text(session)) == payload
+    [envelope] = envelopes(session)
+    assert (envelope.payload, envelope.action) == (payload, "pinged")
 
 
 def test_githubs_documented_vector_passes_the_signature_check(client, configure):
