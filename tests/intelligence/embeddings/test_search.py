@@ -287,3 +287,43 @@ def test_search_works_the_same_on_postgres(pg_engine):
         assert set(_ids(hits[:3])) == {fact.id for fact in facts[:3]}
         assert {hit.repo for hit in hits} == {"acme/mine"}
         assert len(embeddings(session)) == len(AUTH + OTHER)
+
+
+def test_equal_scores_keep_recency_order_across_hundreds_of_facts(session):
+    repo = make_repo(session)
+    base = dt.datetime(2025, 12, 1, tzinfo=dt.UTC)
+    days = list(range(300))
+    np.random.default_rng(3).shuffle(days)  # inserted out of time order
+    facts = {day: make_facts(session, ["auth bug"], repo=repo,
+                             ts=base + dt.timedelta(hours=day))[0] for day in days}
+
+    hits = search_facts(session, "auth bug", repo_ids={repo.id}, limit=256)
+
+    assert _ids(hits) == [facts[day].id for day in sorted(days, reverse=True)[:256]]
+
+
+def test_a_fact_with_a_hash_that_is_not_a_digest_does_not_disturb_the_others(session):
+    repo = make_repo(session)
+    facts = make_facts(session, AUTH + OTHER, repo=repo)
+    expected = _ids(search_facts(session, "auth bug", repo_ids={repo.id}))
+    odd = next(fact for fact in facts if fact.id not in expected[:3])
+    session.execute(sa.update(Event).where(Event.id == odd.id).values(content_hash="not, a digest"))
+    session.commit()
+
+    hits = search_facts(session, "auth bug", repo_ids={repo.id})
+
+    assert [i for i in _ids(hits) if i != odd.id] == [i for i in expected if i != odd.id]
+
+
+def test_two_stored_hashes_with_the_same_folded_key_are_told_apart():
+    from gitpulse_app.intelligence.embeddings.search import _hash_keys, _ModelMatrix
+
+    # Words (1, 2, 0, 0) and (2, 1, 0, 0): one XOR, two hashes.
+    first = "0" * 15 + "1" + "0" * 15 + "2" + "0" * 32
+    second = "0" * 15 + "2" + "0" * 15 + "1" + "0" * 32
+    matrix = _ModelMatrix()
+    matrix.append([first, second, "f" * 64], np.zeros((3, 1024), dtype=np.float32))
+
+    rows = matrix.rows_of(_hash_keys([second, first, "e" * 64, "short"]))
+
+    assert rows.tolist() == [1, 0, -1, -1]
