@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from starlette.testclient import TestClient
 
-from gitpulse_app.core.db import session_scope, utcnow
+from gitpulse_app.core.db import create_db_engine, session_scope, set_engine, utcnow
 from gitpulse_app.core.models import Event, Installation, Repo, User, UserInstallation
 from gitpulse_app.experience.auth.sessions import start_session
 from gitpulse_app.experience.http.app import create_api
@@ -85,6 +85,16 @@ def test_signed_out_export_is_401(client):
 def test_an_unknown_session_token_is_signed_out(client):
     client.cookies.set("gitpulse_session", "forged")
     assert client.get("/api/export/timeline.csv").status_code == 401
+
+
+@pytest.mark.parametrize("path", ["/api/export/timeline.csv", "/api/reports/1.md"])
+def test_signed_in_downloads_answer_503_while_the_database_is_down(client, alice, path):
+    set_engine(create_db_engine("postgresql+psycopg://postgres@127.0.0.1:1/down"))
+    response = client.get(path)
+    assert response.status_code == 503
+    assert response.json() == {"error": "Service temporarily unavailable"}
+    client.cookies.clear()
+    assert client.get(path).status_code == 401  # no cookie: signed out, database or not
 
 
 @pytest.mark.parametrize(("params", "name"), [

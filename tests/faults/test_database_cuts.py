@@ -118,7 +118,7 @@ def test_cut_and_refused_connections_answer_503_and_lose_no_accepted_delivery(
         backend.wait_ready()
     cookie = signed_in_cookie()
     deliveries = make_deliveries(RATE_PER_S * 20, "cut")
-    outage: dict[str, list[int]] = {"deep": [], "liveness": [], "export": []}
+    outage: dict[str, list[int]] = {"deep": [], "liveness": [], "export": [], "markdown": []}
     deep_bodies = []
 
     with Load(pair, deliveries) as load, httpx.Client(timeout=15) as client, \
@@ -138,6 +138,8 @@ def test_cut_and_refused_connections_answer_503_and_lose_no_accepted_delivery(
                 outage["liveness"].append(client.get(f"{backend.url}/api/health").status_code)
                 outage["export"].append(
                     signed_in.get(f"{backend.url}/api/export/timeline.csv").status_code)
+                outage["markdown"].append(
+                    signed_in.get(f"{backend.url}/api/reports/1.md").status_code)
             time.sleep(OUTAGE_S)
         back_at = time.monotonic()
         time.sleep(2.5)
@@ -150,7 +152,8 @@ def test_cut_and_refused_connections_answer_503_and_lose_no_accepted_delivery(
     assert outage["deep"] == [503, 503] and outage["liveness"] == [200, 200]
     assert all(body["status"] == "error" and body["services"]["database"]["status"] == "error"
                for body in deep_bodies)
-    assert 500 not in outage["export"], outage["export"]
+    # Signed in, but the session cannot be checked: 503, not a 500 and not a false 401.
+    assert outage["export"] == outage["markdown"] == [503, 503], outage
     assert set(after) == {200}, after  # answered normally once the database is back
 
     # GitHub's "Redeliver" for every refused delivery; each is accepted now.
@@ -179,4 +182,5 @@ def test_cut_and_refused_connections_answer_503_and_lose_no_accepted_delivery(
                   deliveries=len(sent),
                   answered_503=statuses[503], redelivered=len(refused),
                   stranded_until_sweep=stranded, export_during_outage=outage["export"],
+                  markdown_during_outage=outage["markdown"],
                   lost=len(ledger.lost), duplicated=ledger.duplicated)

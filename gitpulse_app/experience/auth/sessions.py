@@ -19,7 +19,7 @@ from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
 from gitpulse_app.core.config import get_settings
-from gitpulse_app.core.db import session_scope, utcnow
+from gitpulse_app.core.db import DatabaseUnavailable, session_scope, utcnow
 from gitpulse_app.core.models import AuthSession
 from gitpulse_app.experience.routes import SESSION_COOKIE
 
@@ -82,10 +82,23 @@ def resolve_token(token: str | None, now: dt.datetime | None = None) -> int | No
 def session_user_id(conn: HTTPConnection) -> int | None:
     """The signed-in user of a request, or None (also when the database is unreachable)."""
     try:
-        return resolve_token(conn.cookies.get(SESSION_COOKIE))
-    except sa.exc.SQLAlchemyError:
-        log.warning("Session lookup failed: database unavailable")
+        return signed_in_user_id(conn)
+    except DatabaseUnavailable:
         return None
+
+
+def signed_in_user_id(conn: HTTPConnection) -> int | None:
+    """The signed-in user of a request, or None when signed out.
+
+    Raises:
+        DatabaseUnavailable: A session cookie came, but the database could not be asked about it
+            (a route answers 503 then, not 401: the visitor may well be signed in).
+    """
+    try:
+        return resolve_token(conn.cookies.get(SESSION_COOKIE))
+    except sa.exc.SQLAlchemyError as exc:
+        log.warning("Session lookup failed: database unavailable")
+        raise DatabaseUnavailable("The session cannot be checked: database unavailable") from exc
 
 
 def start_session(

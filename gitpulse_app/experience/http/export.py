@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from gitpulse_app.core.db import DatabaseUnavailable, utcnow
-from gitpulse_app.experience.auth.sessions import session_user_id
+from gitpulse_app.experience.auth.sessions import signed_in_user_id
 from gitpulse_app.intelligence.timeline import (
     CSV_COLUMNS,
     TimelineError,
@@ -59,7 +59,7 @@ class _Export:
 
 
 def _prepare(request: Request) -> Response | _Export:
-    user_id = session_user_id(request)
+    user_id = signed_in_user_id(request)
     if user_id is None:
         return JSONResponse({"error": NOT_SIGNED_IN}, status_code=401)
     params = request.query_params
@@ -76,10 +76,10 @@ def _prepare(request: Request) -> Response | _Export:
 
 
 async def export_timeline(request: Request) -> Response:
-    """The CSV download; 401 signed out, 400 bad dates, 404 invisible repository."""
+    """The CSV download; 401 signed out, 400 bad dates, 404 invisible repository, 503 no database."""
     try:
         prepared = await asyncio.to_thread(_prepare, request)
-    except (DatabaseUnavailable, sa.exc.OperationalError):
+    except (DatabaseUnavailable, sa.exc.OperationalError, sa.exc.InterfaceError):
         return JSONResponse({"error": UNAVAILABLE}, status_code=503)
     if isinstance(prepared, Response):
         return prepared
