@@ -8,6 +8,7 @@ changes nothing the first run did not.
 State machine of `webhook_events.status`: pending → processing → completed | pending (retry with
 backoff 30 s·2^(attempts−1)) | failed (schema error at once; other errors on the 5th attempt);
 failed → pending on replay; processing untouched for 10 min, or claimed by a dead process → pending.
+An outcome the database refused to record is kept in memory and written by the next drain.
 
 The module is a little longer than most because the claim, the outcome bookkeeping, the recovery
 sweeps and the worker share one state machine; split apart, each would restate it.
@@ -19,7 +20,9 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Collection
+import threading
+import time
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +33,7 @@ from gitpulse_app.acquisition.webhook_schema import check_webhook_schema
 from gitpulse_app.acquisition.webhooks import installations
 from gitpulse_app.core.claims import claim_id, holder_is_dead
 from gitpulse_app.core.config import get_settings
-from gitpulse_app.core.db import session_scope, utcnow
+from gitpulse_app.core.db import DatabaseUnavailable, session_scope, utcnow
 from gitpulse_app.core.logging import get_logger, log_fields, metric
 from gitpulse_app.core.models import Installation, WebhookEvent
 from gitpulse_app.core.workers import worker, yield_to_foreground
@@ -152,23 +155,88 @@ def claim_next(now: dt.datetime, engine: Engine | None = None) -> Envelope | Non
             )
 
 
-def _finish(envelope: Envelope, engine: Engine | None, **values: Any) -> bool:
-    # Only while our claim stands: a row reclaimed from us belongs to its new holder.
+def _write_outcome(envelope_id: int, holder: str, engine: Engine | None,
+                   values: dict[str, Any]) -> bool:
+    # Only while the claim stands: a row reclaimed from us belongs to its new holder.
     with session_scope(engine) as session:
         result = session.execute(
             sa.update(_envelopes)
             .where(
-                _envelopes.c.id == envelope.id,
+                _envelopes.c.id == envelope_id,
                 _envelopes.c.status == "processing",
-                _envelopes.c.claimed_by == claim_id(),
+                _envelopes.c.claimed_by == holder,
             )
             .values(claimed_by=None, **values)
         )
-    if result.rowcount != 1:
+    return result.rowcount == 1
+
+
+def _finish(envelope: Envelope, engine: Engine | None, after: Callable[[], None] | None = None,
+            **values: Any) -> bool:
+    """Record an outcome on a claimed envelope; True when the claim was still ours.
+
+    When the database fails the write, the outcome is kept and written by a later drain
+    (`settle_outcomes`) instead of the claim waiting out the 10-minute stale rule; `after` runs
+    once it is written then.
+    """
+    holder = claim_id()
+    try:
+        written = _write_outcome(envelope.id, holder, engine, values)
+    except (sa.exc.SQLAlchemyError, DatabaseUnavailable):
+        with _unsettled_lock:
+            _unsettled[envelope.id] = _Unsettled(envelope, holder, values, engine, after,
+                                                 time.monotonic())
+        raise
+    if not written:
         log_fields(log, logging.WARNING, "Webhook envelope was reclaimed while processing",
                    delivery_id=envelope.delivery_id)
-        return False
-    return True
+    return written
+
+
+@dataclass(frozen=True)
+class _Unsettled:
+    """An outcome this process decided but could not write (the database was away)."""
+
+    envelope: Envelope
+    holder: str
+    values: dict[str, Any]
+    engine: Engine | None
+    after: Callable[[], None] | None
+    since: float  # time.monotonic() of the refused write
+
+
+_unsettled: dict[int, _Unsettled] = {}
+_unsettled_lock = threading.Lock()
+
+
+def settle_outcomes(engine: Engine | None = None) -> int:
+    """Write the outcomes `engine`'s database refused earlier; the number written.
+
+    Each is written only while this process's claim stands, so a retry is idempotent and an
+    envelope reclaimed meanwhile is left to its new holder. Stops at the first failure (the
+    database is still away) and keeps the rest for the next drain; after the stale-claim time the
+    sweep (`reclaim_stale`) owns the envelope and its outcome is dropped.
+    """
+    expired = time.monotonic() - STALE_CLAIM.total_seconds()
+    with _unsettled_lock:
+        for envelope_id in [k for k, v in _unsettled.items() if v.since < expired]:
+            del _unsettled[envelope_id]
+        waiting = [item for item in _unsettled.values() if item.engine is engine]
+    written = 0
+    for item in waiting:
+        try:
+            ok = _write_outcome(item.envelope.id, item.holder, item.engine, item.values)
+        except (sa.exc.SQLAlchemyError, DatabaseUnavailable):
+            return written
+        with _unsettled_lock:
+            _unsettled.pop(item.envelope.id, None)
+        if ok:
+            written += 1
+            log_fields(log, logging.INFO, "Webhook outcome written once the database was back",
+                       delivery_id=item.envelope.delivery_id, status=item.values.get("status"))
+            if item.after is not None:
+                item.after()
+    return written
 
 
 # Processing --------------------------------------------------------------------------------------
@@ -259,10 +327,14 @@ def _record_failure(envelope: Envelope, now: dt.datetime, error: str,
                    attempts=envelope.attempts, next_attempt_at=retry_at.isoformat(),
                    error=error)
         return RESCHEDULED
-    if _finish(envelope, engine, status="failed", error_message=error, updated_at=now):
+    def dead_lettered() -> None:
         log_fields(log, logging.ERROR, "Webhook envelope dead-lettered after 5 attempts",
                    delivery_id=envelope.delivery_id, event=envelope.event, error=error)
         request_recovery(envelope.installation_gh_id, engine, now)
+
+    if _finish(envelope, engine, after=dead_lettered, status="failed", error_message=error,
+               updated_at=now):
+        dead_lettered()
     return FAILED
 
 
@@ -312,6 +384,7 @@ def drain(now: dt.datetime | None = None, limit: int = DRAIN_LIMIT,
         The counts of this drain.
     """
     result = DrainResult()
+    settle_outcomes(engine)
     while result.processed < limit:
         yield_to_foreground()
         moment = now or utcnow()

@@ -2,12 +2,14 @@
 
 import datetime as dt
 import logging
+import sqlite3
 
 import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
 from gitpulse_app.acquisition.webhooks import processor
+from gitpulse_app.acquisition.webhooks.receiver import store_envelope
 from gitpulse_app.core.claims import claim_id
 from gitpulse_app.core.db import utcnow
 from gitpulse_app.core.models import (
@@ -308,3 +310,35 @@ def test_retry_failed_can_be_limited_to_installations(client, session):
 
 def test_retry_delay_doubles_from_30_seconds():
     assert [processor.retry_delay(n).total_seconds() for n in range(1, 5)] == [30, 60, 120, 240]
+
+
+def test_an_outcome_the_database_refused_is_written_by_the_next_drain(file_engine, db_file_url):
+    # This engine's connections give up on a locked database after 50 ms instead of 5 s.
+    sa.event.listen(file_engine, "connect",
+                    lambda conn, _: conn.execute("PRAGMA busy_timeout=50"))
+    file_engine.dispose()
+    payload = load_webhook("pull_request", "opened")
+    assert store_envelope("refused-1", "pull_request", payload)
+    now = utcnow()
+    envelope = processor.claim_next(now)
+    blocker = sqlite3.connect(db_file_url.removeprefix("sqlite:///"))
+    blocker.execute("BEGIN IMMEDIATE")  # another process holds the write lock: every write fails
+    try:
+        with pytest.raises(sa.exc.OperationalError):
+            processor.process(envelope, now)
+        [(status, claimed_by)] = blocker.execute(
+            "SELECT status, claimed_by FROM webhook_events").fetchall()
+        assert (status, claimed_by) == ("processing", claim_id())
+    finally:
+        blocker.rollback()
+        blocker.close()
+
+    assert processor.drain(now=now).processed == 0  # settles the retry; not due for 30 s
+    [row] = table_rows(file_engine, "webhook_events")
+    stored = dict(zip(WebhookEvent.__table__.columns.keys(), row, strict=True))
+    assert (stored["status"], stored["attempts"], stored["claimed_by"]) == ("pending", 1, None)
+    assert "locked" in stored["error_message"]
+
+    assert processor.drain(now=now + dt.timedelta(seconds=31)).completed == 1
+    assert processor.settle_outcomes() == 0  # nothing left to write, nothing written twice
+    assert [r[0] for r in table_rows(file_engine, "events")] == [1]
