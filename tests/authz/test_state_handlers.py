@@ -167,7 +167,9 @@ def _states() -> list[type[rx.State]]:
     while stack:
         cls = stack.pop()
         stack.extend(cls.__subclasses__())
-        if cls.__module__.startswith(experience.__name__ + "."):
+        # A mixin is never a state of its own (no event reaches it); its handlers are counted on
+        # each state that mixes it in.
+        if cls.__module__.startswith(experience.__name__ + ".") and not cls._mixin:
             found.append(cls)
     return found
 

@@ -23,16 +23,16 @@ from gitpulse_app.core.models import User
 from gitpulse_app.experience import routes
 from gitpulse_app.experience.components.empty import error_alert, skeleton_block
 from gitpulse_app.experience.components.feedback import toast_error, toast_success
+from gitpulse_app.experience.components import preferences
+from gitpulse_app.experience.components.preferences import PreferencesMixin
 from gitpulse_app.experience.components.shell import app_shell
 from gitpulse_app.experience.components.sync_banner import ACTIVE_STATES
 from gitpulse_app.experience.ops_service import server_token_available, use_server_token
 from gitpulse_app.experience.pages.repos import KIND_LABELS, install_url
 from gitpulse_app.experience.settings_service import (
-    EMAIL_NOT_CONFIGURED,
     WEEKDAYS,
     SettingsForm,
     add_pat_source,
-    all_time_zones,
     list_sources,
     load_settings,
     save_settings,
@@ -51,7 +51,6 @@ LOAD_ERROR = "Onboarding could not be loaded. Please try again."
 REPORT_FAILED = "Unable to generate report. Try again."
 WRITING = "Writing your first report…"
 SYNCING = "Syncing repositories…"
-BROWSER_ZONE_JS = "Intl.DateTimeFormat().resolvedOptions().timeZone"
 
 
 @dataclass
@@ -102,7 +101,7 @@ def first_report_id(user_id: int) -> int:
     return outcome.report.id
 
 
-class OnboardingState(SessionState):
+class OnboardingState(PreferencesMixin, SessionState):
     loading: bool = True
     error: str = ""
     step: int = 1
@@ -116,14 +115,6 @@ class OnboardingState(SessionState):
     pat_error: str = ""
     server_saving: bool = False
     server_error: str = ""
-    timezone: str = ""
-    daily: bool = True
-    weekly: bool = True
-    email_enabled: bool = True
-    email: str = ""
-    week_start: str = WEEKDAYS[0]
-    email_configured: bool = False
-    field_errors: dict[str, str] = {}
     completing: bool = False
     finish_label: str = ""
     finish_percent: int = 0
@@ -165,14 +156,9 @@ class OnboardingState(SessionState):
         events: list = [OnboardingState.poll_sources]
         if not view.timezone:
             # No zone yet: default to the browser's (SPEC §12).
-            events.append(rx.call_script(BROWSER_ZONE_JS,
+            events.append(rx.call_script(preferences.BROWSER_ZONE_JS,
                                          callback=OnboardingState.set_browser_zone))
         return events
-
-    @rx.event
-    def set_browser_zone(self, zone: str):
-        if not self.timezone and isinstance(zone, str):
-            self.timezone = zone
 
     @rx.event
     def next_step(self):
@@ -243,32 +229,6 @@ class OnboardingState(SessionState):
                 return
             await self._refresh_sources()
         yield toast_success(result.message)
-
-    @rx.event
-    def set_timezone(self, value: str):
-        self.timezone = value
-        self.field_errors = {k: v for k, v in self.field_errors.items() if k != "timezone"}
-
-    @rx.event
-    def set_daily(self, value: bool):
-        self.daily = value
-
-    @rx.event
-    def set_weekly(self, value: bool):
-        self.weekly = value
-
-    @rx.event
-    def set_email_enabled(self, value: bool):
-        self.email_enabled = value
-
-    @rx.event
-    def set_email(self, value: str):
-        self.email = value
-        self.field_errors = {k: v for k, v in self.field_errors.items() if k != "email"}
-
-    @rx.event
-    def set_week_start(self, value: str):
-        self.week_start = value
 
     @rx.event(background=True)
     async def complete(self):
@@ -481,66 +441,24 @@ def sources_step() -> rx.Component:
     )
 
 
-def field_error(key: str) -> rx.Component:
-    message = OnboardingState.field_errors.get(key, "")
-    return rx.cond(message != "", rx.text(message, color_scheme="red", size="2",
-                                          id=f"{key.replace('_', '-')}-error", role="alert"))
-
-
-def toggle(label: str, description, checked, on_change, element_id: str,
-           disabled=False) -> rx.Component:
-    return rx.hstack(
-        rx.vstack(rx.text(label, weight="medium"),
-                  rx.text(description, size="2", color_scheme="gray"), spacing="0"),
-        rx.spacer(),
-        rx.switch(checked=checked, on_change=on_change, id=element_id, aria_label=label,
-                  disabled=disabled),
-        align="center",
-        width="100%",
-    )
-
-
 def schedule_step() -> rx.Component:
     state = OnboardingState
     return step_card(
         "Schedule",
-        rx.vstack(
-            rx.text("Time zone", weight="medium", as_="label", html_for="timezone"),
-            rx.input(value=state.timezone, on_change=OnboardingState.set_timezone, id="timezone",
-                     list="timezones", placeholder="Start typing, e.g. America/Chicago",
-                     auto_complete="off", width="100%", max_width="28em"),
-            rx.el.datalist(*[rx.el.option(value=zone) for zone in all_time_zones()],
-                           id="timezones"),
-            field_error("timezone"),
-            rx.text("Reports are written at your local midnight.", size="1",
-                    color_scheme="gray"),
-            spacing="1",
-            width="100%",
-        ),
-        toggle("Daily reports", "Daily Briefing – 24-hour activity digest.", state.daily,
-               OnboardingState.set_daily, "daily-toggle"),
-        toggle("Weekly reports", "Weekly Retrospective – 7-day summary (" + state.week_start
-               + "s).", state.weekly, OnboardingState.set_weekly, "weekly-toggle"),
-        toggle("Email reports",
-               rx.cond(state.email_configured, "Receive each scheduled report by email.",
-                       EMAIL_NOT_CONFIGURED),
-               state.email_enabled & state.email_configured, OnboardingState.set_email_enabled,
-               "email-toggle", disabled=~state.email_configured),
+        preferences.timezone_field(state, rx.text("Reports are written at your local midnight.",
+                                                  size="1", color_scheme="gray")),
+        preferences.daily_toggle(state),
+        preferences.weekly_toggle(
+            state, "Weekly Retrospective – 7-day summary (" + state.week_start + "s)."),
+        preferences.email_toggle(state),
         rx.cond(state.email_configured,
                 rx.vstack(
-                    rx.input(value=state.email, on_change=OnboardingState.set_email, id="email",
+                    rx.input(value=state.email, on_change=state.set_email, id="email",
                              type="email", placeholder="you@example.com", width="100%",
                              max_width="28em"),
-                    field_error("email"),
+                    preferences.field_error(state, "email"),
                     spacing="1", width="100%")),
-        rx.hstack(
-            rx.text("Week starts on", weight="medium"),
-            rx.spacer(),
-            rx.select(list(WEEKDAYS), value=state.week_start,
-                      on_change=OnboardingState.set_week_start, id="week-start"),
-            align="center",
-            width="100%",
-        ),
+        preferences.week_start_field(state),
         nav_buttons(back=True, forward=rx.button(
             rx.cond(state.completing, "Saving…", "Complete setup"), size="3",
             on_click=OnboardingState.complete, loading=state.completing,

@@ -15,12 +15,12 @@ from gitpulse_app.experience import routes
 from gitpulse_app.experience.auth.sessions import sign_out_everywhere
 from gitpulse_app.experience.components.empty import error_alert, skeleton_block
 from gitpulse_app.experience.components.feedback import toast_error, toast_info, toast_success
+from gitpulse_app.experience.components import preferences
+from gitpulse_app.experience.components.preferences import PreferencesMixin
 from gitpulse_app.experience.components.shell import app_shell
 from gitpulse_app.experience.settings_service import (
-    EMAIL_NOT_CONFIGURED,
     WEEKDAYS,
     SettingsForm,
-    all_time_zones,
     confirm_email,
     load_settings,
     remove_pat_source,
@@ -31,7 +31,6 @@ from gitpulse_app.experience.state import SessionState
 log = logging.getLogger(__name__)
 
 LOAD_ERROR = "Your settings could not be loaded. Please try again."
-BROWSER_ZONE_JS = "Intl.DateTimeFormat().resolvedOptions().timeZone"
 
 
 @dataclass
@@ -44,7 +43,7 @@ class PatItem:
     readable: bool = True
 
 
-class SettingsState(SessionState):
+class SettingsState(PreferencesMixin, SessionState):
     loading: bool = True
     error: str = ""
     saving: bool = False
@@ -54,14 +53,6 @@ class SettingsState(SessionState):
     reconnect_url: str = ""
     is_demo: bool = False
     zone_unresolvable: bool = False
-    timezone: str = ""
-    daily: bool = True
-    weekly: bool = True
-    email_enabled: bool = True
-    email: str = ""
-    week_start: str = WEEKDAYS[0]
-    email_configured: bool = False
-    field_errors: dict[str, str] = {}
     pat_sources: list[PatItem] = []
 
     @rx.var
@@ -112,40 +103,9 @@ class SettingsState(SessionState):
         self.loading = False
         if not view.timezone:
             # No zone yet: default to the browser's (SPEC §12).
-            notices.append(rx.call_script(BROWSER_ZONE_JS,
+            notices.append(rx.call_script(preferences.BROWSER_ZONE_JS,
                                           callback=SettingsState.set_browser_zone))
         return notices
-
-    @rx.event
-    def set_browser_zone(self, zone: str):
-        if not self.timezone and isinstance(zone, str):
-            self.timezone = zone
-
-    @rx.event
-    def set_timezone(self, value: str):
-        self.timezone = value
-        self.field_errors = {k: v for k, v in self.field_errors.items() if k != "timezone"}
-
-    @rx.event
-    def set_daily(self, value: bool):
-        self.daily = value
-
-    @rx.event
-    def set_weekly(self, value: bool):
-        self.weekly = value
-
-    @rx.event
-    def set_email_enabled(self, value: bool):
-        self.email_enabled = value
-
-    @rx.event
-    def set_email(self, value: str):
-        self.email = value
-        self.field_errors = {k: v for k, v in self.field_errors.items() if k != "email"}
-
-    @rx.event
-    def set_week_start(self, value: str):
-        self.week_start = value
 
     @rx.event
     async def save(self):
@@ -196,12 +156,6 @@ class SettingsState(SessionState):
 
 
 # Views ---------------------------------------------------------------------------------------------
-def field_error(key: str) -> rx.Component:
-    message = SettingsState.field_errors.get(key, "")
-    return rx.cond(message != "", rx.text(message, color_scheme="red", size="2",
-                                          id=f"{key.replace('_', '-')}-error", role="alert"))
-
-
 def section(title: str, *children: rx.Component, **props) -> rx.Component:
     return rx.card(
         rx.vstack(rx.heading(title, as_="h2", size="4"), *children, spacing="3", width="100%"),
@@ -235,51 +189,18 @@ def github_section() -> rx.Component:
     )
 
 
-def toggle_row(label: str, description: str | rx.Var, checked, on_change, *,
-               disabled=False, element_id: str) -> rx.Component:
-    return rx.hstack(
-        rx.vstack(rx.text(label, weight="medium"),
-                  rx.text(description, size="2", color_scheme="gray"), spacing="0"),
-        rx.spacer(),
-        rx.switch(checked=checked, on_change=on_change, disabled=disabled, id=element_id,
-                  aria_label=label),
-        align="center",
-        width="100%",
-    )
-
-
 def schedule_section() -> rx.Component:
     state = SettingsState
     return section(
         "Schedule",
-        rx.vstack(
-            rx.text("Time zone", weight="medium", as_="label", html_for="timezone"),
-            rx.input(value=state.timezone, on_change=SettingsState.set_timezone, id="timezone",
-                     list="timezones", placeholder="Start typing, e.g. America/Chicago",
-                     auto_complete="off", width="100%", max_width="28em"),
-            rx.el.datalist(*[rx.el.option(value=zone) for zone in all_time_zones()],
-                           id="timezones"),
-            field_error("timezone"),
-            rx.cond(state.zone_unresolvable,
-                    rx.callout("Your saved time zone is no longer recognised; reports use UTC "
-                               "until you pick one again.", icon="triangle-alert",
-                               color_scheme="amber")),
-            spacing="1",
-            width="100%",
-        ),
-        toggle_row("Daily reports", "Daily Briefing – 24-hour activity digest.", state.daily,
-                   SettingsState.set_daily, element_id="daily-toggle"),
-        toggle_row("Weekly reports", state.weekly_copy, state.weekly, SettingsState.set_weekly,
-                   element_id="weekly-toggle"),
-        rx.hstack(
-            rx.text("Week starts on", weight="medium"),
-            rx.spacer(),
-            rx.select(list(WEEKDAYS), value=state.week_start,
-                      on_change=SettingsState.set_week_start, id="week-start"),
-            align="center",
-            width="100%",
-        ),
-        field_error("week_start_day"),
+        preferences.timezone_field(state, rx.cond(
+            state.zone_unresolvable,
+            rx.callout("Your saved time zone is no longer recognised; reports use UTC until you "
+                       "pick one again.", icon="triangle-alert", color_scheme="amber"))),
+        preferences.daily_toggle(state),
+        preferences.weekly_toggle(state, state.weekly_copy),
+        preferences.week_start_field(state),
+        preferences.field_error(state, "week_start_day"),
     )
 
 
@@ -287,17 +208,13 @@ def email_section() -> rx.Component:
     state = SettingsState
     return section(
         "Email",
-        toggle_row("Email reports",
-                   rx.cond(state.email_configured,
-                           "Receive each scheduled report by email.", EMAIL_NOT_CONFIGURED),
-                   state.email_enabled & state.email_configured, SettingsState.set_email_enabled,
-                   disabled=~state.email_configured, element_id="email-toggle"),
+        preferences.email_toggle(state),
         rx.vstack(
             rx.text("Address", weight="medium", as_="label", html_for="email"),
-            rx.input(value=state.email, on_change=SettingsState.set_email, id="email",
+            rx.input(value=state.email, on_change=state.set_email, id="email",
                      type="email", disabled=~state.email_configured, width="100%",
                      max_width="28em"),
-            field_error("email"),
+            preferences.field_error(state, "email"),
             spacing="1",
             width="100%",
         ),
