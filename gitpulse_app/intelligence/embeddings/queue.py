@@ -102,6 +102,9 @@ def _queue_source(model: str, now: dt.datetime) -> sa.Select:
         )
         .where(~has_vector)
         .group_by(Event.content_hash)
+        # Rows in one order everywhere (here, `store_vectors`): two PostgreSQL transactions then
+        # lock shared queue rows in the same order and cannot deadlock.
+        .order_by(Event.content_hash)
     )
 
 
@@ -232,15 +235,19 @@ def store_vectors(session: Session, provider: EmbeddingProvider, items: Sequence
         }
     if not values:
         return
+    hashes = sorted(values)  # lock order by hash, as `enqueue_events` (no deadlock)
     statement = _insert(session, _embeddings).on_conflict_do_nothing(
         index_elements=["content_hash", "model"]
     )
-    session.execute(statement, list(values.values()))
-    session.execute(
-        sa.delete(_queue).where(
-            _queue.c.model == provider.model, _queue.c.content_hash.in_(list(values))
-        )
-    )
+    session.execute(statement, [values[h] for h in hashes])
+    done = session.scalars(
+        sa.select(_queue.c.id)
+        .where(_queue.c.model == provider.model, _queue.c.content_hash.in_(hashes))
+        .order_by(_queue.c.content_hash)
+        .with_for_update()
+    ).all()
+    if done:
+        session.execute(sa.delete(_queue).where(_queue.c.id.in_(done)))
 
 
 def fact_texts(session: Session, event_ids: Iterable[int]) -> dict[int, FactText]:
@@ -263,6 +270,9 @@ def _claim(session: Session, now: dt.datetime, limit: int) -> list[sa.Row]:
         .where(_queue.c.status == "pending", _queue.c.next_attempt_at <= now)
         .order_by(_queue.c.next_attempt_at, _queue.c.id)
         .limit(limit)
+        # PostgreSQL: rows another worker is claiming are skipped, not waited on (or deadlocked
+        # on); SQLite has one writer at a time and no FOR UPDATE.
+        .with_for_update(skip_locked=True)
     ).all()
     if not due:
         return []

@@ -451,3 +451,42 @@ def test_queue_and_drain_work_on_postgres(pg_engine, fake_voyage, t0):
         session.commit()
         _enqueue(session, facts[:1], model="m", now=t0)
         assert [row.status for row in queue_rows(session)] == ["pending"]
+
+
+@pytest.mark.postgres
+def test_concurrent_drains_and_enqueues_on_postgres_embed_every_fact_once(pg_engine, t0):
+    import threading
+
+    from sqlmodel import Session
+
+    with Session(pg_engine, expire_on_commit=False) as session:
+        facts = make_facts(session, [f"Concurrent fact {i}" for i in range(1200)])
+        _enqueue(session, facts, now=t0)
+        errors: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                drain(now=t0)
+            except BaseException as exc:  # noqa: BLE001 - a deadlock or any failure is the finding
+                errors.append(exc)
+
+        def ingest_again() -> None:  # facts seen again while the drains run (webhook + sync)
+            try:
+                for _ in range(5):
+                    with Session(pg_engine) as other:
+                        enqueue_events(other, [fact.id for fact in reversed(facts)], now=t0)
+                        other.commit()
+            except BaseException as exc:  # noqa: BLE001
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        threads.append(threading.Thread(target=ingest_again))
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+        assert errors == []
+        assert len({row.content_hash for row in embeddings(session)}) == len(embeddings(session))
+        assert len(embeddings(session)) == 1200
+        assert queue_rows(session) == []
