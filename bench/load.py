@@ -20,7 +20,6 @@ import copy
 import json
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import time
@@ -36,7 +35,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import NullPool
 
 from bench.run import Figure
-from bench.server import free_port, percentile
+from bench.server import free_port, percentile, stop_server
 
 SECRET = "bench-load-webhook-secret"
 RATE_PER_S = 200
@@ -314,12 +313,7 @@ def serve_workers(database_url: str, log_path: Path, workers: int = WORKERS) -> 
         time.sleep(2)  # the other worker finishes its start-up (lifespan, first poll)
         yield port
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_server(process, 30)
 
 
 def wait_until_processed(engine: Engine, timeout_s: float = PROCESSING_TIMEOUT_S) -> float:

@@ -9,6 +9,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,31 +36,46 @@ def serve_api(database_url: str, extra_env: dict[str, str] | None = None) -> Ite
     env = {**os.environ, "DATABASE_URL": database_url, **(extra_env or {})}
     env.setdefault("GITPULSE_SECRET_KEY", "bench-secret")
     root = Path(__file__).resolve().parents[1]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "gitpulse_app.api:app", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning", "--no-access-log"],
-        cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
+    # Output goes to a file, never an unread pipe: a server blocked writing to a full pipe would
+    # also never act on SIGTERM.
+    with tempfile.TemporaryDirectory(prefix="gitpulse-serve-") as logs:
+        log_path = Path(logs) / "uvicorn.log"
+        with log_path.open("ab") as log:  # the server keeps its own copy of the descriptor
+            process = subprocess.Popen(
+                [sys.executable, "-m", "uvicorn", "gitpulse_app.api:app", "--host", "127.0.0.1",
+                 "--port", str(port), "--log-level", "warning", "--no-access-log"],
+                cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
+            )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            _wait_ready(process, f"{url}/api/health", log_path)
+            yield url
+        finally:
+            stop_server(process, 15)
+
+
+def stop_server(process: subprocess.Popen, timeout_s: float) -> None:
+    """SIGTERM (uvicorn's graceful stop), then SIGKILL after `timeout_s`."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _wait_ready(process: subprocess.Popen, health_url: str, log_path: Path) -> None:
     deadline = time.monotonic() + 60
     while True:
         if process.poll() is not None:
-            raise RuntimeError(f"API server exited: {process.stderr.read().decode()[-2000:]}")
+            raise RuntimeError(f"API server exited: {log_path.read_text()[-2000:]}")
         try:
-            if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
-                break
+            if httpx.get(health_url, timeout=1).status_code == 200:
+                return
         except httpx.HTTPError:
             if time.monotonic() > deadline:
                 raise
         time.sleep(0.1)
-    try:
-        yield url
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def timed_gets(url: str, count: int) -> list[float]:
