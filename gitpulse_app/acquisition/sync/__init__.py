@@ -12,8 +12,7 @@ from gitpulse_app.acquisition.sync.models import (
     SyncTrigger,
 )
 from gitpulse_app.acquisition.sync.policy import evaluate_policy
-from gitpulse_app.acquisition.sync.service import (
-    add_repo_to_running_batch,
+from gitpulse_app.acquisition.sync.lifecycle import (
     block_job,
     claim_next_job,
     complete_job,
@@ -21,6 +20,9 @@ from gitpulse_app.acquisition.sync.service import (
     finalize_batch,
     finalize_batches,
     heartbeat,
+)
+from gitpulse_app.acquisition.sync.service import (
+    add_repo_to_running_batch,
     request_sync,
     running_batch_id,
 )

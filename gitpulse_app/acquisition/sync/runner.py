@@ -18,13 +18,8 @@ from typing import Any
 from sqlmodel import col, select
 
 from gitpulse_app.acquisition.sync.scheduled import sweep_zombie_jobs, unblock_jobs
-from gitpulse_app.acquisition.sync.service import (
-    BLOCKED,
-    COMPLETED,
-    FAILED,
-    RUNNING,
-    finalize_batch,
-)
+from gitpulse_app.acquisition.sync.lifecycle import finalize_batch
+from gitpulse_app.acquisition.sync.service import BLOCKED, COMPLETED, FAILED, RUNNING
 from gitpulse_app.acquisition.sync.status import estimate_eta_seconds
 from gitpulse_app.acquisition.sync.worker import MAX_CONCURRENT_JOBS, JobPool
 from gitpulse_app.core.db import session_scope, utcnow

@@ -14,12 +14,12 @@ from sqlmodel import col, select, update
 
 from gitpulse_app.acquisition.access import syncable_repos
 from gitpulse_app.acquisition.sync.models import SyncTrigger
+from gitpulse_app.acquisition.sync.lifecycle import finalize_batch
 from gitpulse_app.acquisition.sync.service import (
     BLOCKED,
     FAILED,
     PENDING,
     RUNNING,
-    finalize_batch,
     request_sync,
 )
 from gitpulse_app.core.claims import holder_is_dead

@@ -41,7 +41,7 @@ from gitpulse_app.acquisition.github import (
     RateLimited,
     RateLimitInfo,
 )
-from gitpulse_app.acquisition.sync.service import heartbeat
+from gitpulse_app.acquisition.sync.lifecycle import heartbeat
 from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.models import Event, IngestionJob, Installation, Repo, User
 from gitpulse_app.normalization.canonicalize import (

@@ -24,15 +24,14 @@ from sqlmodel import col, func, select, update
 
 from gitpulse_app.acquisition.github import GitHubError, RateLimited, client_for
 from gitpulse_app.acquisition.sync.scheduled import sweep_zombie_jobs
-from gitpulse_app.acquisition.sync.service import (
+from gitpulse_app.acquisition.sync.lifecycle import (
     CLAIM_RETRIES,
-    PENDING,
-    RUNNING,
     block_job,
     claim_next_job,
     complete_job,
     fail_job,
 )
+from gitpulse_app.acquisition.sync.service import PENDING, RUNNING
 from gitpulse_app.acquisition.sync.stages import JobFailed, JobLost, JobSpec, RepoSync
 from gitpulse_app.core.claims import claim_id
 from gitpulse_app.core.config import get_settings

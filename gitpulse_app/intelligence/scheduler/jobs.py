@@ -33,7 +33,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from gitpulse_app.acquisition.sync.scheduled import unblock_jobs
-from gitpulse_app.acquisition.sync.service import finalize_batches
+from gitpulse_app.acquisition.sync.lifecycle import finalize_batches
 from gitpulse_app.core.db import DatabaseUnavailable, utcnow
 from gitpulse_app.core.logging import get_logger, log_fields
 from gitpulse_app.core.workers import worker

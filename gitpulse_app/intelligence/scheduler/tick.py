@@ -26,7 +26,7 @@ from gitpulse_app.acquisition.sync.scheduled import (
     sweep_zombie_jobs,
     unblock_jobs,
 )
-from gitpulse_app.acquisition.sync.service import finalize_batches
+from gitpulse_app.acquisition.sync.lifecycle import finalize_batches
 from gitpulse_app.acquisition.webhooks import processor as webhooks
 from gitpulse_app.core.db import check_database, session_scope
 from gitpulse_app.core.logging import get_logger, log_fields

@@ -7,7 +7,8 @@ import datetime as dt
 
 import sqlalchemy as sa
 
-from gitpulse_app.acquisition.sync.service import block_job, claim_next_job, request_sync
+from gitpulse_app.acquisition.sync.lifecycle import block_job, claim_next_job
+from gitpulse_app.acquisition.sync.service import request_sync
 from gitpulse_app.core.db import utcnow
 from gitpulse_app.core.models import (
     AuthSession,
