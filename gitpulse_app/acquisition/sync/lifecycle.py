@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,7 +38,8 @@ WEBHOOK_DELIVERABLE_TYPES = frozenset(fact_type.value for fact_type in FactType)
 
 # Job state transitions (called by the sync worker) ----------------------------------------------
 def claim_next_job(
-    now: dt.datetime | None = None, holder: str | None = None
+    now: dt.datetime | None = None, holder: str | None = None,
+    batch_ids: Collection[int] | None = None,
 ) -> IngestionJob | None:
     """Atomically claim the next due pending job (pending → running).
 
@@ -48,17 +49,24 @@ def claim_next_job(
     Args:
         now: The clock reading; due means `not_before ≤ now`.
         holder: The claim id recorded in `claimed_by`; default this process's.
+        batch_ids: Only jobs of these batches (a CLI run waiting for its own batches); default
+            any batch.
 
     Returns:
         The claimed job (attempts already incremented), or None when nothing is due.
     """
     now = now or utcnow()
     holder = holder or claim_id()
+    due = [col(IngestionJob.status) == PENDING, col(IngestionJob.not_before) <= now]
+    if batch_ids is not None:
+        if not batch_ids:
+            return None
+        due.append(col(IngestionJob.batch_id).in_(sorted(batch_ids)))
     for _ in range(CLAIM_RETRIES):
         with session_scope() as session:
             candidate = session.exec(
                 select(IngestionJob.id)
-                .where(IngestionJob.status == PENDING, col(IngestionJob.not_before) <= now)
+                .where(*due)
                 .order_by(col(IngestionJob.not_before), col(IngestionJob.id))
                 .limit(1)
                 .with_for_update(skip_locked=True)

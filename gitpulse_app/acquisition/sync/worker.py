@@ -19,23 +19,18 @@ import threading
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-import sqlalchemy as sa
-from sqlmodel import col, func, select, update
-
 from gitpulse_app.acquisition.github import GitHubError, RateLimited, client_for
-from gitpulse_app.acquisition.sync.scheduled import sweep_zombie_jobs
 from gitpulse_app.acquisition.sync.lifecycle import (
-    CLAIM_RETRIES,
     block_job,
     claim_next_job,
     complete_job,
     fail_job,
 )
-from gitpulse_app.acquisition.sync.service import PENDING, RUNNING
+from gitpulse_app.acquisition.sync.scheduled import sweep_zombie_jobs
 from gitpulse_app.acquisition.sync.stages import JobFailed, JobLost, JobSpec, RepoSync
 from gitpulse_app.core.claims import claim_id
 from gitpulse_app.core.config import get_settings
-from gitpulse_app.core.db import UTCDateTime, session_scope, utcnow
+from gitpulse_app.core.db import session_scope, utcnow
 from gitpulse_app.core.logging import get_logger, log_fields, metric
 from gitpulse_app.core.models import IngestionJob, Installation
 from gitpulse_app.core.signals import jobs_queued
@@ -75,42 +70,7 @@ def claim_job(
     now: dt.datetime, holder: str, batch_ids: Collection[int] | None = None
 ) -> IngestionJob | None:
     """Claim the next due pending job, of `batch_ids` only when given (pending → running)."""
-    if batch_ids is None:
-        return claim_next_job(now=now, holder=holder)
-    if not batch_ids:
-        return None
-    due = (
-        col(IngestionJob.status) == PENDING,
-        col(IngestionJob.not_before) <= now,
-        col(IngestionJob.batch_id).in_(sorted(batch_ids)),
-    )
-    for _ in range(CLAIM_RETRIES):
-        with session_scope() as session:
-            candidate = session.exec(
-                select(IngestionJob.id).where(*due)
-                .order_by(col(IngestionJob.not_before), col(IngestionJob.id))
-                .limit(1).with_for_update(skip_locked=True)
-            ).first()
-            if candidate is None:
-                return None
-            # The same conditional UPDATE as claim_next_job: of two claimers exactly one wins.
-            claimed = session.exec(
-                update(IngestionJob)
-                .where(col(IngestionJob.id) == candidate, col(IngestionJob.status) == PENDING)
-                .values(status=RUNNING, attempts=IngestionJob.attempts + 1,
-                        started_at=func.coalesce(IngestionJob.started_at,
-                                                 sa.literal(now, UTCDateTime)),
-                        heartbeat_at=now, claimed_by=holder, updated_at=now)
-                .execution_options(synchronize_session=False)
-            )
-            if claimed.rowcount != 1:
-                continue
-            job = session.get(IngestionJob, candidate)
-        assert job is not None
-        metric("sync.job.started", job_id=job.id, batch_id=job.batch_id,
-               installation_id=job.installation_id, repo=job.repo_full_name, attempt=job.attempts)
-        return job
-    return None
+    return claim_next_job(now=now, holder=holder, batch_ids=batch_ids)
 
 
 # Running one job ---------------------------------------------------------------------------------
