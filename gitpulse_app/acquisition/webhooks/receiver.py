@@ -254,7 +254,7 @@ class _GroupCommit:
                     first.setdefault(values["delivery_id"], values)
                 try:
                     inserted = await asyncio.get_running_loop().run_in_executor(
-                        _ack_executor, _store_in_foreground, list(first.values()))
+                        _ack_executor, store_envelopes, list(first.values()))
                 except BaseException as exc:  # every waiting request answers with this error
                     for _, future in batch:
                         if not future.done():
@@ -273,11 +273,6 @@ class _GroupCommit:
 # Acks get a thread of their own: the default pool can be full of background workers' database
 # calls, and an ack must not queue behind them.
 _ack_executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="gitpulse-webhook-ack")
-
-
-def _store_in_foreground(rows: list[dict[str, Any]]) -> set[str]:
-    with foreground_request():
-        return store_envelopes(rows)
 
 
 _writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _GroupCommit] = (

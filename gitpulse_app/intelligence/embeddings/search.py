@@ -82,10 +82,9 @@ def _hash_keys(hashes: Sequence[str]) -> np.ndarray:
 
     A hash that is not 64 hex digits (GitPulse never writes one) gets `_NO_KEY`, matching nothing.
     """
-    joined = "".join(hashes).encode("ascii", "replace")
     if all(len(one) == _HASH_CHARS for one in hashes):
-        with contextlib.suppress(binascii.Error):
-            return _words(binascii.a2b_hex(joined))  # one C call for the whole list
+        with contextlib.suppress(binascii.Error):  # one C call for the whole list
+            return _words(binascii.a2b_hex("".join(hashes).encode("ascii", "replace")))
     keys = np.full((len(hashes), 4), _NO_KEY, dtype=np.uint64)
     for n, one in enumerate(hashes):  # something odd is in the list: item by item
         if len(one) == _HASH_CHARS:
@@ -262,16 +261,13 @@ def _joined(newest: sa.Select, dialect: str) -> sa.Select:
     ranked = newest.subquery()
     # An inline separator: SQLite re-reads a bound one for every row (~15 ms per 100,000).
     comma = sa.literal_column("','")
+    columns = (ranked.c.content_hash, ranked.c.id)
     if dialect == "postgresql":
-        def joined(column: sa.ColumnElement) -> sa.ColumnElement[str]:
-            return sa.func.string_agg(
-                sa.cast(column, sa.Text),
-                postgresql.aggregate_order_by(comma, ranked.c.ts.desc()))
-    else:
-        def joined(column: sa.ColumnElement) -> sa.ColumnElement[str]:
-            # SQLite concatenates in the order its ordered subquery yields the rows.
-            return sa.func.group_concat(column, comma)
-    return sa.select(joined(ranked.c.content_hash), joined(ranked.c.id))
+        newest_first = postgresql.aggregate_order_by(comma, ranked.c.ts.desc())
+        return sa.select(*(sa.func.string_agg(sa.cast(c, sa.Text), newest_first)
+                           for c in columns))
+    # SQLite concatenates in the order its ordered subquery yields the rows.
+    return sa.select(*(sa.func.group_concat(c, comma) for c in columns))
 
 
 def _parse_candidates(hashes: str, ids: str) -> _Candidates | None:
