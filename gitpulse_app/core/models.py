@@ -27,6 +27,7 @@ SQLModel.metadata.naming_convention = NAMING_CONVENTION
 
 USERS_LOGIN_INDEX = "uq_users_lower_gh_login"
 RUNNING_BATCH_INDEX = "uq_sync_batches_running_installation_id"
+EVERY_DAY = "1234567"  # users.work_days default: every ISO weekday
 
 
 # Column helpers: each call returns a fresh FieldInfo, so every table gets its own Column. ---------
@@ -111,6 +112,9 @@ class User(_Row, table=True):
     daily_enabled_at: dt.datetime | None = _ts_opt()
     weekly_enabled_at: dt.datetime | None = _ts_opt()
     week_start_day: int = Field(default=0, sa_type=sa.SmallInteger)
+    # ISO weekday digits of the days the user works ("12345" = Monday–Friday); dailies are written
+    # only for these days (docs/SCHEDULING.md).
+    work_days: str = Field(default=EVERY_DAY, sa_column_kwargs={"server_default": EVERY_DAY})
     onboarding_completed_at: dt.datetime | None = _ts_opt()
     first_report_status: str | None = None
     signed_up_at: dt.datetime | None = _ts_opt()
