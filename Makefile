@@ -2,6 +2,8 @@
 #   make dev    set up everything, migrate, seed the demo when empty, run the app (:3000 UI, :8000 API)
 #   make test   set up everything, then the whole suite (unit, integration, browser)
 #   make bench  run the benchmarks and rewrite bench/results.json
+#   make test-clock   the newcomer path and the scheduler/report suites under shifted clocks
+#   make screenshots  refresh docs/screenshots/ from the live demo
 # Set-up is idempotent: stamps make a second run reuse .venv, .tools (bun) and .web.
 
 SHELL := /bin/bash
@@ -20,7 +22,8 @@ export REFLEX_USE_SYSTEM_BUN := 1
 export REFLEX_TELEMETRY_ENABLED := false
 export REFLEX_CHECK_LATEST_VERSION := false
 
-.PHONY: dev test bench setup setup-test chromium migrate seed-if-empty unit browser clean-web
+.PHONY: dev test bench setup setup-test chromium faketime migrate seed-if-empty unit browser \
+	clean-web test-clock test-newcomer-clocks screenshots
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +46,10 @@ setup: $(VENV)/.installed $(TOOLS)/.bun-$(BUN_VERSION)
 chromium:
 	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# Debian's faketime runs a process (and its children: the app, bun, Chromium) under another clock.
+faketime:
+	@test -x /usr/bin/faketime || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null; }
+
 migrate: setup
 	$(PY) -m gitpulse_app db upgrade
 
@@ -64,6 +71,31 @@ test: migrate chromium
 
 bench: migrate
 	$(PY) -m bench.run
+
+# Clocks the suite must pass under, as "ZONE|local time": Saturday 00:05 UTC, Sunday 23:55 UTC,
+# Monday 00:05 in Kiritimati (UTC+14: still Sunday in UTC) and the local midnight that starts the
+# day Los Angeles leaves DST. The process TZ is that zone too.
+SATURDAY_CLOCK := UTC|2026-12-05 00:05:00
+MONDAY_CLOCK := Pacific/Kiritimati|2026-12-07 00:05:00
+CLOCKS := $(SATURDAY_CLOCK);UTC|2026-12-06 23:55:00;$(MONDAY_CLOCK);America/Los_Angeles|2026-11-01 00:00:00
+CLOCK_SUITES := tests/intelligence/scheduler tests/intelligence/reports tests/intelligence/test_windows.py
+NEWCOMER := tests/browser/test_newcomer.py
+# Runs $(1) under each clock of the ;-separated list $(2).
+under_clocks = clocks='$(2)'; IFS=';'; for clock in $$clocks; do zone="$${clock%%|*}"; at="$${clock\#*|}"; \
+	echo "== clock: $$at ($$zone)"; \
+	TZ="$$zone" faketime "$$at" $(1) || exit 1; done
+
+test-clock: migrate chromium faketime
+	@$(call under_clocks,$(PY) -m pytest -n 2 -m "not browser" -q -p no:cacheprovider $(CLOCK_SUITES),$(CLOCKS))
+	@$(call under_clocks,$(PY) -m pytest -m browser -q -p no:cacheprovider $(NEWCOMER),$(CLOCKS))
+
+# What CI runs after `make test`: the newcomer path on a Saturday and on a Monday.
+test-newcomer-clocks: migrate chromium faketime
+	@$(call under_clocks,$(PY) -m pytest -m browser -q -p no:cacheprovider $(NEWCOMER),$(SATURDAY_CLOCK);$(MONDAY_CLOCK))
+
+# Refresh the README's screenshots (a test run writes them to a temporary directory).
+screenshots: migrate chromium
+	GITPULSE_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(PY) -m pytest -m browser -q tests/browser/test_screenshots.py
 
 clean-web:
 	rm -rf .web

@@ -39,8 +39,11 @@ from gitpulse_app.intelligence.reports.render import date_label
 from gitpulse_app.intelligence.timeline import timeline_options
 from gitpulse_app.intelligence.windows import (
     current_local_date,
+    last_completed_work_day,
+    local_date,
     resolve_zone,
     start_of_local_day,
+    window_day,
 )
 
 PAGE_SIZE = 20
@@ -532,18 +535,24 @@ class GenerateOptions:
     repos: list[str]
     people: list[str]
     zone: str
+    first_day: str = ""
+    last_day: str = ""
 
 
-def generate_options(user_id: int) -> GenerateOptions:
-    """The Generate modal's choices: visible repositories and people, and the user's zone."""
+def generate_options(user_id: int, now: dt.datetime | None = None) -> GenerateOptions:
+    """The Generate modal's choices: visible repositories and people, the user's zone, and the
+    local dates (ISO) of the last completed work day's window, the modal's default range."""
     with session_scope() as session:
         options = timeline_options(session, user_id)
         user = session.get(User, user_id)
         zone = resolve_zone(user.timezone if user else None).key
+        window = last_completed_work_day(now or utcnow(), zone,
+                                         user.work_days if user else None)
         logins = sorted({row for row in session.scalars(
             sa.select(User.gh_login).where(User.id.in_([p.actor_id for p in options.people])))
             if row}, key=str.lower) if options.people else []
-    return GenerateOptions(options.repos, logins, zone)
+    first, last = local_date(window.start, zone), window_day(window, zone)
+    return GenerateOptions(options.repos, logins, zone, first.isoformat(), last.isoformat())
 
 
 # Backfill ----------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from gitpulse_app.core.config import get_settings
 from gitpulse_app.core.crypto import decrypt_token, encrypt_token, token_hint
 from gitpulse_app.core.db import session_scope, utcnow
 from gitpulse_app.core.models import (
+    EVERY_DAY,
     Installation,
     Repo,
     TrackedRepo,
@@ -39,6 +40,7 @@ from gitpulse_app.core.models import (
     UserInstallation,
     WebhookEvent,
 )
+from gitpulse_app.intelligence.windows import format_work_days, parse_work_days
 
 SAVED_MESSAGE = "Settings saved! Reports will be generated at your local midnight."
 WEEK_START_ERROR = "Choose a week start from Monday to Sunday."
@@ -46,8 +48,10 @@ EMAIL_ERROR = "Enter a valid email address, such as name@example.com."
 EMAIL_NOT_CONFIGURED = "Email is not configured on this server"
 OWNER_ONLY = "Only the installation owner can do this"
 NOT_FOUND = "Installation not found"
+WORK_DAYS_ERROR = "Choose at least one work day."
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 EMAIL_CONFIRM_TTL = dt.timedelta(hours=24)
+_WORK_DAYS_RE = re.compile(r"^[1-7]{1,7}$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _REPO_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]*)/[A-Za-z0-9._-]+$")
 _HIDDEN_ZONE_PREFIXES = ("posix/", "right/", "SystemV/")
@@ -102,6 +106,7 @@ class SettingsForm:
     email_enabled: bool
     email: str
     week_start_day: int
+    work_days: str = EVERY_DAY
 
 
 @dataclass(frozen=True)
@@ -133,6 +138,7 @@ class SettingsView:
     week_start_day: int
     email_configured: bool
     is_demo: bool
+    work_days: str = EVERY_DAY
     pat_sources: list[PatSource] = field(default_factory=list)
 
 
@@ -186,6 +192,7 @@ def load_settings(user_id: int, now: dt.datetime | None = None) -> SettingsView 
             week_start_day=user.week_start_day,
             email_configured=settings.email_enabled,
             is_demo=user.is_demo,
+            work_days=user.work_days,
             pat_sources=_pat_sources(session, user_id),
         )
 
@@ -197,6 +204,8 @@ def validate_settings(form: SettingsForm) -> dict[str, str]:
         errors["timezone"] = timezone_error(form.timezone)
     if not isinstance(form.week_start_day, int) or not 0 <= form.week_start_day <= 6:
         errors["week_start_day"] = WEEK_START_ERROR
+    if not isinstance(form.work_days, str) or not _WORK_DAYS_RE.match(form.work_days):
+        errors["work_days"] = WORK_DAYS_ERROR
     address = form.email.strip()
     if address and not _EMAIL_RE.match(address):
         errors["email"] = EMAIL_ERROR
@@ -239,7 +248,12 @@ def save_settings(user_id: int, form: SettingsForm, now: dt.datetime | None = No
         # A new zone moves every window: catch-up starts afresh so the scheduler does not write
         # (and email) a week of past reports in the new zone.
         zone_changed = user.timezone is not None and user.timezone != form.timezone
-        if form.daily_enabled and (zone_changed or not user.daily_reports_enabled):
+        # New work days apply from the next window on: no daily of a past window is written
+        # under the new week (docs/SCHEDULING.md).
+        work_days = format_work_days({int(day) for day in form.work_days})
+        days_changed = work_days != format_work_days(parse_work_days(user.work_days))
+        if form.daily_enabled and (zone_changed or days_changed
+                                   or not user.daily_reports_enabled):
             user.daily_enabled_at = now
         if form.weekly_enabled and (zone_changed or not user.weekly_reports_enabled):
             user.weekly_enabled_at = now
@@ -247,6 +261,7 @@ def save_settings(user_id: int, form: SettingsForm, now: dt.datetime | None = No
         user.daily_reports_enabled = form.daily_enabled
         user.weekly_reports_enabled = form.weekly_enabled
         user.week_start_day = form.week_start_day
+        user.work_days = work_days
         confirm_to = None
         if settings.email_enabled:
             user.email_reports_enabled = form.email_enabled

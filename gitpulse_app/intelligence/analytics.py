@@ -19,7 +19,11 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
 from gitpulse_app.core.models import Event, Repo, Report, User
-from gitpulse_app.intelligence.formatting import format_date_range, format_report_date
+from gitpulse_app.intelligence.formatting import (
+    format_date_range,
+    format_report_date,
+    format_work_day,
+)
 from gitpulse_app.intelligence.windows import (
     ZoneLike,
     latest_week_start,
@@ -312,9 +316,10 @@ def report_kind_label(report: Report) -> str:
 
 
 def report_date_label(report: Report) -> str:
-    """"December 5, 2025" for a daily report, else the range string ("Dec 1 - Dec 7, 2025")."""
+    """"December 5, 2025" (the work day) for a standard daily report, else the range string
+    ("Dec 1 - Dec 7, 2025")."""
     if report.schedule_type == "daily":
-        return format_report_date(report.start_date, report.timezone)
+        return format_work_day(report.end_date, report.timezone)
     return format_date_range(report.start_date, report.end_date, report.timezone)
 
 
@@ -350,8 +355,12 @@ class Tldr:
 
 
 def latest_daily_tldr(session: Session, user_id: int) -> Tldr | None:
-    """The latest daily report's first section, or None when the user has no daily report."""
+    """The first section of the last work day's report: the newest final standard daily, else
+    the newest daily of any sort; None when the user has no daily report."""
     report = session.scalars(
+        _owned_reports(user_id).where(Report.schedule_type == "daily",
+                                      Report.is_partial.is_(False)).limit(1)
+    ).first() or session.scalars(
         _owned_reports(user_id).where(Report.kind == "daily").limit(1)
     ).first()
     if report is None:

@@ -25,6 +25,12 @@ def format_report_date(instant: dt.datetime, zone: ZoneLike = None) -> str:
     return f"{local:%B} {local.day}, {local.year}"
 
 
+def format_work_day(end: dt.datetime, zone: ZoneLike = None) -> str:
+    """The work day a daily window ending at `end` is about (the local date of its last instant),
+    as "December 7, 2026": Monday's window of a Monday–Friday week starts on Saturday."""
+    return format_report_date(end - _ONE_MICROSECOND, zone)
+
+
 def format_short_date(instant: dt.datetime, zone: ZoneLike = None) -> str:
     """The local date of `instant` as "Dec 5"."""
     local = _local(instant, zone)

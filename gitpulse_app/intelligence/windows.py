@@ -13,6 +13,8 @@ import logging
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from gitpulse_app.core.models import EVERY_DAY
+
 log = logging.getLogger(__name__)
 
 UTC_ZONE = ZoneInfo("UTC")
@@ -158,6 +160,18 @@ class WindowError(ValueError):
     """The requested window is empty or reversed; the message says what to change."""
 
 
+class NotAWorkDay(WindowError):
+    """`--end D` names a day that is not one of the user's work days (no daily report is about it).
+
+    Attributes:
+        day: The local date asked for.
+    """
+
+    def __init__(self, day: dt.date) -> None:
+        super().__init__(f"{day.isoformat()} is not a work day")
+        self.day = day
+
+
 def _local_days_before(instant: dt.datetime, days: int, zone: ZoneInfo) -> dt.datetime:
     # Wall-clock arithmetic: the same local time `days` local dates earlier.
     local = instant.astimezone(zone)
@@ -172,11 +186,14 @@ def cli_window(
     start: dt.date | dt.datetime | None = None,
     end: dt.date | dt.datetime | None = None,
     week_start_day: int = 0,
+    work_days: WorkDays = EVERY_DAY,
 ) -> Window:
-    """The window of `report --kind KIND [--start …] [--end …]` (SPEC §8, CONTRACT §5).
+    """The window of `report --kind KIND [--start …] [--end …]` (docs/SCHEDULING.md).
 
-    - no dates: the last completed local day (daily) or week (weekly, from `week_start_day`);
-    - `--end D` (a local date): that local day, or the 7 local days ending on D;
+    - no dates: the last completed work day's window (daily) or week (weekly, from
+      `week_start_day`);
+    - `--end D` (a local date): work day D's window (NotAWorkDay when D is not one), or the 7 local
+      days ending on D;
     - `--end` as an instant alone: the one local day, or 7 local days, ending there;
     - with `--start` too: from the start of `--start` to the end of `--end` (instants as given).
 
@@ -187,11 +204,13 @@ def cli_window(
         start: `--start`: a local date or an aware instant.
         end: `--end`: a local date or an aware instant.
         week_start_day: The user's week start (0 = Monday … 6 = Sunday).
+        work_days: The user's work days (ISO weekday digits).
 
     Returns:
         The window in UTC.
 
     Raises:
+        NotAWorkDay: A daily report of a date alone that is not a work day.
         WindowError: `--start` without `--end`, or a window that does not end after it starts.
     """
     tz = resolve_zone(zone)
@@ -199,8 +218,12 @@ def cli_window(
     if start is not None and end is None:
         raise WindowError("--start needs --end")
     if end is None:
-        return last_completed_day(now, tz) if kind == "daily" else last_completed_week(
-            now, tz, week_start_day)
+        return (last_completed_work_day(now, tz, work_days) if kind == "daily"
+                else last_completed_week(now, tz, week_start_day))
+    if kind == "daily" and start is None and not isinstance(end, dt.datetime):
+        if not is_work_day(end, work_days):
+            raise NotAWorkDay(end)
+        return work_day_window(end, tz, work_days)
     end_instant = (start_of_local_day(end + dt.timedelta(days=1), tz)
                    if not isinstance(end, dt.datetime) else end.astimezone(dt.UTC))
     if start is None:
@@ -215,3 +238,93 @@ def cli_window(
     if window.end <= window.start:
         raise WindowError("The window is empty: --start must come before --end.")
     return window
+
+
+# The work week (docs/SCHEDULING.md) ---------------------------------------------------------------
+# `users.work_days` holds ISO weekday digits, 1 = Monday … 7 = Sunday (EVERY_DAY is its default).
+MONDAY_TO_FRIDAY = "12345"
+
+
+def parse_work_days(value: str | None) -> frozenset[int]:
+    """The ISO weekdays of a stored `users.work_days`; anything unreadable or empty is every day.
+
+    Args:
+        value: ISO weekday digits such as "12345" (order and repeats do not matter).
+
+    Returns:
+        A non-empty set of ISO weekdays (1 = Monday … 7 = Sunday).
+    """
+    days = frozenset(int(ch) for ch in (value or "") if ch in "1234567")
+    return days or frozenset(range(1, DAYS_PER_WEEK + 1))
+
+
+def format_work_days(days: frozenset[int] | set[int] | list[int]) -> str:
+    """The stored form of a set of ISO weekdays: sorted digits ("135")."""
+    return "".join(str(day) for day in sorted(set(days)))
+
+
+WorkDays = frozenset[int] | str | None
+
+
+def _work_days(work_days: WorkDays) -> frozenset[int]:
+    return work_days if isinstance(work_days, frozenset) else parse_work_days(work_days)
+
+
+def is_work_day(day: dt.date, work_days: WorkDays) -> bool:
+    """Whether local date `day` falls on one of the work days."""
+    return day.isoweekday() in _work_days(work_days)
+
+
+def previous_work_day(day: dt.date, work_days: WorkDays) -> dt.date:
+    """The latest work day strictly before `day` (at most a week back)."""
+    days = _work_days(work_days)
+    for back in range(1, DAYS_PER_WEEK + 1):
+        candidate = day - dt.timedelta(days=back)
+        if candidate.isoweekday() in days:
+            return candidate
+    raise AssertionError("a non-empty set of weekdays recurs every week")
+
+
+def next_work_day(day: dt.date, work_days: WorkDays) -> dt.date:
+    """The earliest work day on or after `day`."""
+    days = _work_days(work_days)
+    for ahead in range(DAYS_PER_WEEK):
+        candidate = day + dt.timedelta(days=ahead)
+        if candidate.isoweekday() in days:
+            return candidate
+    raise AssertionError("a non-empty set of weekdays recurs every week")
+
+
+def work_day_window(day: dt.date, zone: ZoneLike, work_days: WorkDays) -> Window:
+    """The daily window of work day `day`: from the end of the previous work day's window to the
+    end of `day` (local midnights), so the days off before a work day belong to it.
+
+    With Monday–Friday, Monday's window is Saturday 00:00 to Tuesday 00:00 local (71, 72 or 73
+    hours across a DST change); with every day a work day it is simply the local day.
+    """
+    first = previous_work_day(day, work_days) + dt.timedelta(days=1)
+    return days_window(first, (day - first).days + 1, zone)
+
+
+def window_day(window: Window, zone: ZoneLike) -> dt.date:
+    """The local date a daily window is about: the date of its last instant."""
+    return local_date(window.end, zone) - dt.timedelta(days=1)
+
+
+def is_work_day_window(window: Window, zone: ZoneLike, work_days: WorkDays) -> bool:
+    """Whether `window` is exactly the daily window of one of the work days."""
+    day = window_day(window, zone)
+    return is_work_day(day, work_days) and window == work_day_window(day, zone, work_days)
+
+
+def last_completed_work_day(now: dt.datetime, zone: ZoneLike, work_days: WorkDays) -> Window:
+    """The daily window of the latest work day that has ended by `now` (local midnight)."""
+    today = current_local_date(now, zone)
+    return work_day_window(previous_work_day(today, work_days), zone, work_days)
+
+
+def current_work_window(now: dt.datetime, zone: ZoneLike, work_days: WorkDays) -> Window:
+    """The daily window in progress at `now`: today's if today is a work day, else the next work
+    day's (on a Saturday of a Monday–Friday week, Monday's window, which has already begun)."""
+    today = current_local_date(now, zone)
+    return work_day_window(next_work_day(today, work_days), zone, work_days)

@@ -619,14 +619,16 @@ def ingest_facts(
             log.warning("Database is locked; retrying the fact batch", extra={"delay_s": delay})
             time.sleep(delay)
     _log_metrics(result, observed_via, installation_id)
-    publish_changes(result.changes)
+    publish_changes(result.changes, now=now)
     return result
 
 
-def publish_changes(changes: Sequence[FactChange]) -> None:
-    """Sends `fact_changed(changes=[…])` once; call it only after the transaction committed."""
+def publish_changes(changes: Sequence[FactChange], *, now: dt.datetime | None = None) -> None:
+    """Sends `fact_changed(changes=[…], now=…)` once; call it only after the transaction committed.
+
+    `now` is the writer's clock (None: the real one), so receivers judge by the same instant."""
     if changes:
-        fact_changed.send(changes=list(changes))
+        fact_changed.send(changes=list(changes), now=now)
 
 
 def is_database_locked(exc: BaseException) -> bool:

@@ -87,6 +87,8 @@ def test_an_unknown_zone_is_rejected_with_the_exact_message_and_nothing_is_saved
     ({"week_start_day": 7}, "week_start_day"), ({"week_start_day": -1}, "week_start_day"),
     ({"email": "not-an-address"}, "email"), ({"email": "a@b"}, "email"),
     ({"timezone": ""}, "timezone"), ({"timezone": " UTC"}, "timezone"),
+    ({"work_days": ""}, "work_days"), ({"work_days": "08"}, "work_days"),
+    ({"work_days": "12345678"}, "work_days"),
 ])
 def test_every_field_is_validated(changes, field):
     assert set(validate_settings(form(**changes))) == {field}
@@ -302,3 +304,21 @@ def test_changing_the_time_zone_restarts_the_catch_up_horizon(session):
     stored = session.get(User, user.id)
     assert stored.timezone == "Asia/Tokyo"
     assert stored.daily_enabled_at == now and stored.weekly_enabled_at == now
+
+
+def test_work_days_are_saved_at_least_one_is_required_and_a_change_moves_the_daily_horizon(engine):
+    user_id = make_user(timezone="America/Chicago")
+    assert get_user(user_id).work_days == "1234567"  # the column default
+
+    refused = save_settings(user_id, form(work_days=""), NOW)
+    assert refused.errors == {"work_days": "Choose at least one work day."}
+    assert get_user(user_id).work_days == "1234567"
+
+    assert save_settings(user_id, form(work_days="51234"), NOW).ok
+    user = get_user(user_id)
+    assert user.work_days == "12345" and user.daily_enabled_at == NOW
+
+    later = NOW + dt.timedelta(days=2)
+    assert save_settings(user_id, form(work_days="12345"), later).ok
+    assert get_user(user_id).daily_enabled_at == NOW  # unchanged days keep the horizon
+    assert load_settings(user_id).work_days == "12345"

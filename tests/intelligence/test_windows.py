@@ -1,4 +1,5 @@
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -174,3 +175,53 @@ def test_cli_start_alone_or_a_reversed_window_is_refused():
         cli_window("daily", CHICAGO, REFERENCE, start=dt.date(2025, 12, 1))
     with pytest.raises(WindowError, match="before"):
         cli_window("daily", CHICAGO, REFERENCE, start=utc(2025, 12, 2), end=utc(2025, 12, 1))
+
+
+# The work week ----------------------------------------------------------------------------------
+def _at(zone: str, *parts: int) -> dt.datetime:
+    return dt.datetime(*parts, tzinfo=ZoneInfo(zone)).astimezone(dt.UTC)
+
+
+def test_monday_of_a_monday_to_friday_week_covers_the_weekend_across_dst():
+    from gitpulse_app.intelligence.windows import work_day_window
+
+    la = "America/Los_Angeles"
+    monday = work_day_window(dt.date(2026, 11, 2), la, "12345")  # DST ended Sunday 1 November
+    assert monday == Window(_at(la, 2026, 10, 31), _at(la, 2026, 11, 3))
+    assert monday.duration == dt.timedelta(hours=73)
+    assert work_day_window(dt.date(2026, 11, 3), la, "12345").duration == dt.timedelta(hours=24)
+    assert work_day_window(dt.date(2026, 11, 2), la, "1234567") == day_window(
+        dt.date(2026, 11, 2), la)
+    # Monday, Wednesday, Friday: Wednesday's window holds Tuesday.
+    assert work_day_window(dt.date(2026, 11, 4), "UTC", "135") == Window(
+        _at("UTC", 2026, 11, 3), _at("UTC", 2026, 11, 5))
+
+
+def test_the_window_in_progress_and_the_last_completed_one_follow_the_work_week():
+    from gitpulse_app.intelligence.windows import (
+        current_work_window,
+        is_work_day_window,
+        last_completed_work_day,
+    )
+
+    kiri = "Pacific/Kiritimati"
+    saturday = _at(kiri, 2026, 12, 5, 0, 5)
+    assert current_work_window(saturday, kiri, "12345") == Window(
+        _at(kiri, 2026, 12, 5), _at(kiri, 2026, 12, 8))
+    assert last_completed_work_day(saturday, kiri, "12345") == day_window(
+        dt.date(2026, 12, 4), kiri)
+    monday_night = _at(kiri, 2026, 12, 7, 23, 55)
+    assert last_completed_work_day(monday_night, kiri, "12345") == day_window(
+        dt.date(2026, 12, 4), kiri)
+    assert is_work_day_window(Window(_at(kiri, 2026, 12, 5), _at(kiri, 2026, 12, 8)), kiri,
+                              "12345")
+    assert not is_work_day_window(day_window(dt.date(2026, 12, 7), kiri), kiri, "12345")
+    assert not is_work_day_window(day_window(dt.date(2026, 12, 6), kiri), kiri, "12345")
+
+
+@pytest.mark.parametrize("stored", ["", None, "089", "abc"])
+def test_an_unreadable_work_week_is_every_day(stored):
+    from gitpulse_app.intelligence.windows import parse_work_days
+
+    assert parse_work_days(stored) == frozenset(range(1, 8))
+    assert parse_work_days("5 1 3") == frozenset({1, 3, 5})

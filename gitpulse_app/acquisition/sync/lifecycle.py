@@ -300,7 +300,7 @@ def finalize_batch(batch_id: int, *, now: dt.datetime | None = None) -> bool:
     """Finalise one batch if all its jobs ended; exactly once however often it is called.
 
     Stores counters recomputed from the jobs, the batch's final status and the installation's
-    sync outcome, then sends `batch_finalized(batch_id)` after the commit.
+    sync outcome, then sends `batch_finalized(batch_id, now)` after the commit.
 
     Returns:
         True only for the call that finalised the batch.
@@ -354,7 +354,7 @@ def finalize_batch(batch_id: int, *, now: dt.datetime | None = None) -> bool:
                installation_id=batch.installation_id, status=values["status"],
                completed_repos=tally.completed, failed_repos=tally.failed,
                events_ingested=tally.events_ingested)
-    batch_finalized.send(batch_id=batch_id)
+    batch_finalized.send(batch_id=batch_id, now=now)
     return True
 
 

@@ -309,19 +309,21 @@ def report_command(args: argparse.Namespace) -> CommandResult:
     from gitpulse_app.core.models import User
     from gitpulse_app.intelligence.formatting import format_date_range
     from gitpulse_app.intelligence.reports import ReportError, generate_report
-    from gitpulse_app.intelligence.windows import WindowError, cli_window
+    from gitpulse_app.intelligence.windows import NotAWorkDay, WindowError, cli_window
 
     try:
         check_database()
         with session_scope() as session:
             user = user_by_login(session, args.login)
             user_id, login, zone = user.id, user.gh_login, user.timezone
-            week_start = user.week_start_day
+            week_start, work_days = user.week_start_day, user.work_days
         now = utcnow()
         window = cli_window(args.kind, zone, now, start=args.start, end=args.end,
-                            week_start_day=week_start)
+                            week_start_day=week_start, work_days=work_days)
         outcome = generate_report(user_id, args.kind, window.start, window.end, origin="manual",
                                   logins=[login], query=args.query, now=now)
+    except NotAWorkDay as exc:
+        raise CliError(f"{exc.day.isoformat()} is not a work day for {login}") from None
     except (WindowError, ReportError, DatabaseUnavailable) as exc:
         raise CliError(str(exc)) from None
     except sa.exc.OperationalError as exc:

@@ -14,7 +14,6 @@ import logging
 
 import reflex as rx
 
-from gitpulse_app.core.db import utcnow
 from gitpulse_app.experience import routes
 from gitpulse_app.experience.components.feedback import toast_error
 from gitpulse_app.experience.report_views import (
@@ -27,7 +26,6 @@ from gitpulse_app.experience.report_views import (
 )
 from gitpulse_app.experience.state import SessionState
 from gitpulse_app.intelligence.reports import ReportError
-from gitpulse_app.intelligence.windows import current_local_date
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +58,7 @@ class GenerateState(SessionState):
             return None
         options = await asyncio.to_thread(generate_options, self._user_id)
         self.repo_options, self.people_options = options.repos, options.people
-        yesterday = current_local_date(utcnow(), options.zone) - dt.timedelta(days=1)
-        self.start_date = self.end_date = yesterday.isoformat()
+        self.start_date, self.end_date = options.first_day, options.last_day
         self.kind, self.scope, self.logins, self.repo, self.query = "daily", "me", "", "", ""
         self.error, self.stage, self.progress = "", "", 0
         self.open = True

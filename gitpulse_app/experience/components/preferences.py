@@ -11,8 +11,11 @@ import reflex as rx
 from gitpulse_app.experience.settings_service import (
     EMAIL_NOT_CONFIGURED,
     WEEKDAYS,
+    SettingsForm,
+    SettingsView,
     all_time_zones,
 )
+from gitpulse_app.intelligence.windows import MONDAY_TO_FRIDAY, format_work_days
 
 # Asked of the browser when the user has no zone yet: the default the form starts from.
 BROWSER_ZONE_JS = "Intl.DateTimeFormat().resolvedOptions().timeZone"
@@ -27,8 +30,26 @@ class PreferencesMixin(rx.State, mixin=True):
     email_enabled: bool = True
     email: str = ""
     week_start: str = WEEKDAYS[0]
+    work_days: str = MONDAY_TO_FRIDAY
     email_configured: bool = False
     field_errors: dict[str, str] = {}
+
+    def _show_preferences(self, view: SettingsView, *, work_days: str | None = None) -> None:
+        """Fill the fields from the saved settings (`work_days` overrides the saved work week)."""
+        self.timezone = view.timezone or ""
+        self.daily, self.weekly = view.daily_enabled, view.weekly_enabled
+        self.email_enabled, self.email = view.email_enabled, view.email
+        self.week_start = WEEKDAYS[view.week_start_day if 0 <= view.week_start_day <= 6 else 0]
+        self.work_days = work_days or view.work_days
+        self.email_configured = view.email_configured
+
+    def _preferences_form(self) -> SettingsForm:
+        """The fields as the form the settings service validates and saves."""
+        return SettingsForm(
+            timezone=self.timezone.strip(), daily_enabled=self.daily, weekly_enabled=self.weekly,
+            email_enabled=self.email_enabled, email=self.email,
+            week_start_day=WEEKDAYS.index(self.week_start) if self.week_start in WEEKDAYS else -1,
+            work_days=self.work_days)
 
     def _clear_error(self, key: str) -> None:
         self.field_errors = {k: v for k, v in self.field_errors.items() if k != key}
@@ -63,6 +84,17 @@ class PreferencesMixin(rx.State, mixin=True):
     @rx.event
     def set_week_start(self, value: str):
         self.week_start = value
+
+    @rx.event
+    def set_work_day(self, day: str, on: bool):
+        """Add or remove one ISO weekday ("1" = Monday) from the work week."""
+        if not (isinstance(day, str) and len(day) == 1 and day in "1234567"):
+            return
+        days = set(self.work_days) - {day}
+        if on:
+            days.add(day)
+        self.work_days = format_work_days({int(d) for d in days})
+        self._clear_error("work_days")
 
 
 def field_error(state: type[PreferencesMixin], key: str) -> rx.Component:
@@ -127,5 +159,29 @@ def week_start_field(state: type[PreferencesMixin]) -> rx.Component:
         rx.select(list(WEEKDAYS), value=state.week_start, on_change=state.set_week_start,
                   id="week-start"),
         align="center",
+        width="100%",
+    )
+
+
+def work_days_field(state: type[PreferencesMixin]) -> rx.Component:
+    """Seven checkboxes, Monday to Sunday: the days dailies are written for."""
+    boxes = [
+        rx.el.label(
+            rx.checkbox(checked=state.work_days.contains(str(number)),
+                        on_change=lambda on, day=str(number): state.set_work_day(day, on),
+                        id=f"work-day-{number}", aria_label=name),
+            rx.text(name[:3], size="2"),
+            display="flex", align_items="center", gap="0.3em", custom_attrs={"data-day": number},
+        )
+        for number, name in enumerate(WEEKDAYS, start=1)
+    ]
+    return rx.vstack(
+        rx.text("Work days", weight="medium", id="work-days-label"),
+        rx.text("Dailies are written for these days; the first one after days off also covers "
+                "them (Monday's standup includes the weekend).", size="2", color_scheme="gray"),
+        rx.flex(*boxes, wrap="wrap", spacing="3", role="group",
+                aria_labelledby="work-days-label", id="work-days"),
+        field_error(state, "work_days"),
+        spacing="1",
         width="100%",
     )

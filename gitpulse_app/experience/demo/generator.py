@@ -7,6 +7,12 @@ Everything is drawn from one seeded `random.Random` and placed relative to `now`
 gives the same deliveries, byte for byte, delivery ids included. Nothing later than `now` is sent
 (a pull request opened yesterday may still be waiting for review). Weekdays are busy, weekends
 quiet, and follow-ups slip into working hours.
+
+The story is laid out backwards from `now` so the workspace looks alive whenever it is opened: the
+demo user works Monday to Friday and, on each of the last `GUARANTEED_WORK_DAYS` weekdays, opens a
+pull request (with its commits) and an issue; teammates do something on each recent weekend day; and
+on a weekday the demo user pushes a commit shortly before `now` and at the same time a week before,
+so "this week so far" and "the same time last week" both have work even minutes after Monday 00:00.
 """
 
 from __future__ import annotations
@@ -29,8 +35,11 @@ from gitpulse_app.experience.demo.shapes import Shapes
 from gitpulse_app.experience.demo.story import Story
 
 DAYS = 60
+DAYS_PER_WEEK = 7
 SEED = 20_240_917
 WEEKEND_FACTOR = 0.08
+GUARANTEED_WORK_DAYS = 10  # two weeks: the latest daily and the latest completed week cite work
+RECENT_WEEKEND_DAYS = 14
 _DELIVERY_NAMESPACE = uuid.UUID("6f1c2b9e-51a4-4f0c-9d55-0d6f3b8f8a01")
 
 
@@ -93,6 +102,16 @@ def _window_start(now: dt.datetime) -> dt.datetime:
     return dt.datetime.combine(first_day, dt.time(), tzinfo=dt.UTC)
 
 
+def _person(login: str) -> Person:
+    return next(person for person in catalog.PEOPLE if person.login == login)
+
+
+def _demo_repo(rng: random.Random) -> RepoSpec:
+    """One of the repositories the demo user mostly works in."""
+    demo = _person(catalog.DEMO_LOGIN)
+    return rng.choices(catalog.REPOS, [demo.focus.get(repo.name, 0.0) for repo in catalog.REPOS])[0]
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40].rstrip("-")
 
@@ -127,6 +146,35 @@ class _Planner:
                     self._plan_issue(repo, day + dt.timedelta(hours=self.rng.uniform(9, 18)))
                 if (offset - repo.release_offset) % 14 == 0:
                     self._plan_release(repo, day)
+        self._plan_recent_work()
+
+    def _plan_recent_work(self) -> None:
+        """What the demo must show whatever the day and hour it is generated at (module doc)."""
+        rng, demo = self.rng, _person(catalog.DEMO_LOGIN)
+        today = self.now.date()
+        recent = [today - dt.timedelta(days=back) for back in range(3 * DAYS_PER_WEEK)]
+        work_days = [day for day in recent if day.weekday() < 5][:GUARANTEED_WORK_DAYS]
+        for day in reversed(work_days):
+            midnight = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+            repo = _demo_repo(rng)
+            self._plan_pull(repo, midnight + dt.timedelta(hours=rng.uniform(9.5, 11.5)),
+                            author=demo)
+            self._plan_issue(repo, midnight + dt.timedelta(hours=rng.uniform(13, 16)),
+                             author=demo)
+        team = [person for person in catalog.PEOPLE if person.login != catalog.DEMO_LOGIN]
+        for day in reversed(recent[:RECENT_WEEKEND_DAYS]):
+            if day.weekday() >= 5:
+                at = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC) + dt.timedelta(
+                    hours=rng.uniform(10, 17))
+                self._plan_issue(rng.choice(catalog.REPOS), at, author=rng.choice(team))
+        if self.now.weekday() < 5:
+            midnight = dt.datetime.combine(today, dt.time(), tzinfo=dt.UTC)
+            at = max(midnight + (self.now - midnight) / 2, self.now - dt.timedelta(minutes=5))
+            for when in (at - dt.timedelta(days=DAYS_PER_WEEK), at):
+                repo = _demo_repo(rng)
+                change: Change = self._next(repo, "change")
+                commit = self._commit(change.commits[0], demo, when, change)
+                self._add(when, lambda s, r=repo, c=commit: s.push(r, "main", demo, [c], None))
 
     def _add(self, at: dt.datetime, tell: Callable[[Story], None]) -> None:
         # Only what has happened by now is sent; each chain's times only grow, so a pull request
@@ -179,9 +227,10 @@ class _Planner:
         return f"{self.rng.getrandbits(160):040x}"
 
     # Pull requests ----------------------------------------------------------------------------
-    def _plan_pull(self, repo: RepoSpec, opened_at: dt.datetime) -> None:
+    def _plan_pull(self, repo: RepoSpec, opened_at: dt.datetime,
+                   author: Person | None = None) -> None:
         rng = self.rng
-        author = self._pick(repo)
+        author = author or self._pick(repo)
         change: Change = self._next(repo, "change")
         reviewers = (self._pick(repo, exclude=(author,), base=0.05),)
         if rng.random() < 0.35:
@@ -257,10 +306,11 @@ class _Planner:
         self._add(at, lambda s: s.review(pull, reviewer, state, body, notes))
 
     # Issues and releases ----------------------------------------------------------------------
-    def _plan_issue(self, repo: RepoSpec, opened_at: dt.datetime) -> None:
+    def _plan_issue(self, repo: RepoSpec, opened_at: dt.datetime,
+                    author: Person | None = None) -> None:
         rng = self.rng
         topic: IssueTopic = self._next(repo, "issue")
-        author = self._pick(repo, base=0.05)
+        author = author or self._pick(repo, base=0.05)
         assignee = self._pick(repo)
         issue = IssueState(repo, 0, author, topic.title, topic.body, topic.label, assignee)
         self._add(opened_at, lambda s: s.open_issue(issue))
@@ -283,5 +333,5 @@ class _Planner:
             day += dt.timedelta(days=1)
         at = day + dt.timedelta(hours=self.rng.uniform(15, 17.5))
         manager = {"web": catalog.DEMO_LOGIN, "api": "sam-okafor", "mobile": "priya-natarajan"}
-        author = next(p for p in catalog.PEOPLE if p.login == manager[repo.name])
+        author = _person(manager[repo.name])
         self._add(at, lambda s: s.release(repo, author))

@@ -2,8 +2,10 @@
 
 The seed creates the demo source (kind `demo`, never synced) and its people, then posts every
 generated delivery, signed, to the receiver's ASGI app in this process — the receiver's rules apply
-as to GitHub's own deliveries — and drains the webhook processor and the embedding queue. Last, it
-writes the demo user's last 7 daily reports and last completed weekly report (origin `demo`).
+as to GitHub's own deliveries — and drains the webhook processor and the embedding queue, waiting
+for deliveries another process (a running backend) has claimed until they complete. Last, it
+writes the demo user's dailies of the last 7 completed work days (Monday to Friday) and the last
+completed weekly report (origin `demo`).
 
 Idempotent: delivery ids are deterministic, so a second seed's deliveries are replays the receiver
 ignores, and reports already written (and not stale) are left as they are. The workspace keeps the
@@ -44,6 +46,14 @@ from gitpulse_app.experience.demo import catalog
 from gitpulse_app.experience.demo.reset import DEMO_REPO_IDS, delete_demo_data
 from gitpulse_app.experience.demo.generator import DAYS, Delivery, generate_deliveries
 from gitpulse_app.experience.demo.shapes import node_id
+from gitpulse_app.intelligence.windows import (
+    MONDAY_TO_FRIDAY,
+    last_completed_week,
+    last_completed_work_day,
+    local_date,
+    previous_work_day,
+    work_day_window,
+)
 
 ProgressFn = Callable[[str, int, int], None]
 """Called as `progress(stage, done, total)`; stages: reset, deliveries, processing, embeddings,
@@ -51,6 +61,9 @@ reports."""
 
 _PROGRESS_EVERY = 50
 _EMBED_BATCH = 128
+DEMO_DAILIES = 7
+PROCESSING_WAIT_S = 120.0  # how long to wait for deliveries another process is handling
+_WAIT_POLL_S = 0.25
 
 
 class SeedError(Exception):
@@ -207,6 +220,7 @@ def _ensure_workspace(session: Session, anchor: dt.datetime) -> tuple[int, int]:
     if not demo.is_demo:
         demo.is_demo = True
         demo.timezone = demo.timezone or "UTC"
+        demo.work_days = MONDAY_TO_FRIDAY
         demo.email = None  # no address: demo reports are never emailed
         demo.signed_up_at = demo.signed_up_at or joined
         demo.onboarding_completed_at = demo.onboarding_completed_at or joined
@@ -285,30 +299,53 @@ def _error_of(response: httpx.Response) -> str:
         return response.text[:200]
 
 
-def _process(deliveries: list[Delivery], report: ProgressFn) -> None:
-    """Drain the webhook processor, then check that every demo delivery was processed."""
+def _delivery_states(ids: list[str]) -> list[sa.Row]:
+    with session_scope() as session:
+        return list(session.execute(
+            sa.select(WebhookEvent.delivery_id, WebhookEvent.status, WebhookEvent.error_message)
+            .where(col(WebhookEvent.delivery_id).in_(ids))
+        ).all())
+
+
+def _process(deliveries: list[Delivery], report: ProgressFn, *,
+             wait_s: float = PROCESSING_WAIT_S, sleep: Callable[[float], None] = time.sleep
+             ) -> None:
+    """Drain the webhook processor until every demo delivery has completed, whichever process
+    handles it: deliveries a running backend claimed are waited for (up to `wait_s`), and only
+    deliveries that failed, or that nobody finished in time, are an error."""
     ids = [delivery.delivery_id for delivery in deliveries]
     total = len(ids)
     report("processing", 0, total)
-    done = 0
-    while (drained := processor.drain(limit=_PROGRESS_EVERY).processed) > 0:
-        done = min(total, done + drained)
-        report("processing", done, total)
-    with session_scope() as session:
-        rows = session.execute(
-            sa.select(WebhookEvent.delivery_id, WebhookEvent.status, WebhookEvent.error_message)
-            .where(col(WebhookEvent.delivery_id).in_(ids))
-        ).all()
+    deadline = time.monotonic() + wait_s
+    while True:
+        drained = processor.drain(limit=_PROGRESS_EVERY).processed
+        rows = _delivery_states(ids)
+        completed = sum(row.status == "completed" for row in rows)
+        report("processing", completed, total)
+        failed = [row for row in rows if row.status == "failed"]
+        # Pending with an error is a retry in backoff: it failed here, so waiting would not help.
+        retrying = [row for row in rows if row.status == "pending" and row.error_message]
+        in_flight = len(rows) - completed - len(failed) - len(retrying)
+        if in_flight == 0 or time.monotonic() >= deadline:
+            break
+        if drained == 0:
+            sleep(_WAIT_POLL_S)  # another process holds them: look again shortly
     unfinished = [row for row in rows if row.status != "completed"]
-    if done != len(rows) - len(unfinished):
-        report("processing", len(rows) - len(unfinished), total)
-    if unfinished:
-        first = unfinished[0]
+    if not unfinished:
+        return
+    broken = failed + retrying
+    if broken:
+        first = broken[0]
         raise SeedError(
-            f"{len(unfinished)} demo deliveries were not processed (first: {first.delivery_id}, "
+            f"{len(broken)} demo deliveries failed (first: {first.delivery_id}, "
             f"{first.status}: {first.error_message}). Run `python -m gitpulse_app webhooks process "
             f"--retry-failed`, or `demo seed --reset`."
         )
+    raise SeedError(
+        f"{len(unfinished)} demo deliveries were still being processed after {wait_s:.0f} s "
+        f"(first: {unfinished[0].delivery_id}, {unfinished[0].status}). Is a backend running "
+        f"against this database? Run `demo seed` again once it has caught up."
+    )
 
 
 def _embed(report: ProgressFn) -> None:
@@ -327,17 +364,19 @@ def _embed(report: ProgressFn) -> None:
 
 
 def _write_reports(user_id: int, anchor: dt.datetime, report: ProgressFn) -> tuple[int, int]:
-    """The demo user's 7 daily reports before the anchor's day and its last completed week."""
+    """The demo user's dailies of the last 7 work days completed by the anchor, and its last
+    completed week."""
     from gitpulse_app.intelligence.reports import ReportError, generate_report
-    from gitpulse_app.intelligence.windows import day_window, last_completed_week, local_date
 
     with session_scope() as session:
         user = session.get(User, user_id)
         assert user is not None
-        zone, week_start = user.timezone or "UTC", user.week_start_day
-    today = local_date(anchor, zone)
-    windows = [("daily", day_window(today - dt.timedelta(days=back), zone))
-               for back in range(7, 0, -1)]
+        zone, week_start, work_days = user.timezone or "UTC", user.week_start_day, user.work_days
+    dailies = [last_completed_work_day(anchor, zone, work_days)]
+    while len(dailies) < DEMO_DAILIES:
+        day = previous_work_day(local_date(dailies[-1].start, zone), work_days)
+        dailies.append(work_day_window(day, zone, work_days))
+    windows = [("daily", window) for window in reversed(dailies)]
     windows.append(("weekly", last_completed_week(anchor, zone, week_start)))
     written = returned = 0
     report("reports", 0, len(windows))

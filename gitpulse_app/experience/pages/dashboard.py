@@ -38,6 +38,7 @@ class ReportItem:
     date: str = ""
     citations: str = ""
     unread: bool = False
+    citation_count: int = 0
 
 
 class DashboardState(SyncStatusState):
@@ -94,7 +95,7 @@ class DashboardState(SyncStatusState):
             ReportItem(routes.report_url(card.report_id), card.title, card.kind_label,
                        card.date_label,
                        f"{card.citation_count} CITATION{'' if card.citation_count == 1 else 'S'}",
-                       card.unread)
+                       card.unread, card.citation_count)
             for card in data.reports
         ]
         self.loading = False
@@ -157,6 +158,8 @@ def report_row(item: ReportItem) -> rx.Component:
         underline="none",
         color="inherit",
         width="100%",
+        class_name="report-row",
+        custom_attrs={"data-citations": item.citation_count},
     )
 
 

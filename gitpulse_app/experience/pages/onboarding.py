@@ -30,8 +30,6 @@ from gitpulse_app.experience.components.sync_banner import ACTIVE_STATES
 from gitpulse_app.experience.ops_service import server_token_available, use_server_token
 from gitpulse_app.experience.pages.repos import KIND_LABELS, install_url
 from gitpulse_app.experience.settings_service import (
-    WEEKDAYS,
-    SettingsForm,
     add_pat_source,
     list_sources,
     load_settings,
@@ -39,6 +37,7 @@ from gitpulse_app.experience.settings_service import (
 )
 from gitpulse_app.experience.state import SessionState
 from gitpulse_app.intelligence.reports import generate_first_report
+from gitpulse_app.intelligence.windows import MONDAY_TO_FRIDAY
 
 log = logging.getLogger(__name__)
 
@@ -146,11 +145,8 @@ class OnboardingState(PreferencesMixin, SessionState):
         self.gh_login, self.connected = view.login, view.connected
         self.sources, self.offer_server_token = sources, offer
         self.install_link = install_url()
-        self.timezone = view.timezone or ""
-        self.daily, self.weekly = view.daily_enabled, view.weekly_enabled
-        self.email_enabled, self.email = view.email_enabled, view.email
-        self.week_start = WEEKDAYS[view.week_start_day if 0 <= view.week_start_day <= 6 else 0]
-        self.email_configured = view.email_configured
+        # A new user's work week starts as Monday–Friday; they can add or remove days here.
+        self._show_preferences(view, work_days=MONDAY_TO_FRIDAY)
         self.field_errors = {}
         self.loading = False
         events: list = [OnboardingState.poll_sources]
@@ -237,11 +233,7 @@ class OnboardingState(PreferencesMixin, SessionState):
             if self.completing:
                 return
             user_id = self._user_id
-            form = SettingsForm(
-                timezone=self.timezone.strip(), daily_enabled=self.daily,
-                weekly_enabled=self.weekly, email_enabled=self.email_enabled, email=self.email,
-                week_start_day=WEEKDAYS.index(self.week_start) if self.week_start in WEEKDAYS
-                else -1)
+            form = self._preferences_form()
             self.completing = True
         try:
             result = await asyncio.to_thread(save_settings, user_id, form)
@@ -448,6 +440,7 @@ def schedule_step() -> rx.Component:
         preferences.timezone_field(state, rx.text("Reports are written at your local midnight.",
                                                   size="1", color_scheme="gray")),
         preferences.daily_toggle(state),
+        preferences.work_days_field(state),
         preferences.weekly_toggle(
             state, "Weekly Retrospective – 7-day summary (" + state.week_start + "s)."),
         preferences.email_toggle(state),

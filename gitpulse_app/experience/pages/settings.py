@@ -19,8 +19,6 @@ from gitpulse_app.experience.components import preferences
 from gitpulse_app.experience.components.preferences import PreferencesMixin
 from gitpulse_app.experience.components.shell import app_shell
 from gitpulse_app.experience.settings_service import (
-    WEEKDAYS,
-    SettingsForm,
     confirm_email,
     load_settings,
     remove_pat_source,
@@ -90,11 +88,7 @@ class SettingsState(PreferencesMixin, SessionState):
             f"{settings.api_url}{routes.AUTH_LOGIN}?next={quote(routes.SETTINGS, safe='/')}"
             if view.oauth_configured else "")
         self.zone_unresolvable = view.zone_unresolvable
-        self.timezone = view.timezone or ""
-        self.daily, self.weekly = view.daily_enabled, view.weekly_enabled
-        self.email_enabled, self.email = view.email_enabled, view.email
-        self.week_start = WEEKDAYS[view.week_start_day if 0 <= view.week_start_day <= 6 else 0]
-        self.email_configured = view.email_configured
+        self._show_preferences(view)
         self.pat_sources = [
             PatItem(s.installation_id, s.account_login, s.token_hint, ", ".join(s.repos),
                     s.is_owner, s.readable)
@@ -113,15 +107,7 @@ class SettingsState(PreferencesMixin, SessionState):
             return
         self.saving = True
         yield
-        form = SettingsForm(
-            timezone=self.timezone.strip(),
-            daily_enabled=self.daily,
-            weekly_enabled=self.weekly,
-            email_enabled=self.email_enabled,
-            email=self.email,
-            week_start_day=WEEKDAYS.index(self.week_start) if self.week_start in WEEKDAYS
-            else -1,
-        )
+        form = self._preferences_form()
         try:
             result = await asyncio.to_thread(save_settings, self._user_id, form)
         except Exception:  # noqa: BLE001 - a toast; nothing was saved
@@ -199,6 +185,7 @@ def schedule_section() -> rx.Component:
                        "pick one again.", icon="triangle-alert", color_scheme="amber"))),
         preferences.daily_toggle(state),
         preferences.weekly_toggle(state, state.weekly_copy),
+        preferences.work_days_field(state),
         preferences.week_start_field(state),
         preferences.field_error(state, "week_start_day"),
     )

@@ -26,12 +26,19 @@ from urllib.parse import urlsplit
 from gitpulse_app.core.config import Settings, get_settings
 from gitpulse_app.core.db import utcnow
 from gitpulse_app.core.models import Report
-from gitpulse_app.intelligence.formatting import format_date_range, format_report_date
+from gitpulse_app.intelligence.formatting import (
+    format_date_range,
+    format_report_date,
+    format_work_day,
+)
 
 
 # The date label of SPEC §8, in the report's zone --------------------------------------------------
 def date_label(report: Report) -> str:
-    """`December 5, 2025` for a daily report, `Dec 1 - Dec 7, 2025` otherwise (§8's label)."""
+    """`December 5, 2025` for a daily report (a standard one: its work day), `Dec 1 - Dec 7, 2025`
+    otherwise."""
+    if report.schedule_type == "daily":
+        return format_work_day(report.end_date, report.timezone)
     if report.kind == "daily":
         return format_report_date(report.start_date, report.timezone)
     return format_date_range(report.start_date, report.end_date, report.timezone)

@@ -1,13 +1,15 @@
 """Multi-step report flows of SPEC §8's entry points: backfill, the first report, "today so far".
 
 Backfill first lets the caller request and await a sync of the user's sources (the UI passes the
-sync service's request-and-wait, up to 120 s), then generates the standard daily report of each of
-the last 7 local days (yesterday first back to 7 days ago) that has no non-partial report yet and at
-least one fact. Days without facts are counted, not stored; a soft-deleted report counts as
+sync service's request-and-wait, up to 120 s), then generates the standard daily report of each work
+day among the last 7 local days (yesterday first back to 7 days ago; each work day's window also
+holds the days off before it) that has no non-partial report yet and at least one fact. Days without facts are counted, not stored; a soft-deleted report counts as
 existing, so backfill never restores it.
 
-The first report after onboarding covers the most recent local day, today back to 7 days ago, with
-at least one of the user's own facts (else today's empty report); `users.first_report_status` goes
+The first report after onboarding covers the most recent work-day window, the one in progress back to
+7 days ago, with at least one of the user's own facts (else the window in progress, empty);
+"today so far" (the post-sync report) is the work-day window in progress at the time, partial until it
+ends. `users.first_report_status` goes
 generating → completed | failed around it.
 """
 
@@ -28,10 +30,12 @@ from gitpulse_app.intelligence.reports.models import DAILY, ReportOutcome
 from gitpulse_app.intelligence.reports.service import generate_report
 from gitpulse_app.intelligence.visibility import visible_repo_ids
 from gitpulse_app.intelligence.windows import (
+    Window,
     current_local_date,
-    day_window,
+    current_work_window,
+    is_work_day,
     resolve_zone,
-    today_so_far,
+    work_day_window,
 )
 
 BACKFILL_DAYS = 7
@@ -50,10 +54,26 @@ class BackfillResult:
                 "days_without_events": self.days_without_events}
 
 
-def _user_zone(user_id: int) -> ZoneInfo:
+def _user_calendar(user_id: int) -> tuple[ZoneInfo, str | None]:
+    """The user's zone and work days."""
     with session_scope() as session:
         user = session.get(User, user_id)
-        return resolve_zone(user.timezone if user is not None else None)
+        if user is None:
+            return resolve_zone(None), None
+        return resolve_zone(user.timezone), user.work_days
+
+
+def _recent_work_windows(now: dt.datetime, zone: ZoneInfo, work_days: str | None,
+                         *, days: int, include_current: bool) -> list[Window]:
+    """Work-day windows, newest first: the one in progress (if asked), then those of the work
+    days among the `days` local days before today."""
+    today = current_local_date(now, zone)
+    found = [current_work_window(now, zone, work_days)] if include_current else []
+    for back in range(1, days + 1):
+        day = today - dt.timedelta(days=back)
+        if is_work_day(day, work_days):
+            found.append(work_day_window(day, zone, work_days))
+    return found
 
 
 def _has_final_report(user_id: int, start: dt.datetime, end: dt.datetime) -> bool:
@@ -97,11 +117,10 @@ def backfill_reports(
     if sync_and_wait is not None:
         sync_and_wait(user_id)
     now = now or utcnow()
-    zone = _user_zone(user_id)
-    today = current_local_date(now, zone)
+    zone, work_days = _user_calendar(user_id)
     generated = skipped = empty = 0
-    for back in range(1, BACKFILL_DAYS + 1):
-        window = day_window(today - dt.timedelta(days=back), zone)
+    for window in _recent_work_windows(now, zone, work_days, days=BACKFILL_DAYS,
+                                       include_current=False):
         if _has_final_report(user_id, window.start, window.end):
             skipped += 1
         elif not _has_facts(user_id, window.start, window.end):
@@ -120,9 +139,11 @@ def backfill_reports(
 def generate_today_so_far(user_id: int, *, origin: str = "post_sync",
                           now: dt.datetime | None = None,
                           sleep: Callable[[float], None] = time.sleep) -> ReportOutcome:
-    """The standard daily report of today, partial until the local day ends (post-sync)."""
+    """The standard daily report of the work-day window in progress, partial until it ends
+    (post-sync)."""
     now = now or utcnow()
-    window = today_so_far(now, _user_zone(user_id))
+    zone, work_days = _user_calendar(user_id)
+    window = current_work_window(now, zone, work_days)
     return generate_report(user_id, DAILY, window.start, window.end, origin=origin, now=now,
                            sleep=sleep)
 
@@ -142,23 +163,20 @@ def generate_first_report(user_id: int, *, now: dt.datetime | None = None,
     """The report written right after onboarding; `first_report_status` tracks it.
 
     Returns:
-        The report of the most recent local day (today back to 7 days ago) with one of the user's
-        own facts, else today's (empty) report.
+        The report of the most recent work-day window (the one in progress back to 7 days ago)
+        with one of the user's own facts, else the (empty) report of the window in progress.
 
     Raises:
         ReportError: The run failed; `first_report_status` is then `failed` (Retry sets it back
             to generating by calling this again).
     """
     now = now or utcnow()
-    zone = _user_zone(user_id)
+    zone, work_days = _user_calendar(user_id)
     _set_first_report_status(user_id, "generating", now)
-    today = current_local_date(now, zone)
-    chosen = day_window(today, zone)
-    for back in range(0, BACKFILL_DAYS + 1):
-        window = day_window(today - dt.timedelta(days=back), zone)
-        if _has_facts(user_id, window.start, window.end):
-            chosen = window
-            break
+    candidates = _recent_work_windows(now, zone, work_days, days=BACKFILL_DAYS,
+                                      include_current=True)
+    chosen = next((window for window in candidates
+                   if _has_facts(user_id, window.start, window.end)), candidates[0])
     try:
         outcome = generate_report(user_id, DAILY, chosen.start, chosen.end, origin="onboarding",
                                   now=now, sleep=sleep)

@@ -2,8 +2,8 @@
 
 A request names an owner, a kind, a window and optionally logins, a repository or a focus query.
 Planning checks them against the database (unknown logins and invisible repositories are refused),
-decides whether the report is *standard* (the owner alone, no query, exactly one local day or the
-owner's week) and computes the cache key of SPEC §8 step 2.
+decides whether the report is *standard* (the owner alone, no query, exactly the daily window of one
+of the owner's work days or the owner's week) and computes the cache key of SPEC §8 step 2.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from gitpulse_app.intelligence.reports.models import (
 from gitpulse_app.intelligence.visibility import visible_repo_ids
 from gitpulse_app.intelligence.windows import (
     Window,
-    is_day_window,
     is_week_window,
+    is_work_day_window,
     resolve_zone,
 )
 from gitpulse_app.normalization.text import trim
@@ -84,7 +84,7 @@ def resolve_plan(session: Session, user_id: int, kind: str, window: Window, orig
     team = [login.lower() for login in ordered] != [(owner.gh_login or "").lower()]
     scope = ReportScope(tuple(ordered), None, query, is_team=team)
     standard = not team and not query and (
-        is_day_window(window, zone) if kind == DAILY
+        is_work_day_window(window, zone, owner.work_days) if kind == DAILY
         else is_week_window(window, zone, owner.week_start_day))
     return ReportPlan(user_id, kind, window, zone.key, origin, scope, standard,
                  frozenset(visible), frozenset(resolved.values()))

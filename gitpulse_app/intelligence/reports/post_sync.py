@@ -1,12 +1,13 @@
 """The post-sync "today so far" report (SPEC §6 Batch finalisation, §8 entry points).
 
 A completed `manual` batch requested by a user, or a completed `webhook` batch, produces the standard
-daily report of today (partial until the local day ends) for the requesting user or, for webhook
+daily report of the work-day window in progress (partial until it ends) for the requesting user or, for webhook
 batches, the installation's linked owners. CLI syncs (manual, no user) produce none.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from sqlmodel import select
@@ -44,10 +45,11 @@ def post_sync_recipients(batch_id: int) -> list[int]:
         return sorted(set(signed_up))
 
 
-def on_batch_finalized(batch_id: int, **_: object) -> None:
+def on_batch_finalized(batch_id: int, now: dt.datetime | None = None, **_: object) -> None:
+    """The `batch_finalized` receiver, on the finaliser's clock (a tick's injected one)."""
     for user_id in post_sync_recipients(batch_id):
         try:
-            generate_today_so_far(user_id, origin="post_sync")
+            generate_today_so_far(user_id, origin="post_sync", now=now)
         except Exception:
             log.exception("Post-sync report failed", extra={"user_id": user_id, "batch_id": batch_id})
 

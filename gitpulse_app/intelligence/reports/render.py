@@ -17,9 +17,14 @@ import re
 from collections.abc import Sequence
 from html.parser import HTMLParser
 
-from gitpulse_app.intelligence.formatting import format_date_range, format_report_date, format_time
+from gitpulse_app.intelligence.formatting import (
+    format_date_range,
+    format_report_date,
+    format_time,
+    format_work_day,
+)
 from gitpulse_app.intelligence.reports.models import DAILY, Section
-from gitpulse_app.intelligence.windows import ZoneLike, is_day_window, Window
+from gitpulse_app.intelligence.windows import Window, ZoneLike, is_day_window
 
 # Markdown -----------------------------------------------------------------------------------------
 
@@ -45,10 +50,13 @@ def date_label(kind: str, start: dt.datetime, end: dt.datetime, zone: ZoneLike) 
 
 def report_title(kind: str, start: dt.datetime, end: dt.datetime, zone: ZoneLike, *,
                  standard: bool) -> str:
-    """`Daily Standup - {date}`, `Weekly Retro - Week of {date}`, or `{Kind} Report - {range}`."""
+    """`Daily Standup - {work day}`, `Weekly Retro - Week of {date}`, or `{Kind} Report - {range}`.
+
+    A standard daily is titled with the work day it ends on (Monday's window also holds the weekend
+    before it)."""
     if standard:
         if kind == DAILY:
-            return f"Daily Standup - {format_report_date(start, zone)}"
+            return f"Daily Standup - {format_work_day(end, zone)}"
         return f"Weekly Retro - Week of {format_report_date(start, zone)}"
     return f"{kind.capitalize()} Report - {format_date_range(start, end, zone)}"
 

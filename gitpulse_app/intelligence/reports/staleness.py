@@ -79,6 +79,7 @@ def mark_stale(changes: Sequence[Any], now: dt.datetime | None = None) -> int:
     return marked
 
 
-def on_fact_changed(changes: Sequence[Any] = (), **_: Any) -> None:
-    """The `fact_changed` receiver."""
-    mark_stale(changes)
+def on_fact_changed(changes: Sequence[Any] = (), now: dt.datetime | None = None,
+                    **_: Any) -> None:
+    """The `fact_changed` receiver, on the writer's clock."""
+    mark_stale(changes, now)

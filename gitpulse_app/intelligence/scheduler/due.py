@@ -2,12 +2,14 @@
 
 Due-ness is computed from each user's IANA zone at tick time; nothing stores a UTC hour.
 
-- Daily: `d` = the local date of the tick; the days `d−7 … d−1` (oldest first) whose window ends
-  after the user's catch-up horizon and that hold no final report are due.
+- Daily: `d` = the local date of the tick; the work days among `d−7 … d−1` (oldest first) whose
+  window (`work_day_window`: from the end of the previous work day's window to the end of the work
+  day) ends after the user's catch-up horizon and that hold no final report are due.
 - Weekly: only the most recent completed week (the 7 local days before the latest week start on or
   before `d`), under the same two conditions.
 
-The catch-up horizon is `daily_enabled_at` / `weekly_enabled_at`, or, while the toggle was never
+The catch-up horizon is `daily_enabled_at` / `weekly_enabled_at` (a change of work days moves the
+daily one to the change, so new work days apply from the next window on), or, while the toggle was never
 switched (it defaults to on), `onboarding_completed_at`: a new user is not handed a week of reports
 about the days before they joined. A soft-deleted report counts as existing (SPEC §8: automatic
 producers never recreate it); a partial one does not, so "today so far" becomes final at the first
@@ -36,8 +38,10 @@ from gitpulse_app.intelligence.windows import (
     Window,
     current_local_date,
     last_completed_week,
+    is_work_day,
+    parse_work_days,
     resolve_zone,
-    start_of_local_day,
+    work_day_window,
 )
 
 CATCH_UP_DAYS = 7
@@ -56,7 +60,7 @@ class Calendar:
     def __init__(self, at: dt.datetime) -> None:
         self.at = at
         self._zones: dict[str, ZoneInfo] = {}
-        self._days: dict[str, tuple[Window, ...]] = {}
+        self._days: dict[tuple[str, str], tuple[Window, ...]] = {}
         self._weeks: dict[tuple[str, int], Window] = {}
 
     def zone(self, name: str) -> ZoneInfo:
@@ -66,16 +70,19 @@ class Calendar:
             found = self._zones[name] = resolve_zone(name)
         return found
 
-    def days(self, zone: str) -> tuple[Window, ...]:
-        """The local days `d−7 … d−1` of `zone`, oldest first."""
-        found = self._days.get(zone)
+    def days(self, zone: str, work_days: str) -> tuple[Window, ...]:
+        """The windows of the work days among the local days `d−7 … d−1` of `zone`, oldest
+        first."""
+        key = (zone, work_days)
+        found = self._days.get(key)
         if found is None:
-            tz = self.zone(zone)
+            tz, days = self.zone(zone), parse_work_days(work_days)
             today = current_local_date(self.at, tz)
-            starts = [start_of_local_day(today - dt.timedelta(days=back), tz)
-                      for back in range(CATCH_UP_DAYS, -1, -1)]
-            found = tuple(Window(a, b) for a, b in zip(starts, starts[1:], strict=False))
-            self._days[zone] = found
+            found = tuple(work_day_window(day, tz, days)
+                          for day in (today - dt.timedelta(days=back)
+                                      for back in range(CATCH_UP_DAYS, 0, -1))
+                          if is_work_day(day, days))
+            self._days[key] = found
         return found
 
     def week(self, zone: str, week_start_day: int) -> Window:
@@ -88,8 +95,9 @@ class Calendar:
         return found
 
     def windows(self, kind: str, key: tuple) -> tuple[Window, ...]:
-        """The candidate windows of a group key: `(zone,)` daily, `(zone, week start)` weekly."""
-        return self.days(key[0]) if kind == DAILY else (self.week(key[0], key[1]),)
+        """The candidate windows of a group key: `(zone, work days)` daily, `(zone, week start)`
+        weekly."""
+        return self.days(key[0], key[1]) if kind == DAILY else (self.week(key[0], key[1]),)
 
 
 @dataclass(frozen=True)
@@ -109,7 +117,7 @@ class _Query:
             else (User.weekly_reports_enabled, User.weekly_enabled_at))
         self.eligible = (User.timezone.is_not(None), User.timezone != "",
                          User.onboarding_completed_at.is_not(None), enabled == sa.true())
-        self.key_columns = ((User.timezone,) if kind == DAILY
+        self.key_columns = ((User.timezone, User.work_days) if kind == DAILY
                             else (User.timezone, User.week_start_day))
 
     def final_reports(self, first_start: dt.datetime, last_start: dt.datetime

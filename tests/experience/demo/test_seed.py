@@ -111,22 +111,28 @@ def test_the_demo_source_is_an_acme_installation_owned_by_the_demo_user(seeded, 
     assert all(not u.is_demo and u.signed_up_at is None and u.display_name for u in others)
 
 
-def test_the_demo_user_gets_seven_daily_and_the_last_weekly_report(seeded, session):
+def test_the_demo_user_gets_dailies_of_seven_work_days_and_the_last_weekly_report(seeded, session):
     result = seeded
 
     reports = session.exec(select(Report).where(Report.user_id == result.demo_user_id)
                            .order_by(Report.kind, Report.start_date)).all()
     daily = [r for r in reports if r.kind == "daily"]
     weekly = [r for r in reports if r.kind == "weekly"]
-    expected_days = [day_window(NOW.date() - dt.timedelta(days=n), "UTC") for n in range(7, 0, -1)]
-    assert [(r.start_date, r.end_date) for r in daily] == [(w.start, w.end) for w in expected_days]
+    # NOW is Friday 2025-12-05: the 7 work days before it, Monday's window from Saturday 00:00.
+    def utc_day(day: int, month: int = 12) -> dt.datetime:
+        return dt.datetime(2025, month, day, tzinfo=dt.UTC)
+    expected = [(utc_day(26, 11), utc_day(27, 11)), (utc_day(27, 11), utc_day(28, 11)),
+                (utc_day(28, 11), utc_day(29, 11)), (utc_day(29, 11), utc_day(2)),
+                (utc_day(2), utc_day(3)), (utc_day(3), utc_day(4)), (utc_day(4), utc_day(5))]
+    assert [(r.start_date, r.end_date) for r in daily] == expected
+    assert daily[3].title == "Daily Standup - December 1, 2025"
     week = last_completed_week(NOW, "UTC", 0)
     assert [(r.start_date, r.end_date) for r in weekly] == [(week.start, week.end)]
     assert result.reports == result.reports_new == 8
     assert {r.origin for r in reports} == {"demo"}
     assert {r.schedule_type for r in reports} == {"daily", "weekly"}
     written = [r for r in reports if r.event_count > 0]
-    assert len(written) >= 5 and weekly[0] in written
+    assert written == reports  # every work day of the demo user has activity
     for report in written:
         assert report.provider == "local"
         assert report.citations and all(

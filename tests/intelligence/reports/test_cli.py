@@ -151,3 +151,26 @@ def test_the_real_command_line_process(tmp_path):
     assert report["timezone"] == "UTC" and report["start_date"] == "2025-12-04T00:00:00Z"
     assert report["citations"] == ["https://github.com/acme/app/pull/1"]
     assert report["cache_hit"] is False
+
+
+def test_a_daily_of_a_day_off_is_refused_and_monday_covers_the_weekend(world, capsys):
+    user = world.user("mona", work_days="12345")
+    app = world.repo("acme/app", seen_by=(user,))
+    saturday = day_window(dt.date(2025, 12, 6), "America/Chicago")
+    world.add(pr(app, user, 7, "Weekend hotfix", saturday.start + dt.timedelta(hours=10)))
+
+    code = main(["report", "--login", "mona", "--kind", "daily", "--end", "2025-12-06"])
+    err = capsys.readouterr().err
+    assert code == 1 and "2025-12-06 is not a work day for mona" in err
+
+    code, monday = report_json(capsys, "--login", "mona", "--kind", "daily", "--end", "2025-12-08")
+    assert code == 0
+    assert (monday["start_date"], monday["end_date"]) == ("2025-12-06T06:00:00Z",
+                                                          "2025-12-09T06:00:00Z")
+    assert monday["title"] == "Daily Standup - December 8, 2025"
+    assert monday["schedule_type"] == "daily"
+    assert monday["citations"] == ["https://github.com/acme/app/pull/7"]
+
+    code, manual = report_json(capsys, "--login", "mona", "--kind", "daily",
+                               "--start", "2025-12-06", "--end", "2025-12-06")
+    assert code == 0 and manual["schedule_type"] is None and manual["event_count"] == 1
