@@ -22,10 +22,11 @@ from starlette.routing import Mount, Route
 
 from gitpulse_app.core.db import DatabaseUnavailable
 from gitpulse_app.experience import api_service as service
+from gitpulse_app.experience import routes
 from gitpulse_app.experience.auth.api_tokens import Principal, bearer_token, resolve_api_token
 from gitpulse_app.experience.auth.ratelimit import AuthRateLimit
 
-PREFIX = "/api/v1"
+PREFIX = routes.API_V1
 OPENAPI_PATH = "/openapi.json"
 INVALID_TOKEN = "Invalid token"
 REQUESTS_PER_MINUTE = 120

@@ -25,11 +25,12 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from gitpulse_app.experience import api_service as service
+from gitpulse_app.experience import routes
 from gitpulse_app.experience.auth.api_tokens import Principal, bearer_token, resolve_api_token
 from gitpulse_app.experience.http.api_v1 import INVALID_TOKEN, TokenGate
 
 SERVER_NAME = "gitpulse"
-MCP_PATH = "/mcp"
+MCP_PATH = routes.MCP
 INSTRUCTIONS = (
     "GitPulse holds a software team's GitHub activity (pull requests, commits, reviews, issues, "
     "releases) as facts, each with its GitHub URL, and cited daily and weekly reports. Use "
