@@ -18,6 +18,7 @@ from gitpulse_app.core.db import session_scope, utcnow
 from gitpulse_app.core.models import Report, User
 from gitpulse_app.experience import routes
 from gitpulse_app.experience.auth.api_tokens import Principal
+from gitpulse_app.experience.auth.api_tokens import iso_z as iso
 from gitpulse_app.experience.report_views import (
     GenerateInputError,
     GenerateRequest,
@@ -64,10 +65,6 @@ class ApiError(Exception):
         if self.field:
             body["field"] = self.field
         return body
-
-
-def iso(value: dt.datetime | None) -> str | None:
-    return None if value is None else value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 def _zone(user_id: int) -> str | None:

@@ -35,6 +35,11 @@ class TokenError(ValueError):
     """A token cannot be created or revoked as asked; the message says what to change."""
 
 
+def iso_z(value: dt.datetime | None) -> str | None:
+    """An instant as ISO-8601 UTC with `Z` (CONTRACT §5's JSON convention); None stays None."""
+    return None if value is None else value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
 @dataclass(frozen=True)
 class Principal:
     """Who a valid bearer token acts as."""
@@ -70,13 +75,9 @@ class TokenView:
         return "active"
 
     def as_json(self, now: dt.datetime) -> dict[str, object]:
-        def iso(value: dt.datetime | None) -> str | None:
-            return None if value is None else value.astimezone(dt.UTC).isoformat().replace(
-                "+00:00", "Z")
-
         return {"id": self.id, "name": self.name, "scope": self.scope, "prefix": self.prefix,
-                "created_at": iso(self.created_at), "last_used_at": iso(self.last_used_at),
-                "expires_at": iso(self.expires_at), "revoked_at": iso(self.revoked_at),
+                "created_at": iso_z(self.created_at), "last_used_at": iso_z(self.last_used_at),
+                "expires_at": iso_z(self.expires_at), "revoked_at": iso_z(self.revoked_at),
                 "status": self.status(now)}
 
 

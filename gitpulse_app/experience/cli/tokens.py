@@ -21,7 +21,7 @@ def _user_id(login: str) -> int:
 
 def token_create(args: argparse.Namespace) -> CommandResult:
     """`token create --login LOGIN --name NAME [--scope read|write] [--expires-days N]`."""
-    from gitpulse_app.experience.auth.api_tokens import TokenError, create_token
+    from gitpulse_app.experience.auth.api_tokens import TokenError, create_token, iso_z
 
     try:
         created = create_token(_user_id(args.login), args.name, args.scope, args.expires_days)
@@ -29,8 +29,7 @@ def token_create(args: argparse.Namespace) -> CommandResult:
         raise CliError(str(exc)) from None
     except sa.exc.OperationalError as exc:
         raise database_error(exc) from None
-    expires = (created.expires_at.isoformat().replace("+00:00", "Z")
-               if created.expires_at else None)
+    expires = iso_z(created.expires_at)
     data = {"id": created.id, "token": created.token, "scope": created.scope,
             "expires_at": expires}
     summary = (f"Created {created.scope} token {created.id} ({created.name}) for {args.login}"
