@@ -25,6 +25,7 @@ from gitpulse_app.experience.report_views import (
     prepare_generation,
     run_generation,
 )
+from gitpulse_app.intelligence.analytics import TYPE_LABELS
 from gitpulse_app.intelligence.ask import AskError, ask
 from gitpulse_app.intelligence.embeddings.search import SearchError, search_facts
 from gitpulse_app.intelligence.reports import ReportError, ReportNotFound, generate_report, get_report
@@ -140,6 +141,10 @@ def list_facts(principal: Principal, *, start: str | None = None, end: str | Non
                cursor: str | None = None) -> dict[str, Any]:
     """Visible facts, newest first, in pages cut by an opaque cursor."""
     count = limit_param(limit, DEFAULT_FACTS, MAX_FACTS)
+    unknown = sorted(set(types or []) - set(TYPE_LABELS))
+    if unknown:
+        raise ApiError(422, f"Unknown fact type {unknown[0]!r}; use one of "
+                            f"{', '.join(sorted(TYPE_LABELS))}.", "type")
     zone = _zone(principal.user_id)
     start_at, end_at = _window(start, end, zone)
     repo = _visible_repo(principal.user_id, repo)

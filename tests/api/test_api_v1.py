@@ -108,6 +108,12 @@ def test_facts_pages_with_an_opaque_cursor(http: httpx.Client, world: World):
     march = http.get(f"{PREFIX}/facts", headers=bearer(alice.read_token), params={
         "start": "2025-03-01", "end": "2025-03-31", "repo": alice.side.repo_full_name}).json()
     assert [fact["url"] for fact in march["facts"]] == [alice.march_url]
+    merged = http.get(f"{PREFIX}/facts", headers=bearer(alice.read_token),
+                      params=[("type", "pr_merged"), ("type", "commit")]).json()
+    assert {fact["type"] for fact in merged["facts"]} == {"pr_merged"}
+    commits = http.get(f"{PREFIX}/facts", headers=bearer(alice.read_token),
+                       params={"type": "commit"}).json()
+    assert commits["facts"] == []
 
 
 @pytest.mark.parametrize("path, params, field", [
@@ -116,6 +122,7 @@ def test_facts_pages_with_an_opaque_cursor(http: httpx.Client, world: World):
     ("/facts", {"start": "March"}, "start"),
     ("/facts", {"start": "2025-04-02", "end": "2025-04-01"}, "end"),
     ("/facts", {"cursor": "not-a-cursor"}, "cursor"),
+    ("/facts", {"type": "pr_merged,telepathy"}, "type"),
     ("/search", {}, "q"),
     ("/search", {"q": "ledger", "limit": "0"}, "limit"),
     ("/reports", {"kind": "monthly"}, "kind"),

@@ -65,10 +65,19 @@ def build_server(principal_of: PrincipalSource) -> MCPServer:
     server = MCPServer(SERVER_NAME, instructions=INSTRUCTIONS, log_level="WARNING")
     read_only = ToolAnnotations(readOnlyHint=True, openWorldHint=False)
 
+    def tool(annotations: ToolAnnotations) -> Callable[[Callable[..., Any]], Any]:
+        """Register a tool whose description is its docstring as one plain paragraph."""
+        def register(fn: Callable[..., Any]) -> Any:
+            server.add_tool(fn, description=" ".join((fn.__doc__ or "").split()),
+                            annotations=annotations)
+            return fn
+
+        return register
+
     async def run(ctx: Context, work: Callable[[Principal], dict[str, Any]]) -> dict[str, Any]:
         return await anyio.to_thread.run_sync(_call, principal_of, ctx, work)
 
-    @server.tool(annotations=read_only)
+    @tool(read_only)
     async def search_activity(
         query: Annotated[str, Field(description="What to look for, in plain words, e.g. "
                                                 "'auth token refresh bug'.")],
@@ -86,7 +95,7 @@ def build_server(principal_of: PrincipalSource) -> MCPServer:
         return await run(ctx, lambda p: service.search(p, query, limit=limit, start=start,
                                                        end=end, repo=repo, actor=actor))
 
-    @server.tool(annotations=read_only)
+    @tool(read_only)
     async def list_reports(
         ctx: Context,
         kind: Annotated[str | None, Field(description="daily or weekly; omit for both.")] = None,
@@ -98,7 +107,7 @@ def build_server(principal_of: PrincipalSource) -> MCPServer:
         with get_report."""
         return await run(ctx, lambda p: service.list_reports(p, kind=kind, limit=limit))
 
-    @server.tool(annotations=read_only)
+    @tool(read_only)
     async def get_report(
         id: Annotated[int, Field(description="The report id from list_reports.")],  # noqa: A002
         ctx: Context,
@@ -107,8 +116,7 @@ def build_server(principal_of: PrincipalSource) -> MCPServer:
         citations (the GitHub URLs every bullet rests on) and coverage."""
         return await run(ctx, lambda p: _with_sources(service.report_detail(p, id)))
 
-    @server.tool(annotations=ToolAnnotations(readOnlyHint=False, idempotentHint=True,
-                                             openWorldHint=False))
+    @tool(ToolAnnotations(readOnlyHint=False, idempotentHint=True, openWorldHint=False))
     async def generate_report(
         ctx: Context,
         kind: Annotated[str | None, Field(
@@ -127,7 +135,7 @@ def build_server(principal_of: PrincipalSource) -> MCPServer:
         return await run(ctx, lambda p: _with_sources(service.generate(
             p, kind=kind, start=start, end=end, logins=logins, repo=repo, query=query)))
 
-    @server.tool(annotations=read_only)
+    @tool(read_only)
     async def ask(
         question: Annotated[str, Field(description="A question about the team's work, e.g. "
                                                    "'What did I ship in March?'. Dates, people "
