@@ -70,7 +70,7 @@ def fact(full_name: str, repo_gh_id: int, login: str, gh_id: int, number: int, t
         metadata={"number": number, "title": title, "state": "closed", "body": "Details"})
 
 
-def _person(session: Session, name: str, title: str) -> Person:
+def make_person(session: Session, name: str, title: str) -> Person:
     side = build_side(session, name, title)
     user = session.get(User, side.user_id)
     repo = session.exec(select(Repo).where(Repo.id == side.repo_id)).one()
@@ -121,8 +121,8 @@ def file_engine(sqlite_template: sqlite3.Connection, tmp_path: Path, configure
 @pytest.fixture
 def world(file_engine: Engine) -> World:
     with Session(file_engine, expire_on_commit=False) as session:
-        return World(_person(session, "alice", "Alice quasar ledger migration"),
-                     _person(session, "bob", "Bob nebula cache rollout"))
+        return World(make_person(session, "alice", "Alice quasar ledger migration"),
+                     make_person(session, "bob", "Bob nebula cache rollout"))
 
 
 class LiveServer:
