@@ -23,7 +23,7 @@ from sqlmodel import Session, select
 
 import gitpulse_app.intelligence.reports  # noqa: F401 — connects the staleness receiver
 from gitpulse_app.core.db import create_db_engine, set_engine
-from gitpulse_app.core.models import Repo, User
+from gitpulse_app.core.models import Installation, Repo, User
 from gitpulse_app.experience.auth.api_tokens import create_token
 from gitpulse_app.intelligence.embeddings.providers import reset_providers
 from gitpulse_app.normalization.models import ActorRef, Metrics, NormalizedFact, RepoRef
@@ -87,8 +87,6 @@ def make_person(session: Session, name: str, title: str) -> Person:
              f"{name} March tools ledger cleanup", MARCH),
     ], observed_via="webhook")
     # The source also lists the second repository, so its owner sees it.
-    from gitpulse_app.core.models import Installation
-
     installation = session.get(Installation, side.installation_id)
     installation.repositories = [side.repo_full_name, second]
     session.add(installation)
