@@ -59,6 +59,8 @@ class ApiTokensState(SessionState):
 
     @rx.event
     async def load(self):
+        # A secret is shown once: leaving or reloading the page forgets it.
+        self.new_token = ""
         await self._resolve()
         if self._user_id is None:
             return
