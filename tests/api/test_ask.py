@@ -127,3 +127,36 @@ def test_nothing_visible_gives_an_empty_uncited_answer(world: World):
 def test_bad_questions_are_refused(world: World, question):
     with pytest.raises(AskError):
         ask(world.alice.side.user_id, question, now=NOW)
+
+
+@pytest.mark.parametrize("text, first, last", [
+    ("what shipped in December?", "2025-12-01", "2026-01-01"),
+    ("what shipped in jan", "2025-01-01", "2025-02-01"),  # the latest January that has begun
+    ("in Sept. 2024", "2024-09-01", "2024-10-01"),
+    ("on 2025-03-14", "2025-03-14", "2025-03-15"),
+    ("during 2025-02", "2025-02-01", "2025-03-01"),
+    ("yesterday", "2025-12-04", "2025-12-05"),
+    ("last week", "2025-11-24", "2025-12-01"),
+])
+def test_named_windows_are_local_calendar_ranges(text, first, last):
+    window = named_window(text, NOW, "UTC")
+    assert (window.start.date().isoformat(), window.end.date().isoformat()) == (first, last)
+
+
+def test_named_windows_follow_the_askers_zone():
+    window = named_window("March 2025", NOW, "America/Chicago")
+    assert window.start == dt.datetime(2025, 3, 1, 6, tzinfo=dt.UTC)  # local midnight, CST
+    assert window.end == dt.datetime(2025, 4, 1, 5, tzinfo=dt.UTC)  # after the DST change
+
+
+def test_repositories_and_people_are_named_only_among_visible_ones():
+    from gitpulse_app.intelligence.ask.question import named_logins, named_repos
+
+    visible = ["acme/api", "acme/ui", "acme/web-app"]
+    assert named_repos("What broke in acme/ui?", visible) == ("acme/ui",)
+    assert named_repos("news from web-app and the API", visible) == ("acme/api", "acme/web-app")
+    assert named_repos("what did the ui team do", visible) == ()  # too short to be a bare name
+    assert named_repos("other/secret", visible) == ()
+    assert named_logins("what did @octocat and Hubot do?", ["octocat", "hubot", "bob"],
+                        None) == ("hubot", "octocat")
+    assert named_logins("What did I ship?", ["octocat"], "me-login") == ("me-login",)
