@@ -59,9 +59,10 @@ def _all_benchmarks() -> list[Benchmark]:
     from bench.sync import bench_sync
     from bench.ui import bench_ui
     from bench.webhooks import bench_webhook_ack
+    from bench.api import bench_api
 
     return [bench_migrations, bench_health, bench_ingest, bench_webhook_ack, bench_search,
-            bench_reports, bench_sync, bench_ui, bench_scheduler, bench_webhook_load]
+            bench_reports, bench_sync, bench_ui, bench_scheduler, bench_webhook_load, bench_api]
 
 
 def print_table(figures: list[Figure]) -> None:

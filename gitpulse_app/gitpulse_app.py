@@ -11,12 +11,15 @@ from gitpulse_app.experience.pages.registry import PAGES
 
 prepare_process()
 
+api = create_api(with_workers=False)
 app = rx.App(
-    api_transformer=create_api(with_workers=False),
+    api_transformer=api,
     toaster=rx.toast.provider(position="top-right"),
 )
 for spec in PAGES:
     app.add_page(spec.component, route=spec.route, title=spec.title, on_load=spec.on_load)
 app.register_lifespan_task(background_workers)
+# The MCP session manager of `/mcp` (docs/API.md): Reflex does not run the mounted app's lifespan.
+app.register_lifespan_task(api.state.mcp_lifespan)
 # Last, once the backend has built everything it keeps for its lifetime.
 app.register_lifespan_task(freeze_startup_heap)

@@ -525,3 +525,19 @@ class SchedulerLease(SQLModel, table=True):
     expires_at: dt.datetime = _ts()
     created_at: dt.datetime = _ts_now()
     updated_at: dt.datetime = _updated_at()
+
+
+# Personal API tokens (docs/API.md) ----------------------------------------------------------------
+class ApiToken(_Row, table=True):
+    """A personal API token: it acts as its user; only the SHA-256 of the secret is stored."""
+
+    __tablename__ = "api_tokens"
+
+    user_id: int = Field(index=True)
+    name: str
+    scope: str = "read"  # read | write
+    token_hash: str = _sha256_hex(unique=True)
+    prefix: str  # the first characters of the secret, shown in lists to tell tokens apart
+    last_used_at: dt.datetime | None = _ts_opt()
+    expires_at: dt.datetime | None = _ts_opt()
+    revoked_at: dt.datetime | None = _ts_opt()

@@ -14,6 +14,7 @@ REPORTS = "/reports"
 REPORT_DETAIL = "/reports/[id]"
 SETTINGS = "/settings"
 OPS = "/ops"
+ASK = "/ask"  # Ask with citations (docs/API.md)
 
 API_HEALTH = "/api/health"
 API_WEBHOOKS = "/api/webhooks/github"
@@ -24,6 +25,8 @@ AUTH_DEMO = "/auth/demo"
 API_REPORT_MARKDOWN = "/api/reports/{report_id}.md"
 API_REPORT_MARKDOWN_ROUTE = "/api/reports/{report_id:int}.md"
 API_TIMELINE_CSV = "/api/export/timeline.csv"
+API_V1 = "/api/v1"  # the JSON API for tokens (docs/API.md)
+MCP = "/mcp"
 
 SESSION_COOKIE = "gitpulse_session"
 

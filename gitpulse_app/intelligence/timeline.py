@@ -59,13 +59,16 @@ class TimelineFilters:
     types: tuple[str, ...] = ()
     start_date: dt.date | None = None
     end_date: dt.date | None = None
+    # Instants instead of local dates (the JSON API's `start`/`end`); they win when set.
+    start_at: dt.datetime | None = None
+    end_at: dt.datetime | None = None
 
     def window(self, zone: ZoneLike) -> tuple[dt.datetime | None, dt.datetime | None]:
         """The local date range as UTC instants `[start, end)`."""
         start = start_of_local_day(self.start_date, zone) if self.start_date else None
         end = (start_of_local_day(self.end_date + dt.timedelta(days=1), zone)
                if self.end_date else None)
-        return start, end
+        return self.start_at or start, self.end_at or end
 
 
 @dataclass(frozen=True)

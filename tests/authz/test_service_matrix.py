@@ -375,6 +375,36 @@ def check_viewer_cannot_mutate_links(pair: Pair, configure) -> None:
     assert roles == {"viewer"}
 
 
+# Checks: Ask and personal API tokens (docs/API.md) ------------------------------------------------------
+def check_ask(pair: Pair, configure) -> None:
+    from gitpulse_app.intelligence.ask import ask
+
+    a, b = pair.a, pair.b
+    own = ask(a.user_id, a.fact_title, now=NOW)
+    assert a.fact_url in own.citations  # control: A's own question finds A's fact
+    for question in (a.fact_title, f"What did {a.login} do in {a.repo_full_name}?"):
+        answer = ask(b.user_id, question, now=NOW)
+        assert a.fact_url not in answer.citations
+        assert_no_leak([answer.bullets, [s.as_json() for s in answer.sources]], a)
+
+
+def check_api_tokens(pair: Pair, configure) -> None:
+    from gitpulse_app.experience.auth.api_tokens import (
+        TokenError,
+        create_token,
+        list_tokens,
+        resolve_api_token,
+        revoke_token,
+    )
+
+    a, b = pair.a, pair.b
+    made = create_token(a.user_id, "a's laptop", "write")
+    assert all(view.id != made.id for view in list_tokens(b.user_id))
+    with pytest.raises(TokenError):
+        revoke_token(made.id, b.user_id)
+    assert resolve_api_token(made.token).user_id == a.user_id
+
+
 CHECKS = {name: fn for name, fn in globals().items() if name.startswith("check_")}
 
 

@@ -157,6 +157,22 @@ HANDLERS: dict[str, tuple[str, tuple[str, ...], str]] = {
     "TimelineState.set_search_text": why(UI, "form field"),
     "TimelineState.submit_search": why(UI, "dispatches run_search / clear_search"),
     "TimelineState.setvar": SETVAR,
+    # pages/ask.py (docs/API.md)
+    "AskState.load": svc("check_session_resolution", via="SessionState._guard"),
+    "AskState.ask": svc("check_ask", via="intelligence.ask.retrieve/answer(self._user_id)"),
+    "AskState.set_question": why(UI, "form field"),
+    "AskState.use_example": why(UI, "fills the question and dispatches ask"),
+    "AskState.setvar": SETVAR,
+    # pages/settings_tokens.py (docs/API.md)
+    "ApiTokensState.load": svc("check_api_tokens", via="api_tokens.list_tokens(self._user_id)"),
+    "ApiTokensState.create": why(OWN, "create_token(self._user_id, …): the caller's own token"),
+    "ApiTokensState.revoke": svc("check_api_tokens",
+                                 via="api_tokens.revoke_token(id, self._user_id)"),
+    "ApiTokensState.dismiss_token": why(UI, "hides the once-shown secret"),
+    "ApiTokensState.set_name": why(UI, "form field"),
+    "ApiTokensState.set_scope": why(UI, "form field"),
+    "ApiTokensState.set_expiry": why(UI, "form field"),
+    "ApiTokensState.setvar": SETVAR,
 }
 
 

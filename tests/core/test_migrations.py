@@ -27,6 +27,7 @@ CONTRACT_TABLES = {
     "auth_sessions",
     "email_deliveries",
     "scheduler_leases",
+    "api_tokens",  # issue "GitPulse as a source of truth" (docs/API.md)
 }
 
 

@@ -160,7 +160,31 @@ def build_parser() -> _Parser:
     rotate = secrets_sub.add_parser("rotate", help="re-encrypt stored tokens", parents=[common])
     rotate.add_argument("--from-key-file", required=True, metavar="PATH")
     rotate.set_defaults(run=commands.secrets_rotate)
+    _add_token_commands(sub, common)
     return parser
+
+
+def _add_token_commands(sub, common: _Parser) -> None:
+    """`token create|list|revoke` and `mcp` (docs/API.md)."""
+    from gitpulse_app.experience.cli import tokens
+
+    token = sub.add_parser("token", help="personal API tokens", parents=[common])
+    token_sub = token.add_subparsers(dest="token_command", metavar="ACTION", parser_class=_Parser)
+    token_sub.required = True
+    create = token_sub.add_parser("create", help="create a token (shown once)", parents=[common])
+    create.add_argument("--login", required=True)
+    create.add_argument("--name", required=True)
+    create.add_argument("--scope", choices=["read", "write"], default="read")
+    create.add_argument("--expires-days", type=positive_int, metavar="N")
+    create.set_defaults(run=tokens.token_create)
+    listing = token_sub.add_parser("list", help="list a user's tokens", parents=[common])
+    listing.add_argument("--login", required=True)
+    listing.set_defaults(run=tokens.token_list)
+    revoke = token_sub.add_parser("revoke", help="revoke a token at once", parents=[common])
+    revoke.add_argument("id", type=positive_int, metavar="ID")
+    revoke.set_defaults(run=tokens.token_revoke)
+    sub.add_parser("mcp", help="the MCP server on stdio (token from GITPULSE_TOKEN)",
+                   parents=[common]).set_defaults(run=tokens.mcp_stdio)
 
 
 def _print_json(obj: dict[str, Any]) -> None:

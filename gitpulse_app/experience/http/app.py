@@ -19,7 +19,9 @@ from gitpulse_app.experience.auth.ratelimit import AuthRateLimit
 from gitpulse_app.experience.auth.routes import demo_sign_in, github_callback, github_login, logout
 from gitpulse_app.experience.http.export import export_timeline
 from gitpulse_app.experience.http.health import health
+from gitpulse_app.experience.http.api_v1 import TokenGate, api_v1_mount
 from gitpulse_app.experience.http.reports import download_report_markdown
+from gitpulse_app.experience.mcp.server import MCP_PATH, McpHttpEndpoint
 from gitpulse_app.experience.wiring import load_capabilities
 
 
@@ -54,13 +56,26 @@ def api_middleware() -> list[Middleware]:
 
 
 def create_api(*, with_workers: bool) -> Starlette:
-    """Our routes; `with_workers` makes it a standalone backend that runs the in-process workers."""
+    """Our routes; `with_workers` makes it a standalone backend that runs the in-process workers.
+
+    `/api/v1` and `/mcp` (docs/API.md) share one token gate. The MCP session manager must run for
+    the app's lifetime: this app's lifespan runs it, and a host that mounts the app without its
+    lifespan (the Reflex backend) registers `app.state.mcp_lifespan` as a lifespan task instead.
+    """
     load_capabilities()
+    gate = TokenGate()
+    mcp = McpHttpEndpoint(gate)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        async with background_workers():
+        async with contextlib.AsyncExitStack() as stack:
+            await stack.enter_async_context(mcp.lifespan())
+            if with_workers:
+                await stack.enter_async_context(background_workers())
             yield
 
-    return Starlette(routes=api_routes(), middleware=api_middleware(),
-                     lifespan=lifespan if with_workers else None)
+    token_routes = [api_v1_mount(gate), Route(MCP_PATH, mcp, methods=["GET", "POST", "DELETE"])]
+    app = Starlette(routes=[*api_routes(), *token_routes], middleware=api_middleware(),
+                    lifespan=lifespan)
+    app.state.mcp_lifespan = mcp.lifespan
+    return app

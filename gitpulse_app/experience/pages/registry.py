@@ -10,6 +10,7 @@ import reflex as rx
 
 from gitpulse_app.experience import routes
 from gitpulse_app.experience.pages import not_found as not_found_page
+from gitpulse_app.experience.pages.ask import AskState, ask_page
 from gitpulse_app.experience.pages.dashboard import DashboardState, dashboard
 from gitpulse_app.experience.pages.landing import LandingState, landing
 from gitpulse_app.experience.pages.onboarding import OnboardingState, onboarding
@@ -41,6 +42,7 @@ PAGES: list[PageSpec] = [
     PageSpec(routes.REPORT_DETAIL, "Report", report_detail_page, ReportDetailState.load),
     PageSpec(routes.SETTINGS, "Settings", settings, SettingsState.load),
     PageSpec(routes.OPS, "Operations", ops, OpsState.load),
+    PageSpec(routes.ASK, "Ask", ask_page, AskState.load),
     # Reflex serves its "404" page at every path no other page matches.
     PageSpec(not_found_page.ROUTE, not_found_page.TITLE, not_found_page.not_found,
              not_found_page.NotFoundState.load),

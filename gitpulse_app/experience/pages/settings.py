@@ -24,6 +24,7 @@ from gitpulse_app.experience.settings_service import (
     remove_pat_source,
     save_settings,
 )
+from gitpulse_app.experience.pages.settings_tokens import api_tokens_section
 from gitpulse_app.experience.state import SessionState
 
 log = logging.getLogger(__name__)
@@ -252,6 +253,7 @@ def settings_form() -> rx.Component:
             width="100%",
         ),
         sources_section(),
+        api_tokens_section(section),
         section(
             "Sessions",
             rx.hstack(

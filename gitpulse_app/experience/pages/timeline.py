@@ -468,6 +468,8 @@ def timeline() -> rx.Component:
             rx.hstack(
                 rx.heading("Timeline", as_="h1", size="8"),
                 rx.spacer(),
+                rx.link(rx.button(rx.icon("sparkles", size=16), "Ask", variant="soft"),
+                        href=routes.ASK, id="ask-link"),
                 rx.link(rx.button(rx.icon("download", size=16), "Export CSV", variant="outline"),
                         href=state.export_url, is_external=True, id="export-csv"),
                 align="center",

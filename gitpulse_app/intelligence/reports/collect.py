@@ -127,3 +127,16 @@ def collect_facts(
     ).all()
     facts = [_fact(row) for row in rows]
     return Collection(facts, event_count, omitted=max(0, event_count - len(facts)))
+
+
+def facts_by_id(session: Session, event_ids: Sequence[int], repo_ids: Ids[int]
+                ) -> list[CollectedFact]:
+    """The facts `event_ids` in the order given, keeping only those in `repo_ids` (visibility)."""
+    if not event_ids or not repo_ids:
+        return []
+    rows = session.execute(
+        sa.select(*_COLUMNS).join(Repo, Repo.id == Event.repo_id)
+        .join(User, User.id == Event.actor_id)
+        .where(Event.id.in_(list(event_ids)), Event.repo_id.in_(sorted(repo_ids)))).all()
+    by_id = {row[0]: _fact(row) for row in rows}
+    return [by_id[event_id] for event_id in event_ids if event_id in by_id]

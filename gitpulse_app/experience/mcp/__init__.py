@@ -1,0 +1,1 @@
+"""The MCP adapter (docs/API.md)."""
