@@ -45,3 +45,35 @@ def test_a_webhook_batch_reports_for_the_linked_owners(world):
     world.repo("acme/api", seen_by=(alice,))
     batch = _batch(world, world.installations[alice.id], trigger="webhook")
     assert post_sync_recipients(batch.id) == [alice.id]
+
+
+def test_post_sync_and_staleness_run_on_the_clock_they_are_given(world):
+    """A tick's injected clock, not the wall clock, decides the window in progress and the stale
+    mark; on a Saturday the window in progress of a Monday–Friday user is Monday's."""
+    from gitpulse_app.acquisition.sync.lifecycle import finalize_batch
+    from gitpulse_app.intelligence.reports import generate_report
+    from gitpulse_app.normalization.store import ingest_facts
+
+    mona = world.user("mona", timezone="UTC", work_days="12345")
+    repo = world.repo("acme/api", seen_by=(mona,))
+    saturday = dt.datetime(2031, 3, 8, 10, 0, tzinfo=dt.UTC)  # far from any real "now"
+    world.add(commit(repo, mona, "Weekend fix", saturday - dt.timedelta(hours=2)))
+    batch = _batch(world, world.installations[mona.id], trigger="manual", user=mona)
+    batch.status = "running"
+    world.session.add(batch)
+    world.session.commit()
+
+    assert finalize_batch(batch.id, now=saturday)
+    [so_far] = world.reports()
+    assert (so_far.start_date, so_far.end_date) == (dt.datetime(2031, 3, 8, tzinfo=dt.UTC),
+                                                    dt.datetime(2031, 3, 11, tzinfo=dt.UTC))
+    assert so_far.is_partial and so_far.generated_at == saturday
+    assert so_far.title == "Daily Standup - March 10, 2031"
+
+    friday = generate_report(mona.id, "daily", dt.datetime(2031, 3, 7, tzinfo=dt.UTC),
+                             dt.datetime(2031, 3, 8, tzinfo=dt.UTC), origin="manual",
+                             now=saturday).report
+    later = saturday + dt.timedelta(hours=1)
+    ingest_facts([commit(repo, mona, "Late push", dt.datetime(2031, 3, 7, 18, tzinfo=dt.UTC))],
+                 observed_via="webhook", now=later)
+    assert world.report(friday.id).stale_detected_at == later
