@@ -27,6 +27,9 @@ CONTRACT_TABLES = {
     "auth_sessions",
     "email_deliveries",
     "scheduler_leases",
+    # Issue 18 (channels, docs/CHANNELS.md).
+    "delivery_channels",
+    "channel_deliveries",
 }
 
 
