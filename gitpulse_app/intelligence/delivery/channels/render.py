@@ -209,16 +209,18 @@ def slack_payload(digest: Digest) -> dict:
               for title, bullets in digest.sections]
     sections = pack(groups, limit=SLACK_SECTION_TEXT, max_chunks=SLACK_BLOCKS - 3,
                     total=40_000, more=f"…more in the full report: {link}", split_groups=True)
-    about = " · ".join(slack_text(part) for part in (digest.label, digest.who) if part)
+    label = "" if digest.label in digest.title else digest.label
+    about = " · ".join(slack_text(part) for part in (label, digest.who) if part)
     blocks: list[dict] = [
         {"type": "header", "text": {"type": "plain_text", "emoji": False,
                                     "text": _fit(defuse(digest.title), SLACK_HEADER_TEXT)}},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": about}]},
     ]
+    if about:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": about}]})
     blocks += [{"type": "section", "text": {"type": "mrkdwn", "text": text}} for text in sections]
     blocks.append({"type": "context", "elements": [
         {"type": "mrkdwn", "text": f"{_coverage(digest)} · {link}"}]})
-    fallback = "\n".join([f"{slack_text(digest.title)} ({about})",
+    fallback = "\n".join([slack_text(digest.title) + (f" ({about})" if about else ""),
                           *(line for group in groups for line in group), link])
     return {"text": _fit(fallback, SLACK_FALLBACK_TEXT), "blocks": blocks,
             "unfurl_links": False, "unfurl_media": False}
@@ -232,7 +234,8 @@ def discord_payload(digest: Digest) -> dict:
         return _inline(text, digest.allowed, discord_text, _discord_link)
 
     title = _fit(defuse(digest.title), DISCORD_TITLE)
-    footer = " · ".join(part for part in (_coverage(digest), defuse(digest.label),
+    label = "" if digest.label in digest.title else digest.label
+    footer = " · ".join(part for part in (_coverage(digest), defuse(label),
                                           defuse(digest.who)) if part)
     groups = [[f"**{discord_text(name)}**", *(f"• {inline(b)}" for b in bullets), ""]
               for name, bullets in digest.sections]
