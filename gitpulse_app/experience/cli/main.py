@@ -160,6 +160,10 @@ def build_parser() -> _Parser:
     rotate = secrets_sub.add_parser("rotate", help="re-encrypt stored tokens", parents=[common])
     rotate.add_argument("--from-key-file", required=True, metavar="PATH")
     rotate.set_defaults(run=commands.secrets_rotate)
+
+    from gitpulse_app.experience.cli import channels as channels_cli
+
+    channels_cli.add_parser(sub, common, _Parser, positive_int)
     return parser
 
 
