@@ -68,8 +68,9 @@ def add_delivery(session: Session, report_id: int, channel_id: int, now: dt.date
               "delivery_uuid": str(uuid.uuid4()), "status": status, "attempts": 0,
               "rate_limit_waits": 0, "next_attempt_at": now, "last_error": note,
               "created_at": now, "updated_at": now}
+    # RETURNING tells a new row from a conflict on both backends (PostgreSQL's rowcount is -1).
     inserted = session.execute(_insert(session).values(**values).on_conflict_do_nothing(
-        index_elements=["report_id", "channel_id"])).rowcount
+        index_elements=["report_id", "channel_id"]).returning(_table.c.id)).first() is not None
     if inserted:
         log_fields(log, logging.INFO, "Channel message queued", report_id=report_id,
                    channel_id=channel_id, status=status)
