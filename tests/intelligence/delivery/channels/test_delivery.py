@@ -9,14 +9,16 @@ import hmac
 import json
 import re
 
+from gitpulse_app.experience.ops_service import load_ops
 from gitpulse_app.intelligence.delivery import channels
 from gitpulse_app.intelligence.delivery.channels.service import list_channels
 from gitpulse_app.intelligence.scheduler import run_tick
 from tests.intelligence.delivery.channels.conftest import BASE_URL, DAY, TICK
-from tests.support.fake_chat import FakeDiscord, FakeSlack
+from tests.support.fake_chat import SLACK_PATH, FakeDiscord, FakeSlack
 from tests.support.fakeserver import FakeResponse
 
 SECRET = "a-webhook-secret-of-some-length"
+SLACK_SECRET_PART = SLACK_PATH.rsplit("/", 1)[1]
 SLACK_LINK = re.compile(r"<([^|>]+)\|")
 MARKDOWN_LINK = re.compile(r"\]\(([^)\s]+)\)")
 
@@ -145,7 +147,9 @@ def test_webhook_500_three_times_fails_visibly_and_retry_delivers_it(team, fake_
     assert team.deliveries(channel_id)[0].status == "sent"
 
 
-def test_slack_channel_is_archived_disables_the_channel_with_that_reason(team, fake_chat):
+def test_slack_channel_is_archived_disables_the_channel_with_that_reason(team, fake_chat,
+                                                                      configure):
+    configure(GITPULSE_ADMINS="alice")
     slack = fake_chat("slack")
     slack.script(FakeSlack.error("channel_is_archived", 410))
     alice = team.user("alice")
@@ -159,6 +163,11 @@ def test_slack_channel_is_archived_disables_the_channel_with_that_reason(team, f
     (view,) = list_channels(alice.id)
     assert view.status == "disabled" and "channel_is_archived" in view.disabled_reason
     assert len(slack.requests) == 1
+    ops = load_ops(alice.id)  # and on /ops, without the URL
+    assert [(p.status, p.owner) for p in ops.channel_problems] == [("disabled", "alice"),
+                                                                    ("failed", "alice")]
+    assert all("channel_is_archived" in p.detail for p in ops.channel_problems)
+    assert SLACK_SECRET_PART not in repr(ops.channel_problems)
 
 
 def test_a_title_written_to_ping_or_link_pings_nobody_and_links_nowhere(team, fake_chat):
@@ -189,3 +198,22 @@ def test_a_title_written_to_ping_or_link_pings_nobody_and_links_nowhere(team, fa
     assert set(MARKDOWN_LINK.findall(discord_text)) <= allowed | {
         discord_message["embeds"][0]["url"]}
     assert "https://evil" not in discord_text and "www.evil" not in discord_text
+
+
+def test_a_repository_team_channel_gets_a_digest_of_that_repository_in_discord(team, fake_chat):
+    discord = fake_chat("discord")
+    team.user("alice")
+    team.user("bob")
+    bob = team.merged("bob", "Tune the cache")
+    channel_id = team.channel("alice", "discord", discord.url, repo="ACME/app",
+                              reports=["daily"])
+
+    run_tick(TICK)
+    run_tick(later(hours=1))
+
+    (message,) = discord.messages
+    (embed,) = message["embeds"]
+    assert f"]({bob[0]})" in embed["description"] and "Repository acme/app" in \
+        embed["footer"]["text"]
+    (delivery,) = team.deliveries(channel_id)
+    assert delivery.status == "sent" and embed["url"] == f"{BASE_URL}/reports/{delivery.report_id}"
