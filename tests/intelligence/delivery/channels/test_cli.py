@@ -1,4 +1,4 @@
-"""`channel add|list|test|remove` in-process, with `--json` (CONTRACT §5 style)."""
+"""`channel add|list|test|remove` in-process, with `--json` (one JSON object on stdout)."""
 
 from __future__ import annotations
 
