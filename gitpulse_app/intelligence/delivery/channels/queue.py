@@ -32,6 +32,7 @@ from gitpulse_app.core.db import session_scope, utcnow
 from gitpulse_app.core.logging import log_fields, metric
 from gitpulse_app.core.models import ChannelDelivery, DeliveryChannel, Report
 from gitpulse_app.intelligence.delivery.channels import answers, render, transport
+from gitpulse_app.intelligence.delivery.channels.guard import ChannelURLError, check_url
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +200,11 @@ def _build(claimed: _Claimed) -> tuple[Outgoing | None, str | None, str | None]:
         url = decrypt_token(channel.url_enc)
         if url is None:
             return None, None, URL_UNREADABLE
+        try:  # the scheme rule again (the setting may have changed); addresses at connect time
+            check_url(url, allow_private=get_settings().channels_allow_private,
+                      resolve_host=False)
+        except ChannelURLError as exc:
+            return None, None, str(exc)
         if channel.kind == "webhook":
             secret = decrypt_token(channel.secret_enc) or ""
             body = render.webhook_body(report)

@@ -5,13 +5,18 @@ from __future__ import annotations
 import pytest
 
 from gitpulse_app.intelligence.delivery import channels
-from gitpulse_app.intelligence.delivery.channels.guard import ChannelURLError, check_url
+from gitpulse_app.intelligence.delivery.channels.guard import (
+    ChannelURLError,
+    GuardedBackend,
+    check_url,
+)
 from gitpulse_app.intelligence.delivery.channels.service import (
     ChannelError,
     ChannelInput,
     add_channel,
     list_channels,
 )
+from gitpulse_app.intelligence.delivery.channels.transport import post
 from gitpulse_app.intelligence.scheduler import run_tick
 from tests.intelligence.delivery.channels.conftest import TICK
 from tests.support.fakeserver import FakeResponse
@@ -69,8 +74,21 @@ def test_sending_checks_the_address_again(team, fake_chat, configure):
     run_tick(TICK)
 
     (delivery,) = team.deliveries(channel_id)
-    assert delivery.status == "failed" and "private or local address" in delivery.last_error
+    assert delivery.status == "failed" and "must start with https://" in delivery.last_error
     assert slack.requests == [] and channels.drain(TICK) == 0
+
+
+def test_the_connection_itself_refuses_a_private_address(fake_chat):
+    # What a name re-resolving to an internal address after it was saved meets: the sender
+    # resolves and checks the address at connect time, so nothing is sent.
+    slack = fake_chat("slack")
+    url = slack.url.replace("http://", "https://")
+    answer = post(url, b"{}", {}, allow_private=False, now=TICK)
+
+    assert answer.refused and answer.status is None
+    assert "127.0.0.1" in answer.error and slack.requests == []
+    with pytest.raises(ChannelURLError):
+        GuardedBackend(allow_private=False).connect_tcp("localhost", slack.server.port)
 
 
 def test_redirects_are_not_followed(team, fake_chat):
