@@ -7,11 +7,11 @@ is never part of an answer or a log line.
 
 from __future__ import annotations
 
+import datetime as dt
 import email.utils
 import json
 import ssl
 from dataclasses import dataclass
-import datetime as dt
 
 import certifi
 import httpcore
