@@ -59,7 +59,7 @@ def _service(call):
 
 def _line(view) -> str:
     status = "active" if view.status == "active" else f"disabled: {view.disabled_reason}"
-    return (f"{view.id}  {view.kind:<8} {view.name} ({view.url_hint}) — {view.scope_text}; "
+    return (f"{view.name} ({view.kind}, {view.url_hint}) — {view.scope_text}; "
             f"{' and '.join(view.reports)}; {status}")
 
 
@@ -86,7 +86,8 @@ def channel_list(args: argparse.Namespace) -> CommandResult:
     from gitpulse_app.intelligence.delivery.channels import service
 
     views = _service(lambda: service.list_channels(service.login_user_id(args.login)))
-    summary = "\n".join(_line(view) for view in views) or f"{args.login} has no channels."
+    summary = "\n".join(f"{view.id}  {_line(view)}" for view in views) or \
+        f"{args.login} has no channels."
     return CommandResult({"channels": [view.as_json() for view in views]}, summary)
 
 
