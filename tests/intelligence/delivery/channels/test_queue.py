@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 import pytest
@@ -9,7 +10,9 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from gitpulse_app.core.models import ChannelDelivery
-from gitpulse_app.intelligence.delivery import channels
+from gitpulse_app.core.workers import registered_workers
+from gitpulse_app.experience.wiring import load_capabilities
+from gitpulse_app.intelligence.delivery import channels, worker
 from gitpulse_app.intelligence.delivery.channels.service import ChannelInput, add_channel
 from tests.intelligence.delivery.conftest import T0, make_owner, make_report
 
@@ -68,3 +71,25 @@ def test_a_stale_sending_row_becomes_outcome_unknown_and_never_pending(session, 
     row = session.scalars(sa.select(ChannelDelivery)).one()
     assert (row.status, row.last_error) == ("failed", channels.OUTCOME_UNKNOWN)
     assert channels.drain(T0 + dt.timedelta(hours=1)) == 0
+
+
+def test_the_channel_worker_is_registered_and_delivers_on_its_first_round(session, configure,
+                                                                          fake_chat):
+    configure(GITPULSE_CHANNELS_ALLOW_PRIVATE="1")
+    slack = fake_chat("slack")
+    owner = make_owner(session)
+    add_channel(owner.id, ChannelInput(kind="slack", url=slack.url))
+    channels.enqueue_report_channels(make_report(session, owner).id)
+    load_capabilities()
+    assert "channels" in registered_workers()
+
+    async def scenario():
+        task = asyncio.create_task(worker.channel_worker())
+        try:
+            await asyncio.to_thread(slack.wait, 1, 10)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    asyncio.run(scenario())
+    assert len(slack.messages) == 1 and rows(session)[0][2] == "sent"
