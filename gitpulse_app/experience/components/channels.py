@@ -77,6 +77,7 @@ class ChannelsState(SessionState):
 
     @rx.event
     async def load(self):
+        self.new_secret = ""  # a generated secret is shown once, not again on the next visit
         user_id = await self._user()
         if user_id is not None:
             await self._refresh(user_id)
