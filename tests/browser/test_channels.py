@@ -40,3 +40,26 @@ def test_add_a_channel_send_a_test_message_and_see_its_status(page, live_app, db
     row.get_by_role("button", name="Send test message").click()
     expect(row.locator(".channel-state")).to_have_text("Disabled")
     expect(row.locator(".channel-reason")).to_contain_text("channel_is_archived")
+
+
+def test_a_webhook_channel_shows_its_generated_secret_once(page, live_app, db, fake_chat):  # noqa: F811
+    receiver = fake_chat("webhook")
+    Workspace(page, live_app)
+    page.goto("/settings")
+    page.locator("#channel-kind").click()
+    page.get_by_role("option", name="Webhook").click()
+    page.locator("#channel-url").fill(receiver.url)
+    page.locator("#add-channel").click()
+
+    secret = page.locator("#channel-new-secret")
+    expect(secret).to_be_visible()
+    assert len(secret.inner_text()) >= 32
+    row = page.locator("#channels .channel-row")
+    expect(row).to_contain_text("Webhook")
+    row.get_by_role("button", name="Send test message").click()
+    expect(row.locator(".channel-test")).to_have_text("Last test: The endpoint answered HTTP 200 ok")
+    assert receiver.requests[0].headers["X-GitPulse-Event"] == "ping"
+
+    page.reload()
+    expect(page.locator("#channels .channel-row")).to_have_count(1)
+    expect(page.locator("#channel-new-secret")).to_have_count(0)
