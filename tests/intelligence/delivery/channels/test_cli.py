@@ -10,6 +10,8 @@ from gitpulse_app.core.crypto import decrypt_token
 from gitpulse_app.experience.cli.main import main
 from tests.support.fake_chat import FakeSlack
 
+SECRET_FOR_ROTATION = "a-webhook-secret-to-rotate"
+
 
 def run(capsys, *args: str) -> tuple[int, dict, str]:
     code = main([*args, "--json"])
@@ -94,3 +96,21 @@ def test_bad_channel_input_exits_with_a_clear_message(team, capsys):
     code, error, _ = run(capsys, "channel", "add", "--login", "alice", "--kind", "slack",
                          "--url", "https://93.184.216.34/h", "--logins", "a", "--repo", "o/n")
     assert code == 2 and "not allowed with" in error["error"]
+
+
+def test_secrets_rotate_re_encrypts_channel_urls_and_webhook_secrets(team, configure, tmp_path,
+                                                                     capsys):
+    team.user("alice")
+    channel_id = team.channel("alice", "webhook", "https://93.184.216.34/hooks/x",
+                              secret=SECRET_FOR_ROTATION)
+    key_file = tmp_path / "old.key"
+    key_file.write_text("test-secret-key", encoding="utf-8")  # the key the channel was saved with
+    configure(GITPULSE_SECRET_KEY="a-brand-new-key")
+
+    code, rotated, _ = run(capsys, "secrets", "rotate", "--from-key-file", str(key_file))
+
+    assert code == 0 and rotated["rotated"] == 2
+    row = team.channel_row(channel_id)
+    assert decrypt_token(row.url_enc, "a-brand-new-key") == "https://93.184.216.34/hooks/x"
+    assert decrypt_token(row.secret_enc, "a-brand-new-key") == SECRET_FOR_ROTATION
+    assert decrypt_token(row.url_enc, "test-secret-key") is None
