@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.support.fakeserver",
     "tests.support.browser",
     "tests.support.counts",
+    "tests.support.fake_chat",
 ]

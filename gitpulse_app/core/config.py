@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     admins_value: str | None = Field(None, validation_alias="GITPULSE_ADMINS")
     smtp_url: str | None = Field(None, validation_alias="SMTP_URL")
     mail_from: str = Field("GitPulse <reports@localhost>", validation_alias="GITPULSE_MAIL_FROM")
+    # Channel URLs may be http:// and reach private addresses (docs/CHANNELS.md).
+    channels_allow_private_value: str | None = Field(
+        None, validation_alias="GITPULSE_CHANNELS_ALLOW_PRIVATE")
 
     @field_validator("*", mode="before")
     @classmethod
@@ -110,6 +113,11 @@ class Settings(BaseSettings):
     @property
     def email_enabled(self) -> bool:
         return bool(self.smtp_url)
+
+    @property
+    def channels_allow_private(self) -> bool:
+        value = self.channels_allow_private_value
+        return value is not None and value.strip().lower() in {"1", "true", "yes", "on"}
 
     @property
     def admins(self) -> frozenset[str]:

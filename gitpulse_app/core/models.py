@@ -541,3 +541,52 @@ class ApiToken(_Row, table=True):
     last_used_at: dt.datetime | None = _ts_opt()
     expires_at: dt.datetime | None = _ts_opt()
     revoked_at: dt.datetime | None = _ts_opt()
+
+
+# Chat and webhook channels (docs/CHANNELS.md) ------------------------------------------------------
+class DeliveryChannel(_Row, table=True):
+    """A Slack, Discord or signed-webhook destination of a user's reports.
+
+    The URL and the webhook secret are stored encrypted (core/crypto.py); `url_hint` (`…/last4`)
+    is all the UI ever shows of them.
+    """
+
+    __tablename__ = "delivery_channels"
+
+    user_id: int = Field(foreign_key="users.id", index=True)
+    kind: str
+    name: str
+    scope: str = "personal"
+    scope_logins: list[str] = _json_list()
+    scope_repo: str | None = None
+    report_kinds: list[str] = _json_list()
+    url_enc: str
+    url_hint: str
+    secret_enc: str | None = None
+    status: str = "active"
+    disabled_reason: str | None = None
+    disabled_at: dt.datetime | None = _ts_opt()
+    last_test_at: dt.datetime | None = _ts_opt()
+    last_test_result: str | None = None
+
+
+class ChannelDelivery(_Row, table=True):
+    """The once-only message of one report to one channel (claimable, like `email_deliveries`)."""
+
+    __tablename__ = "channel_deliveries"
+    __table_args__ = (
+        sa.UniqueConstraint("report_id", "channel_id"),
+        sa.Index("ix_channel_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    report_id: int
+    channel_id: int = Field(foreign_key="delivery_channels.id", index=True)
+    delivery_uuid: str = Field(sa_type=sa.String(36), unique=True)
+    status: str = "pending"
+    attempts: int = 0
+    rate_limit_waits: int = 0
+    next_attempt_at: dt.datetime = _ts_now()
+    last_error: str | None = None
+    response_status: int | None = None
+    sent_at: dt.datetime | None = _ts_opt()
+    claimed_by: str | None = None

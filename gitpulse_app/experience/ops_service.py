@@ -23,6 +23,8 @@ from gitpulse_app.acquisition.webhooks import processor
 from gitpulse_app.core.config import get_settings
 from gitpulse_app.core.db import session_scope, utcnow
 from gitpulse_app.core.models import (
+    ChannelDelivery,
+    DeliveryChannel,
     EmailDelivery,
     EmbeddingQueueItem,
     IngestionJob,
@@ -137,6 +139,18 @@ class DeliveryRow:
 
 
 @dataclass
+class ChannelProblemRow:
+    """A disabled channel or a failed channel delivery (never a URL or a secret)."""
+
+    status: str = ""
+    channel: str = ""
+    owner: str = ""
+    report_id: int = 0
+    detail: str = ""
+    updated: str = ""
+
+
+@dataclass
 class OpsView:
     envelopes: list[EnvelopeRow] = field(default_factory=list)
     failed_envelopes: int = 0
@@ -146,6 +160,7 @@ class OpsView:
     queues: list[QueueRow] = field(default_factory=list)
     providers: list[ProviderRow] = field(default_factory=list)
     deliveries: list[DeliveryRow] = field(default_factory=list)
+    channel_problems: list[ChannelProblemRow] = field(default_factory=list)
 
 
 # Queries ----------------------------------------------------------------------------------------
@@ -226,6 +241,7 @@ def queue_depths(session: Session) -> list[QueueRow]:
     webhooks = _counts(session, WebhookEvent.__table__)
     embeddings = _counts(session, EmbeddingQueueItem.__table__)
     emails = _counts(session, EmailDelivery.__table__)
+    chat = _counts(session, ChannelDelivery.__table__)
     jobs = _counts(session, IngestionJob.__table__)
     return [
         QueueRow("Webhook envelopes", webhooks.get("pending", 0), webhooks.get("processing", 0),
@@ -236,6 +252,8 @@ def queue_depths(session: Session) -> list[QueueRow]:
                  emails.get("failed", 0)),
         QueueRow("Sync jobs", jobs.get("pending", 0) + jobs.get("blocked", 0),
                  jobs.get("running", 0), jobs.get("failed", 0)),
+        QueueRow("Channel messages", chat.get("pending", 0), chat.get("sending", 0),
+                 chat.get("failed", 0)),
     ]
 
 
@@ -246,6 +264,28 @@ def recent_deliveries(session: Session, limit: int = ROWS) -> list[DeliveryRow]:
     return [DeliveryRow(row.report_id, mask_address(row.to_address), row.status, row.attempts,
                         _when(row.sent_at), _short(row.last_error), _when(row.updated_at))
             for row in rows]
+
+
+def channel_problems(session: Session, limit: int = ROWS) -> list[ChannelProblemRow]:
+    """Disabled channels (with the endpoint's reason) and the last failed channel deliveries."""
+    def label(channel: DeliveryChannel) -> str:
+        return f"{channel.kind} · {channel.name} ({channel.url_hint})"
+
+    logins = dict(session.execute(sa.select(User.id, User.gh_login)).all())
+    rows = [ChannelProblemRow("disabled", label(channel), logins.get(channel.user_id) or "", 0,
+                              _short(channel.disabled_reason), _when(channel.disabled_at))
+            for channel in session.scalars(select(DeliveryChannel).where(
+                DeliveryChannel.status == "disabled").order_by(
+                DeliveryChannel.disabled_at.desc()).limit(limit))]
+    failed = session.execute(
+        select(ChannelDelivery, DeliveryChannel)
+        .join(DeliveryChannel, DeliveryChannel.id == ChannelDelivery.channel_id)
+        .where(ChannelDelivery.status == "failed")
+        .order_by(ChannelDelivery.updated_at.desc(), ChannelDelivery.id.desc()).limit(limit))
+    rows += [ChannelProblemRow("failed", label(channel), logins.get(channel.user_id) or "",
+                               delivery.report_id, _short(delivery.last_error),
+                               _when(delivery.updated_at)) for delivery, channel in failed]
+    return rows
 
 
 def provider_rows(health: dict[str, Any] | None) -> list[ProviderRow]:
@@ -298,6 +338,7 @@ def load_ops(user_id: int | None, health: dict[str, Any] | None = None) -> OpsVi
             queues=queue_depths(session),
             providers=provider_rows(health),
             deliveries=recent_deliveries(session),
+            channel_problems=channel_problems(session),
         )
 
 

@@ -405,6 +405,46 @@ def check_api_tokens(pair: Pair, configure) -> None:
     assert resolve_api_token(made.token).user_id == a.user_id
 
 
+def check_channels(pair: Pair, configure) -> None:
+    """Channels (docs/CHANNELS.md): B can neither see, test, remove nor retry A's channel, nor
+    point a team channel at A's repository."""
+    from gitpulse_app.core.models import ChannelDelivery
+    from gitpulse_app.intelligence.delivery.channels import retry_channel_delivery
+    from gitpulse_app.intelligence.delivery.channels.service import (
+        ChannelError,
+        ChannelInput,
+        add_channel,
+        list_channels,
+        remove_channel,
+        send_test_message,
+    )
+
+    a, b = pair.a, pair.b
+    configure(GITPULSE_CHANNELS_ALLOW_PRIVATE="1")
+    channel_id = add_channel(a.user_id, ChannelInput(
+        kind="slack", url="https://93.184.216.34/services/T/B/a-secret-path")).view.id
+    with session_scope() as session:
+        delivery = ChannelDelivery(report_id=a.report_id, channel_id=channel_id,
+                                   delivery_uuid="00000000-0000-0000-0000-00000000000a",
+                                   status="failed", last_error="HTTP 500")
+        session.add(delivery)
+        session.flush()
+        delivery_id = delivery.id
+    assert list_channels(b.user_id) == []
+    for call in (lambda: send_test_message(channel_id, b.user_id),
+                 lambda: remove_channel(channel_id, b.user_id)):
+        with pytest.raises(ChannelError, match=f"No channel with id {channel_id}"):
+            call()
+    assert not retry_channel_delivery(delivery_id, b.user_id, now=NOW)
+    with pytest.raises(ChannelError, match="not found"):
+        add_channel(b.user_id, ChannelInput(kind="slack", url="https://93.184.216.34/x",
+                                            repo=a.repo_full_name))
+    (own,) = list_channels(a.user_id)  # control: A still has it, untouched
+    assert own.id == channel_id and own.retry_delivery_id == delivery_id
+    assert "a-secret-path" not in repr(own)
+    assert retry_channel_delivery(delivery_id, a.user_id, now=NOW)
+
+
 CHECKS = {name: fn for name, fn in globals().items() if name.startswith("check_")}
 
 

@@ -121,6 +121,7 @@ HANDLERS: dict[str, tuple[str, tuple[str, ...], str]] = {
     "OnboardingState.set_email_enabled": why(UI, "form field"),
     "OnboardingState.set_timezone": why(UI, "form field"),
     "OnboardingState.set_week_start": why(UI, "form field"),
+    "OnboardingState.set_work_day": why(UI, "form field"),
     "OnboardingState.set_weekly": why(UI, "form field"),
     "OnboardingState.setvar": SETVAR,
     # pages/ops.py
@@ -141,6 +142,7 @@ HANDLERS: dict[str, tuple[str, tuple[str, ...], str]] = {
     "SettingsState.set_email_enabled": why(UI, "form field"),
     "SettingsState.set_timezone": why(UI, "form field"),
     "SettingsState.set_week_start": why(UI, "form field"),
+    "SettingsState.set_work_day": why(UI, "form field"),
     "SettingsState.set_weekly": why(UI, "form field"),
     "SettingsState.setvar": SETVAR,
     # pages/timeline.py
@@ -173,6 +175,23 @@ HANDLERS: dict[str, tuple[str, tuple[str, ...], str]] = {
     "ApiTokensState.set_scope": why(UI, "form field"),
     "ApiTokensState.set_expiry": why(UI, "form field"),
     "ApiTokensState.setvar": SETVAR,
+    # components/channels.py (docs/CHANNELS.md)
+    "ChannelsState.load": svc("check_channels", via="channels.service.list_channels"),
+    "ChannelsState.add": svc("check_channels", via="channels.service.add_channel (the caller's "
+                                                   "own `_user_id`; repo checked by resolve_plan)"),
+    "ChannelsState.send_test": svc("check_channels", via="channels.service.send_test_message"),
+    "ChannelsState.remove": svc("check_channels", via="channels.service.remove_channel"),
+    "ChannelsState.retry": svc("check_channels", via="channels.queue.retry_channel_delivery"),
+    "ChannelsState.set_kind": why(UI, "form field"),
+    "ChannelsState.set_url": why(UI, "form field (checked by add_channel)"),
+    "ChannelsState.set_name": why(UI, "form field"),
+    "ChannelsState.set_scope": why(UI, "form field"),
+    "ChannelsState.set_logins": why(UI, "form field (checked by add_channel)"),
+    "ChannelsState.set_repo": why(UI, "form field (checked by resolve_plan in check_channels)"),
+    "ChannelsState.set_daily": why(UI, "form field"),
+    "ChannelsState.set_weekly": why(UI, "form field"),
+    "ChannelsState.set_webhook_key": why(UI, "form field (the key the person types)"),
+    "ChannelsState.setvar": SETVAR,
 }
 
 

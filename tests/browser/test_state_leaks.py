@@ -97,6 +97,21 @@ def _report(user_id: int) -> int:
         return row.id
 
 
+def _channel(person: dict, serial: int) -> dict:
+    from gitpulse_app.core.models import DeliveryChannel
+
+    url = f"https://hooks.example.com/services/T{serial}/B{serial}/channelLeakPath{serial}"
+    secret = f"channelLeakSecret{serial}xxxxxxxx"
+    with session_scope() as session:
+        row = DeliveryChannel(user_id=person["id"], kind="webhook", name=f"leakchan{serial}",
+                              report_kinds=["daily"], url_enc=encrypt_token(url, LIVE_SECRET),
+                              url_hint="…/" + url[-4:],
+                              secret_enc=encrypt_token(secret, LIVE_SECRET))
+        session.add(row)
+        session.flush()
+        return {"url": url, "url_enc": row.url_enc, "secret": secret, "name": row.name}
+
+
 def test_websocket_state_carries_no_secret_or_other_users_data(page, live_app, live_db):
     serial = next(_serial)
     with session_scope() as session:
@@ -107,6 +122,7 @@ def test_websocket_state_carries_no_secret_or_other_users_data(page, live_app, l
     _facts(a, serial)
     _facts(b, serial + 10)
     report_id = _report(a["id"])
+    a_channel, b_channel = _channel(a, serial), _channel(b, serial + 1)
 
     forbidden = {
         "A's session token": a_token,
@@ -120,6 +136,11 @@ def test_websocket_state_carries_no_secret_or_other_users_data(page, live_app, l
         "B's email": b["email"],
         "B's encrypted OAuth token": b["oauth_enc"],
         "B's plain PAT": b["pat_plain"],
+        # Channels (docs/CHANNELS.md): only `…/last4` of a URL ever leaves the server.
+        "A's channel URL": a_channel["url"],
+        "A's encrypted channel URL": a_channel["url_enc"],
+        "A's webhook secret": a_channel["secret"],
+        "B's channel name": b_channel["name"],
     }
 
     frames: list[str] = []
@@ -155,5 +176,7 @@ def test_websocket_state_carries_no_secret_or_other_users_data(page, live_app, l
 
     received = "\n".join(frames)
     assert a["login"] in received, "no state frames were captured"  # the shell shows A's login
+    assert a_channel["name"] in received and "…/" + a_channel["url"][-4:] in received, \
+        "the Channels card never loaded"
     for what, secret in forbidden.items():
         assert secret not in received, f"{what} was sent over the websocket"

@@ -28,6 +28,9 @@ CONTRACT_TABLES = {
     "email_deliveries",
     "scheduler_leases",
     "api_tokens",  # issue "GitPulse as a source of truth" (docs/API.md)
+    # Issue 18 (channels, docs/CHANNELS.md).
+    "delivery_channels",
+    "channel_deliveries",
 }
 
 

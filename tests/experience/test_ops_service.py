@@ -159,7 +159,8 @@ def test_batches_jobs_history_queues_and_deliveries(operator):
     assert view.history[0].tick_at == "2025-12-05 15:00:00 UTC"
     queues = {q.queue: (q.pending, q.working, q.failed) for q in view.queues}
     assert queues == {"Webhook envelopes": (1, 0, 0), "Embeddings": (0, 0, 1),
-                      "Emails": (0, 0, 1), "Sync jobs": (1, 0, 1)}
+                      "Emails": (0, 0, 1), "Sync jobs": (1, 0, 1),
+                      "Channel messages": (0, 0, 0)}
     assert sorted(d.address for d in view.deliveries) == ["a***@example.com", "b***@example.org"]
     assert "alice@example.com" not in repr(view)
 

@@ -122,6 +122,8 @@ def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
         "GITPULSE_BASE_URL": f"http://localhost:{port}",
         "GITPULSE_API_URL": f"http://localhost:{port}",
         "GITPULSE_SECRET_KEY": "browser-test-secret",
+        # Channels may reach the fake chat receivers on 127.0.0.1 (docs/CHANNELS.md).
+        "GITPULSE_CHANNELS_ALLOW_PRIVATE": "1",
         "PYTHONUNBUFFERED": "1",
     }
     log_path = workdir / "app.log"

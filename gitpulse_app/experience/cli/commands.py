@@ -147,7 +147,7 @@ def secrets_rotate(args: argparse.Namespace) -> CommandResult:
     from gitpulse_app.core.config import ConfigurationError
     from gitpulse_app.core.crypto import decrypt_token, encrypt_token
     from gitpulse_app.core.db import session_scope
-    from gitpulse_app.core.models import Installation, User
+    from gitpulse_app.core.models import DeliveryChannel, Installation, User
 
     path = Path(args.from_key_file)
     try:
@@ -183,6 +183,11 @@ def secrets_rotate(args: argparse.Namespace) -> CommandResult:
             for installation in session.exec(select(Installation)).all():
                 installation.token_enc = rotate(installation.token_enc)
                 session.add(installation)
+            # Channel URLs and webhook secrets (docs/CHANNELS.md).
+            for channel in session.exec(select(DeliveryChannel)).all():
+                channel.url_enc = rotate(channel.url_enc) or channel.url_enc
+                channel.secret_enc = rotate(channel.secret_enc)
+                session.add(channel)
     except (DatabaseUnavailable, sa.exc.OperationalError) as exc:
         raise database_error(exc) from None
     summary = (

@@ -161,6 +161,10 @@ def build_parser() -> _Parser:
     rotate.add_argument("--from-key-file", required=True, metavar="PATH")
     rotate.set_defaults(run=commands.secrets_rotate)
     _add_token_commands(sub, common)
+
+    from gitpulse_app.experience.cli import channels as channels_cli
+
+    channels_cli.add_parser(sub, common, _Parser, positive_int)
     return parser
 
 

@@ -16,6 +16,7 @@ from gitpulse_app.experience.components.shell import app_shell
 from gitpulse_app.experience.http.health import cached_deep_health
 from gitpulse_app.experience.ops_service import (
     BatchRow,
+    ChannelProblemRow,
     DeliveryRow,
     EnvelopeRow,
     HistoryRow,
@@ -51,6 +52,7 @@ class OpsState(SessionState):
     queues: list[QueueRow] = []
     providers: list[ProviderRow] = []
     deliveries: list[DeliveryRow] = []
+    channel_problems: list[ChannelProblemRow] = []
 
     async def _fetch(self) -> None:
         self.error = ""
@@ -72,6 +74,7 @@ class OpsState(SessionState):
             self.batches, self.jobs, self.history = view.batches, view.jobs, view.history
             self.queues, self.providers = view.queues, view.providers
             self.deliveries = view.deliveries
+            self.channel_problems = view.channel_problems
         self.loading = False
 
     @rx.event
@@ -183,6 +186,12 @@ def delivery_row(item: DeliveryRow) -> rx.Component:
                         cell(item.updated), class_name="delivery-row")
 
 
+def channel_problem_row(item: ChannelProblemRow) -> rx.Component:
+    return rx.table.row(rx.table.cell(status_badge(item.status)), cell(item.channel),
+                        cell(item.owner), cell(item.report_id), cell(item.detail),
+                        cell(item.updated), class_name="channel-problem-row")
+
+
 def ops_body() -> rx.Component:
     state = OpsState
     return rx.vstack(
@@ -225,6 +234,10 @@ def ops_body() -> rx.Component:
         panel("Email deliveries", "emails",
               ["Status", "Report", "To", "Attempts", "Sent", "Error", "Updated"],
               state.deliveries, delivery_row, "No email deliveries yet."),
+        panel("Channels needing attention", "channels",
+              ["Status", "Channel", "Owner", "Report", "Reason", "When"],
+              state.channel_problems, channel_problem_row,
+              "No channel is disabled and no channel message has failed."),
         spacing="4",
         width="100%",
     )

@@ -16,6 +16,7 @@ from gitpulse_app.experience.auth.sessions import sign_out_everywhere
 from gitpulse_app.experience.components.empty import error_alert, skeleton_block
 from gitpulse_app.experience.components.feedback import toast_error, toast_info, toast_success
 from gitpulse_app.experience.components import preferences
+from gitpulse_app.experience.components.channels import channels_section
 from gitpulse_app.experience.components.preferences import PreferencesMixin
 from gitpulse_app.experience.components.shell import app_shell
 from gitpulse_app.experience.settings_service import (
@@ -254,6 +255,7 @@ def settings_form() -> rx.Component:
         ),
         sources_section(),
         api_tokens_section(section),
+        channels_section(),
         section(
             "Sessions",
             rx.hstack(

@@ -1,6 +1,8 @@
 """Email and in-app delivery of reports (SPEC §10).
 
 - `enqueue_report_email` — called by the reports pipeline after a scheduled report is saved;
+- `enqueue_report_channels` — the same for the owner's Slack, Discord and webhook channels
+  (`delivery.channels`, docs/CHANNELS.md);
 - `drain` / `recover_stale` — the queue's send loop and at-most-once sweep (scheduler and worker);
 - `retry_delivery` — the report page's Retry button;
 - `email_status`, `unread_count`, `mark_opened` — what the UI shows.
@@ -9,6 +11,7 @@
 worker (`delivery.worker`) is loaded through the capability list, not by this package.
 """
 
+from gitpulse_app.intelligence.delivery.channels import enqueue_report_channels
 from gitpulse_app.intelligence.delivery.queue import (
     NOT_CONFIGURED,
     OUTCOME_UNKNOWN,
@@ -31,6 +34,7 @@ __all__ = [
     "EmailStatus",
     "drain",
     "email_status",
+    "enqueue_report_channels",
     "enqueue_report_email",
     "mark_opened",
     "mask_address",

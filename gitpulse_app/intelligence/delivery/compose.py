@@ -301,3 +301,14 @@ def compose_message(
     message.set_content(render_text(report, settings))
     message.add_alternative(render_html(report, settings), subtype="html")
     return message
+
+
+# Shared with the chat renderers (delivery/channels/render.py) -------------------------------------
+def inline_pieces(text: str) -> list[tuple[str, str | None]]:
+    """A bullet as (text, safe URL or None) pieces: markdown links and bare http(s) URLs split out."""
+    return [(piece.text, piece.url) for piece in _pieces(text)]
+
+
+def report_sections(report: Report) -> list[tuple[str, list[str], list[str]]]:
+    """The report's sections as (title, bullets, citations), from its markdown when it has none."""
+    return [(s.title, s.bullets, s.citations) for s in _sections(report)]

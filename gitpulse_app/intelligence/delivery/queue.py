@@ -62,9 +62,13 @@ def _get(session: Session, report_id: int) -> EmailDelivery | None:
 
 
 def is_mailable(report: Report) -> bool:
-    """A scheduled, final (non-partial), non-empty, non-deleted report."""
+    """A scheduled, final (non-partial), non-empty, non-deleted standard report.
+
+    Team digests written for channels are scheduled too, but not standard: they are not mailed.
+    """
     return (
         report.origin == "scheduled"
+        and report.schedule_type is not None
         and not report.is_partial
         and report.event_count > 0
         and report.deleted_at is None

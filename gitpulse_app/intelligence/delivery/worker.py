@@ -11,6 +11,7 @@ import asyncio
 import logging
 
 from gitpulse_app.core.workers import worker
+from gitpulse_app.intelligence.delivery import channels
 from gitpulse_app.intelligence.delivery.queue import drain
 
 log = logging.getLogger(__name__)
@@ -28,4 +29,17 @@ async def email_worker() -> None:
             raise
         except Exception:  # a bad round (database busy) must not stop email for the process
             log.exception("Email drain failed; retrying at the next poll")
+        await asyncio.sleep(POLL_INTERVAL_S)
+
+
+@worker("channels")
+async def channel_worker() -> None:
+    """Drain the channel queue (Slack, Discord, webhooks) every 10 s for the life of the process."""
+    while True:
+        try:
+            await asyncio.to_thread(channels.drain)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a bad round must not stop channel delivery for the process
+            log.exception("Channel drain failed; retrying at the next poll")
         await asyncio.sleep(POLL_INTERVAL_S)

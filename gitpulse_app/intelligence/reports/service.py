@@ -326,18 +326,21 @@ def _notify_delivery(report: Report, now: dt.datetime) -> None:
         if exc.name and DELIVERY_MODULE.startswith(exc.name):
             return  # email delivery is not installed in this build
         raise
-    enqueue = getattr(delivery, "enqueue_report_email", None)
-    if enqueue is None:
-        return
-    try:
-        # The injected clock (tick --at) stamps the delivery row too, when the hook accepts it.
-        if "now" in inspect.signature(enqueue).parameters:
-            enqueue(report.id, now=now)
-        else:
-            enqueue(report.id)
-    except Exception:
-        # The report is saved; a delivery problem must not undo or fail it.
-        log.exception("Could not queue the report email", extra={"report_id": report.id})
+    # Email, then the owner's chat and webhook channels (docs/CHANNELS.md).
+    for hook in ("enqueue_report_email", "enqueue_report_channels"):
+        enqueue = getattr(delivery, hook, None)
+        if enqueue is None:
+            continue
+        try:
+            # The injected clock (tick --at) stamps the delivery row too, when the hook takes it.
+            if "now" in inspect.signature(enqueue).parameters:
+                enqueue(report.id, now=now)
+            else:
+                enqueue(report.id)
+        except Exception:
+            # The report is saved; a delivery problem must not undo or fail it.
+            log.exception("Could not queue the report delivery",
+                          extra={"report_id": report.id, "hook": hook})
 
 
 # Regenerate, read, delete -------------------------------------------------------------------------

@@ -9,7 +9,7 @@ dies.
 | job      | cadence                   | work                                                    |
 |----------|---------------------------|---------------------------------------------------------|
 | tick     | minutes 0, 15, 30, 45 UTC | `tick.run_tick` (reports, syncs, slot jobs, …)          |
-| drain    | every 10 s                | due envelopes, embedding rows, emails                   |
+| drain    | every 10 s                | due envelopes, embedding rows, emails, channel messages |
 | finalize | every minute              | sync batches whose jobs all ended                       |
 | unblock  | every 5 minutes           | blocked sync jobs past `blocked_until` (≤ 100)          |
 | zombies  | every 10 minutes          | stale and dead-holder claims, interrupted regenerations |

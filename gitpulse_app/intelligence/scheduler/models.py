@@ -56,6 +56,8 @@ class TickResult:
         webhooks_processed: Envelopes processed by both drains.
         embeddings_processed: Embedding rows handled by both drains.
         emails_sent: Emails sent by both drains.
+        channel_messages_sent: Slack, Discord and webhook messages delivered by both drains
+            (in the human summary only: the `tick --json` keys are fixed).
         unblocked: Blocked sync jobs returned to pending.
         zombies: Stale or dead-holder claims recovered (jobs, envelopes, embedding rows, emails)
             plus interrupted regenerations failed.
@@ -71,6 +73,7 @@ class TickResult:
     webhooks_processed: int = 0
     embeddings_processed: int = 0
     emails_sent: int = 0
+    channel_messages_sent: int = 0
     unblocked: int = 0
     zombies: int = 0
     batches_finalized: int = 0
@@ -106,7 +109,8 @@ class TickResult:
             f"Syncs requested: {self.syncs_requested}; batches finalised: "
             f"{self.batches_finalized}",
             f"Drained: {self.webhooks_processed} webhook(s), {self.embeddings_processed} "
-            f"embedding(s), {self.emails_sent} email(s)",
+            f"embedding(s), {self.emails_sent} email(s), {self.channel_messages_sent} channel "
+            "message(s)",
             f"Recovered: {self.unblocked} blocked job(s), {self.zombies} stale claim(s)",
         ]
         if self.slots:

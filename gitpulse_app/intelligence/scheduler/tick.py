@@ -32,6 +32,8 @@ from gitpulse_app.core.db import check_database, session_scope
 from gitpulse_app.core.logging import get_logger, log_fields
 from gitpulse_app.core.models import ReportJobHistory
 from gitpulse_app.intelligence import delivery, embeddings
+from gitpulse_app.intelligence.delivery import channels
+from gitpulse_app.intelligence.delivery.channels.scheduled import run_team_digests
 from gitpulse_app.intelligence.reports import generate_report, sweep_interrupted
 from gitpulse_app.intelligence.scheduler import retention
 from gitpulse_app.intelligence.scheduler.due import plan_due
@@ -70,13 +72,14 @@ def sweep_zombies(now: dt.datetime) -> int:
     with session_scope() as session:
         recovered += embeddings.recover_stale(session, now=now)
         recovered += delivery.recover_stale(session, now=now)
+        recovered += channels.recover_stale(session, now=now)
     recovered += sweep_interrupted(now)
     return recovered
 
 
 def drain_queues(now: dt.datetime, result: TickResult | None = None, *,
                  enqueue: bool = False) -> TickResult:
-    """Drain due envelopes, embedding rows and emails, each until nothing is due (≤ 10,000).
+    """Drain due envelopes, embedding rows, emails and channel messages, each until nothing is due (≤ 10,000).
 
     Args:
         now: The clock reading for every claim, backoff and timestamp.
@@ -91,6 +94,7 @@ def drain_queues(now: dt.datetime, result: TickResult | None = None, *,
             embeddings.enqueue_missing(session, now=now)
     result.embeddings_processed += embeddings.drain(now).processed
     result.emails_sent += delivery.drain(now)
+    result.channel_messages_sent += channels.drain(now)
     return result
 
 
@@ -215,6 +219,8 @@ def run_tick(at: dt.datetime) -> TickResult:
     _step(result, "drain", lambda: drain_queues(at, result, enqueue=True))
     _step(result, "daily_reports", daily)
     _step(result, "weekly_reports", weekly)
+    # Team digests for channels, on their owners' schedules (docs/CHANNELS.md).
+    _step(result, "team_digests", lambda: run_team_digests(at))
     _step(result, "reconciliation_syncs", reconciliation)
     slot = slot_of(at)
     slot_jobs: dict[dt.time, tuple[str, Callable[[], object]]] = {
