@@ -123,7 +123,8 @@ def _content(plan: ReportPlan, written: Written, collection: Collection, key: st
     markdown = render_markdown(sections)
     partial = now < plan.window.end
     return SavedContent(
-        sections=sections, markdown=markdown, html=render_html(markdown), citations=citations,
+        sections=sections, markdown=markdown, html=render_html(markdown, citations),
+        citations=citations,
         repos=sorted({fact.repo for fact in facts}), provider=written.provider,
         model=written.model, cache_key=key,
         coverage_score=coverage.score if facts else None,
