@@ -286,7 +286,7 @@ class _Rebuilder:
                 return
             self.cited.append(buffer.target)
             label = body if shown else escape_text(buffer.target)
-            parent.runs.append(_Run(f"[{label}]({_destination(buffer.target)})",
+            parent.runs.append(_Run(f"[{label}]({link_destination(buffer.target)})",
                                     shown or buffer.target))
         elif shown:
             parent.runs.append(_Run(f"{buffer.kind}{body}{buffer.kind}", shown))
@@ -308,7 +308,7 @@ def _angled(url: str) -> str:
     return re.sub(r"[<>\s]", lambda m: quote(m.group(0)), url)
 
 
-def _destination(url: str) -> str:
+def link_destination(url: str) -> str:
     """A link destination: the URL itself when it is plain, else its `<…>` form."""
     return url if re.fullmatch(r"[^\s<>()\\]+", url) else f"<{_angled(url)}>"
 
