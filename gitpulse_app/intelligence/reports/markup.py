@@ -114,22 +114,14 @@ def allowed_map(urls: Iterable[str]) -> dict[str, str]:
 
 # Parsers ------------------------------------------------------------------------------------------
 @functools.cache
-def markdown_parser() -> MarkdownIt:
-    """CommonMark + GFM tables, strikethrough and autolink literals; raw HTML is text.
+def markdown_parser(*, raw_html: bool = False) -> MarkdownIt:
+    """CommonMark + GFM tables, strikethrough and autolink literals; raw HTML is text unless
+    `raw_html` (the final check turns it on, so any HTML that would render is noticed).
 
     Every link destination is accepted here (`validateLink`), so that a `javascript:` link is a
     link token the citation check removes, not text that keeps its URL.
     """
-    parser = MarkdownIt("commonmark", {"html": False, "linkify": True})
-    parser.enable(["table", "strikethrough", "linkify"])
-    parser.validateLink = lambda url: True
-    return parser
-
-
-@functools.cache
-def _strict_parser() -> MarkdownIt:
-    """The parser of the final check: raw HTML on, so any HTML that would render is noticed."""
-    parser = MarkdownIt("commonmark", {"html": True, "linkify": True})
+    parser = MarkdownIt("commonmark", {"html": raw_html, "linkify": True})
     parser.enable(["table", "strikethrough", "linkify"])
     parser.validateLink = lambda url: True
     return parser
@@ -386,7 +378,7 @@ def _rebuild(text: str, allowed: Mapping[str, str], *, autolink_bare: bool
 
 def _links_only_to(markdown: str, targets: set[str]) -> bool:
     """True when `markdown`, parsed with raw HTML and linkify on, links only to `targets`."""
-    for block in _strict_parser().parse(markdown):
+    for block in markdown_parser(raw_html=True).parse(markdown):
         if block.type == "html_block":
             return False
         for token in block.children or []:

@@ -12,16 +12,19 @@ as text. The report page shows exactly this HTML (docs/report-markup.md).
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
 import nh3
-from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from gitpulse_app.intelligence.formatting import format_date_range, format_report_date, format_time
-from gitpulse_app.intelligence.reports.markup import allowed_map, normalize_url, strip_controls
+from gitpulse_app.intelligence.reports.markup import (
+    allowed_map,
+    markdown_parser,
+    normalize_url,
+    strip_controls,
+)
 from gitpulse_app.intelligence.reports.models import DAILY, Section
 from gitpulse_app.intelligence.windows import ZoneLike, is_day_window, Window
 
@@ -97,16 +100,6 @@ def is_safe_href(href: str) -> bool:
     return _CONTROL_AND_SPACE.sub("", href).lower().startswith(_SAFE_SCHEMES)
 
 
-@functools.cache
-def _html_parser() -> MarkdownIt:
-    """The parser the page and the stored `html` use: the validator's markdown flavour, raw HTML
-    shown as text."""
-    parser = MarkdownIt("commonmark", {"html": False, "linkify": True})
-    parser.enable(["table", "strikethrough", "linkify"])
-    parser.validateLink = lambda url: True  # every link is checked against the citations instead
-    return parser
-
-
 def _without_unlisted_links(tokens: list[Token], allowed: Mapping[str, str]) -> None:
     """Drop images, and links (keeping their text) whose URL is not among `allowed`, in place."""
     for block in tokens:
@@ -165,7 +158,7 @@ def render_html(markdown: str, citations: Iterable[str]) -> str:
     """
     citations = list(citations)
     allowed = allowed_map(url for url in citations if is_safe_href(url))
-    parser = _html_parser()
+    parser = markdown_parser()  # the validator's flavour: raw HTML is text
     env: dict = {}
     tokens = parser.parse(strip_controls(markdown), env)
     _without_unlisted_links(tokens, allowed)
