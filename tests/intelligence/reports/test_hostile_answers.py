@@ -157,3 +157,28 @@ def test_a_git_author_name_with_link_syntax_is_text_in_a_repository_report(world
 def test_validate_answer_refuses_an_answer_without_expected_titles():
     with pytest.raises(AnswerError):
         validate_answer('{"sections": [{"title": "Summary", "bullets": ["x"]}]}', TITLES, {})
+
+
+def test_github_text_in_the_prompt_is_escaped_markdown_text():
+    from markdown_it import MarkdownIt
+
+    from gitpulse_app.intelligence.reports.models import CollectedFact
+    from gitpulse_app.intelligence.reports.prompt import event_line
+
+    hostile = CollectedFact(
+        event_id=1, type="review_comment", ts=NOW, repo="acme/app",
+        actor="[m](https://evil.example/a)", source_url=f"{PR1}#discussion_r1",
+        canonical_text="t", content_hash="0" * 64,
+        meta={"pr_number": 1, "path": "src/[x](https://evil.example/p).py",
+              "body": "![t](https://tracker.example/t.gif) <img src=x> *now*"})
+
+    line = event_line(hostile, team=True)
+
+    assert line == (
+        "- **Review comment on PR #1** @\\[m\\](https://evil.example/a) "
+        "(src/\\[x\\](https://evil.example/p).py): "
+        '"!\\[t\\](https://tracker.example/t.gif) \\<img src=x\\> \\*now\\*" '
+        f"[{PR1}#discussion_r1]")
+    tokens = [child for block in MarkdownIt("commonmark").parse(line) for child in
+              block.children or []]
+    assert not [t for t in tokens if t.type in ("link_open", "image", "html_inline")]
