@@ -33,19 +33,20 @@ from markdown_it.token import Token
 
 # Control characters -------------------------------------------------------------------------------
 _KEPT_CONTROLS = frozenset("\n\t")
+# Bidirectional overrides can make a URL read differently from where it goes.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 def strip_controls(text: str) -> str:
-    """`text` without NUL and other control characters (tabs and line breaks become spaces/\\n)."""
+    """`text` without NUL, other control characters and bidirectional overrides.
+
+    Tabs stay; every line break becomes `\\n` (line structure matters to the markdown parser).
+    """
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     return "".join(
         char for char in text
         if char in _KEPT_CONTROLS or unicodedata.category(char) not in ("Cc", "Cs")
         and char not in _BIDI_CONTROLS)
-
-
-# Bidirectional overrides can make a URL read differently from where it goes.
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 # URL normalisation -------------------------------------------------------------------------------
