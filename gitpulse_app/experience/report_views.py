@@ -35,7 +35,7 @@ from gitpulse_app.intelligence.reports import (
 )
 from gitpulse_app.intelligence.reports import stages
 from gitpulse_app.intelligence.reports.models import KINDS, TRUST_THRESHOLD
-from gitpulse_app.intelligence.reports.render import date_label
+from gitpulse_app.intelligence.reports.render import date_label, render_html
 from gitpulse_app.intelligence.timeline import timeline_options
 from gitpulse_app.intelligence.windows import (
     current_local_date,
@@ -293,7 +293,7 @@ class ReportDetailView:
     partial: bool
     diagnostic_label: str
     diagnostic_message: str
-    markdown: str
+    body_html: str  # the sanitised HTML the page shows (render_html: only cited links)
     sources: list[SourceItem]
     email_text: str
     email_status: str
@@ -369,7 +369,7 @@ def report_detail(user_id: int, report_id: int, *, open_it: bool = False,
             partial=report.is_partial,
             diagnostic_label=diagnostic.label if diagnostic else "",
             diagnostic_message=diagnostic.message if diagnostic else "",
-            markdown=report.markdown,
+            body_html=render_html(report.markdown, report.citations),
             sources=[source_item(n, url) for n, url in enumerate(report.citations, start=1)],
             email_text=email.text if email else "",
             email_status=email.status if email else "",

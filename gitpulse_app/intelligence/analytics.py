@@ -352,6 +352,7 @@ class Tldr:
     title: str
     section_title: str
     bullets: list[str] = field(default_factory=list)
+    citations: list[str] = field(default_factory=list)  # the only URLs its bullets may link to
 
 
 def latest_daily_tldr(session: Session, user_id: int) -> Tldr | None:
@@ -368,7 +369,8 @@ def latest_daily_tldr(session: Session, user_id: int) -> Tldr | None:
     first = report.sections[0] if report.sections else {}
     first = first if isinstance(first, dict) else {}
     bullets = [str(bullet) for bullet in first.get("bullets") or [] if str(bullet).strip()]
-    return Tldr(report.id or 0, report.title, str(first.get("title") or ""), bullets)
+    return Tldr(report.id or 0, report.title, str(first.get("title") or ""), bullets,
+                [str(url) for url in report.citations or []])
 
 
 # Repository detail --------------------------------------------------------------------------------

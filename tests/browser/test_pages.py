@@ -127,7 +127,7 @@ class Workspace:
             sections=[{"title": "Work Completed", "bullets": [
                 "Shipped the [login fix](https://github.com/x/y/pull/1)", "Second bullet",
                 "Third bullet", "Fourth bullet"], "citations": []}],
-            markdown="", html="", prompt_version="py-v1", provider="local",
+            citations=["https://github.com/x/y/pull/1"], markdown="", html="", prompt_version="py-v1", provider="local",
             model="local-extractive-v1", cache_key="f" * 64, event_count=4, citation_count=4)
         values.update(fields)
         with session_scope() as session:

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 import reflex as rx
 
 from gitpulse_app.experience.components.feedback import toast_error
-from gitpulse_app.experience.components.rich_text import safe_markdown
+from gitpulse_app.experience.components.rich_text import report_html
 from gitpulse_app.experience.components.shell import app_shell
 from gitpulse_app.experience.state import SessionState
 from gitpulse_app.intelligence.ask import AskError, answer, retrieve
 from gitpulse_app.intelligence.formatting import format_short_date
+from gitpulse_app.intelligence.reports.render import render_html
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +97,11 @@ class AskState(SessionState):
                             for s in cited.values()]
             self.provider = result.provider
         for bullet in result.bullets or [result.markdown]:
+            # The page shows sanitised HTML with links only to the answer's citations.
+            shown = render_html(bullet if bullet.startswith("- ") else f"- {bullet}",
+                                result.citations)
             async with self:  # each bullet reaches the page as soon as it is set
-                self.bullets = [*self.bullets, bullet]
+                self.bullets = [*self.bullets, shown]
         async with self:
             self.asking, self.status = False, ""
 
@@ -142,7 +146,7 @@ def ask_box() -> rx.Component:
                                             id="ask-status")),
         rx.cond(state.bullets.length() > 0, rx.card(
             rx.vstack(
-                rx.foreach(state.bullets, lambda bullet: safe_markdown("- " + bullet)),
+                rx.foreach(state.bullets, lambda bullet: report_html(bullet)),
                 rx.cond(state.provider == "local",
                         rx.text("Answered from the most relevant facts (no model configured "
                                 "or it was unavailable).", size="1", color_scheme="gray")),

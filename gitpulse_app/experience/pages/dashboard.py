@@ -19,10 +19,11 @@ from gitpulse_app.experience.components.empty import (
     skeleton_grid,
 )
 from gitpulse_app.experience.components.kpi import KpiCard, kpi_cards, kpi_grid
-from gitpulse_app.experience.components.rich_text import safe_markdown
+from gitpulse_app.experience.components.rich_text import report_html
 from gitpulse_app.experience.components.shell import app_shell
 from gitpulse_app.experience.components.sync_banner import SyncStatusState, sync_banner
 from gitpulse_app.intelligence.analytics import DASHBOARD_KPIS, dashboard_data
+from gitpulse_app.intelligence.reports.render import render_html
 
 log = logging.getLogger(__name__)
 
@@ -52,13 +53,14 @@ class DashboardState(SyncStatusState):
     tldr_section: str = ""
     tldr_url: str = ""
     tldr_bullets: list[str] = []
+    tldr_short_html: str = ""
+    tldr_full_html: str = ""
     tldr_expanded: bool = False
     reports: list[ReportItem] = []
 
     @rx.var
-    def tldr_markdown(self) -> str:
-        shown = self.tldr_bullets if self.tldr_expanded else self.tldr_bullets[:TLDR_BULLETS]
-        return "\n".join(f"- {bullet}" for bullet in shown)
+    def tldr_html(self) -> str:
+        return self.tldr_full_html if self.tldr_expanded else self.tldr_short_html
 
     @rx.var
     def tldr_more(self) -> bool:
@@ -90,6 +92,10 @@ class DashboardState(SyncStatusState):
         self.tldr_section = tldr.section_title if tldr else ""
         self.tldr_url = routes.report_url(tldr.report_id) if tldr else ""
         self.tldr_bullets = tldr.bullets if tldr else []
+        # The same sanitised rendering as the report page: only the report's citations link.
+        self.tldr_short_html, self.tldr_full_html = (
+            (_bullets_html(tldr.bullets[:TLDR_BULLETS], tldr.citations),
+             _bullets_html(tldr.bullets, tldr.citations)) if tldr else ("", ""))
         self.tldr_expanded = False
         self.reports = [
             ReportItem(routes.report_url(card.report_id), card.title, card.kind_label,
@@ -104,6 +110,10 @@ class DashboardState(SyncStatusState):
     @rx.event
     def toggle_tldr(self):
         self.tldr_expanded = not self.tldr_expanded
+
+
+def _bullets_html(bullets: list[str], citations: list[str]) -> str:
+    return render_html("\n".join(f"- {bullet}" for bullet in bullets), citations)
 
 
 def _section(title: str, *children: rx.Component, **props) -> rx.Component:
@@ -123,7 +133,7 @@ def tldr_card() -> rx.Component:
             rx.vstack(
                 rx.link(state.tldr_title, href=state.tldr_url, weight="medium", size="2"),
                 rx.text(state.tldr_section, size="1", color_scheme="gray"),
-                safe_markdown(state.tldr_markdown, class_name="tldr-bullets"),
+                report_html(state.tldr_html, class_name="tldr-bullets"),
                 rx.cond(state.tldr_more, rx.button(
                     rx.cond(state.tldr_expanded, "Collapse", "Expand"),
                     variant="ghost", size="1", on_click=DashboardState.toggle_tldr)),

@@ -18,7 +18,7 @@ from gitpulse_app.experience import routes
 from gitpulse_app.experience.components.coverage import coverage_meter
 from gitpulse_app.experience.components.empty import error_alert, skeleton_block
 from gitpulse_app.experience.components.feedback import toast_error, toast_info, toast_success
-from gitpulse_app.experience.components.rich_text import safe_markdown
+from gitpulse_app.experience.components.rich_text import report_html
 from gitpulse_app.experience.components.shell import app_shell
 from gitpulse_app.experience.components.sources import sources_section
 from gitpulse_app.experience.components.sync_banner import SyncStatusState
@@ -95,7 +95,7 @@ class ReportDetailState(SyncStatusState):
     partial: bool = False
     diagnostic_label: str = ""
     diagnostic_message: str = ""
-    markdown: str = ""
+    body_html: str = ""
     sources: list[SourceItem] = []
     email_text: str = ""
     email_status: str = ""
@@ -122,7 +122,7 @@ class ReportDetailState(SyncStatusState):
             view.partial
         self.diagnostic_label = view.diagnostic_label
         self.diagnostic_message = view.diagnostic_message
-        self.markdown, self.sources = view.markdown, view.sources
+        self.body_html, self.sources = view.body_html, view.sources
         self.email_text, self.email_status = view.email_text, view.email_status
         self.email_can_retry = view.email_can_retry
         self.older_url, self.newer_url = view.older_url, view.newer_url
@@ -426,7 +426,7 @@ def report_body() -> rx.Component:
         rx.cond(state.regenerating, regenerate_progress()),
         alerts(),
         metadata(),
-        rx.card(safe_markdown(state.markdown, class_name="report-markdown"), width="100%",
+        rx.card(report_html(state.body_html, class_name="report-markdown"), width="100%",
                 id="report-body"),
         sources_section(state.sources),
         email_line(),

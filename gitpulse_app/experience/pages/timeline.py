@@ -22,6 +22,7 @@ from gitpulse_app.experience.state import SessionState
 from gitpulse_app.intelligence.analytics import TYPE_LABELS
 from gitpulse_app.intelligence.embeddings import SearchError
 from gitpulse_app.intelligence.formatting import format_short_date, format_time
+from gitpulse_app.intelligence.reports.render import is_safe_href
 from gitpulse_app.intelligence.timeline import (
     TimelineFilters,
     TimelineRow,
@@ -94,8 +95,8 @@ def timeline_item(row: TimelineRow, zone: ZoneLike, score: float | None = None) 
         type_label=TYPE_LABELS.get(row.type, row.type),
         repo=row.repo,
         actor=row.actor,
-        text=row.canonical_text,
-        url=row.source_url,
+        text=row.canonical_text,  # shown as React text, never parsed as markup
+        url=row.source_url if is_safe_href(row.source_url) else "",
         score=f"{score:.2f}" if score is not None else "",
         score_percent=max(0, min(100, round(score * 100))) if score is not None else 0,
     )

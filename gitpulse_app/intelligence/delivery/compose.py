@@ -2,8 +2,9 @@
 
 Both bodies are rendered here from the report's `sections` (or, for a report without sections,
 from its `markdown`), never by copying stored HTML, so the email's safety does not depend on any
-other renderer: every piece of text is escaped, only `http`/`https` links become anchors (any other
-scheme keeps just the link text), and the HTML has no `<script>`, `<style>` or event attributes —
+other renderer: every piece of text is escaped, only `http`/`https` links to one of the report's
+citations become anchors (anything else keeps just the link text), markdown backslash escapes show
+as the characters they escape, and the HTML has no `<script>`, `<style>` or event attributes —
 mail clients want inline styles anyway.
 
 Plain text: the title and date label, then per section its title in capitals and `- bullet` lines,
@@ -31,6 +32,7 @@ from gitpulse_app.intelligence.formatting import (
     format_report_date,
     format_work_day,
 )
+from gitpulse_app.intelligence.reports.markup import allowed_map, normalize_url
 
 
 # The date label of SPEC §8, in the report's zone --------------------------------------------------
@@ -67,6 +69,7 @@ _BARE_URL = re.compile(r"https?://[^\s<>()\[\]\"']+", re.IGNORECASE)
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 _CODE = re.compile(r"`([^`]+)`")
 _UNSAFE_URL_CHARS = re.compile(r"[\s\x00-\x1f\x7f\"'<>\\`]")
+_BACKSLASH_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 
 
 def safe_url(url: str) -> str | None:
@@ -89,32 +92,43 @@ class _Piece:
     url: str | None = None  # a safe URL: this piece is a link
 
 
-def _pieces(text: str) -> Iterator[_Piece]:
-    """Split a bullet into text and link pieces; unsafe links keep only their text."""
+def _cited(url: str, cited: dict[str, str]) -> str | None:
+    """The report's citation `url` stands for (as stored), when it is a safe one."""
+    target = cited.get(normalize_url(url))
+    return safe_url(target) if target else None
+
+
+def _shown(text: str) -> str:
+    return _BACKSLASH_ESCAPE.sub(r"\1", text)
+
+
+def _pieces(text: str, cited: dict[str, str]) -> Iterator[_Piece]:
+    """Split a bullet into text and link pieces; links to anything but a citation keep their
+    text only."""
     position = 0
     for found in _LINK.finditer(text):
-        yield from _bare_pieces(text[position:found.start()])
-        label, url = found.group(1), safe_url(found.group(2))
+        yield from _bare_pieces(text[position:found.start()], cited)
+        label, url = _shown(found.group(1)), _cited(found.group(2), cited)
         yield _Piece(label or (url or ""), url)
         position = found.end()
-    yield from _bare_pieces(text[position:])
+    yield from _bare_pieces(text[position:], cited)
 
 
-def _bare_pieces(text: str) -> Iterator[_Piece]:
+def _bare_pieces(text: str, cited: dict[str, str]) -> Iterator[_Piece]:
     position = 0
     for found in _BARE_URL.finditer(text):
         url = found.group(0).rstrip(".,;:!?")
         if found.start() > position:
-            yield _Piece(text[position:found.start()])
-        yield _Piece(url, safe_url(url))
+            yield _Piece(_shown(text[position:found.start()]))
+        yield _Piece(url, _cited(url, cited))
         position = found.start() + len(url)
     if position < len(text):
-        yield _Piece(text[position:])
+        yield _Piece(_shown(text[position:]))
 
 
-def _plain_inline(text: str) -> str:
+def _plain_inline(text: str, cited: dict[str, str]) -> str:
     out = []
-    for piece in _pieces(text):
+    for piece in _pieces(text, cited):
         label = piece.text.replace("**", "")
         if piece.url is None:
             out.append(label)
@@ -161,9 +175,9 @@ def _html_text(text: str) -> str:
     return _CODE.sub(lambda m: f'<code style="{STYLE["code"]}">{m.group(1)}</code>', escaped)
 
 
-def _html_inline(text: str) -> str:
+def _html_inline(text: str, cited: dict[str, str]) -> str:
     out = []
-    for piece in _pieces(text):
+    for piece in _pieces(text, cited):
         label = _html_text(piece.text)
         out.append(label if piece.url is None else _anchor(piece.url, label))
     return "".join(out)
@@ -201,16 +215,22 @@ def _sections(report: Report) -> list[_Section]:
     return sections
 
 
-def _linked_urls(sections: Iterable[_Section]) -> set[str]:
+def _citations(report: Report, sections: Iterable[_Section]) -> dict[str, str]:
+    """The only URLs the email links to: the report's citations (normalised → as stored)."""
+    listed = [c for s in sections for c in s.citations] + [str(c) for c in report.citations or []]
+    return allowed_map(listed)
+
+
+def _linked_urls(sections: Iterable[_Section], cited: dict[str, str]) -> set[str]:
     return {
         piece.url for section in sections for bullet in section.bullets
-        for piece in _pieces(bullet) if piece.url
+        for piece in _pieces(bullet, cited) if piece.url
     }
 
 
 def _unlinked_citations(report: Report, sections: list[_Section]) -> list[str]:
     """Citations no bullet links to (first-seen order): listed so each one is still a link."""
-    linked = _linked_urls(sections)
+    linked = _linked_urls(sections, _citations(report, sections))
     out: list[str] = []
     listed = [c for s in sections for c in s.citations] + [str(c) for c in report.citations or []]
     for citation in listed:
@@ -230,10 +250,11 @@ def report_links(report_id: int, settings: Settings | None = None) -> tuple[str,
 def render_text(report: Report, settings: Settings | None = None) -> str:
     """The plain-text body."""
     sections = _sections(report)
+    cited = _citations(report, sections)
     lines = [_as_text(report.title), date_label(report)]
     for section in sections:
         lines += ["", section.title.upper()]
-        lines += [f"- {_plain_inline(bullet)}" for bullet in section.bullets]
+        lines += [f"- {_plain_inline(bullet, cited)}" for bullet in section.bullets]
     extra = _unlinked_citations(report, sections)
     if extra:
         lines += ["", "SOURCES"] + [f"- <{url}>" for url in extra]
@@ -245,6 +266,7 @@ def render_text(report: Report, settings: Settings | None = None) -> str:
 def render_html(report: Report, settings: Settings | None = None) -> str:
     """The HTML body: escaped text, http(s) anchors only, inline styles."""
     sections = _sections(report)
+    cited = _citations(report, sections)
     esc = html.escape
     parts = [
         f'<h1 style="{STYLE["h1"]}">{esc(_as_text(report.title))}</h1>',
@@ -253,7 +275,8 @@ def render_html(report: Report, settings: Settings | None = None) -> str:
     for section in sections:
         parts.append(f'<h2 style="{STYLE["h2"]}">{esc(section.title)}</h2>')
         items = "".join(
-            f'<li style="{STYLE["li"]}">{_html_inline(bullet)}</li>' for bullet in section.bullets
+            f'<li style="{STYLE["li"]}">{_html_inline(bullet, cited)}</li>'
+            for bullet in section.bullets
         )
         parts.append(f'<ul style="{STYLE["ul"]}">{items}</ul>')
     extra = _unlinked_citations(report, sections)

@@ -5,7 +5,8 @@ Each model of the chain (`GITPULSE_LLM_MODEL`, then `GITPULSE_LLM_FALLBACK_MODEL
 timeout. A 400 naming `response_format`, `max_tokens` or `temperature` is retried once without that
 parameter (or with `max_completion_tokens`). Timeouts, connection errors, 429, 5xx, empty content,
 `finish_reason == "length"` and unparseable answers are retried up to 3 times (after 1, 2, 4 s);
-other 400s and 401/403/404 end the model at once. The SDK itself never retries (`max_retries=0`).
+other 400s and 401/403/404 end the model at once, and so does any other error raised while
+validating an answer (the next model is asked). The SDK itself never retries (`max_retries=0`).
 A whole report gets 180 s; after that the caller falls back to the local writer.
 """
 
@@ -272,3 +273,6 @@ class ReportModelChain:
             return parse(text)
         except AnswerError as exc:
             raise _Retry(f"unparseable answer: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 — model text must never end the report
+            log.exception("Validating a model answer failed", extra={"model": model})
+            raise _GiveUp(f"answer failed validation ({type(exc).__name__})") from None

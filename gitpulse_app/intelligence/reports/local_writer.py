@@ -4,12 +4,17 @@ Facts go to sections by type. Within a section there is one bullet per repositor
 first, then by name), its items in time order joined by "; ", e.g.
 `acme/web: merged [PR #12](url) – Add search; [abc1234](url) Fix typo`; repositories after the
 fourth share a fifth bullet `Also: …`. Team reports prefix each item with `@login`.
+
+Every piece of GitHub text (titles, messages, tags, paths, repository names, the actor — for a
+commit a free-form git author name) is escaped markdown text, so a name such as
+`[x](https://evil)` shows as text and never becomes a link; links point only at source URLs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from gitpulse_app.intelligence.reports.markup import escape_inline, link_destination
 from gitpulse_app.intelligence.reports.models import (
     DAILY,
     LOCAL_MODEL,
@@ -53,16 +58,16 @@ def _state(fact: CollectedFact) -> str:
 
 
 def _plain(value: object, limit: int = TITLE_LENGTH) -> str:
-    """Text safe inside a markdown bullet: collapsed, cut, with brackets that cannot form links."""
+    """GitHub text as markdown text: collapsed, cut, brackets as parentheses, the rest escaped."""
     text = cut(collapse(value if isinstance(value, str) else ""), limit)
-    return text.replace("[", "(").replace("]", ")")
+    return escape_inline(text.replace("[", "(").replace("]", ")"))
 
 
 def _number(fact: CollectedFact, *keys: str) -> str:
     for key in keys:
         value = fact.meta.get(key)
         if value is not None and value != "":
-            return f" #{value}"
+            return f" #{_plain(str(value), 40)}"
     return ""
 
 
@@ -72,14 +77,14 @@ def _titled(link: str, title: str) -> str:
 
 def item_text(fact: CollectedFact) -> str:
     """One fact as a short item with its link, e.g. `merged [PR #12](url) – Add search`."""
-    url = fact.source_url
+    url = link_destination(fact.source_url)
     meta = fact.meta
     kind = fact.type
     if kind in ("pr_merged", "pr_opened", "pr_closed"):
         verb = kind.removeprefix("pr_")
         return _titled(f"{verb} [PR{_number(fact, 'number')}]({url})", _plain(meta.get("title")))
     if kind == "commit":
-        sha = str(meta.get("sha") or url.rsplit("/", 1)[-1])[:7]
+        sha = _plain(str(meta.get("sha") or fact.source_url.rsplit("/", 1)[-1])[:7])
         message = meta.get("message")
         subject = message.strip().splitlines()[0] if isinstance(message, str) and message.strip() \
             else ""
@@ -106,7 +111,7 @@ def item_text(fact: CollectedFact) -> str:
     if kind == "issue_comment":
         target = "PR" if meta.get("is_pull_request") else "Issue"
         return f"commented on [{target}{_number(fact, 'issue_number', 'number')}]({url})"
-    return f"[{kind}]({url}) {_plain(fact.canonical_text)}".rstrip()
+    return f"[{_plain(kind)}]({url}) {_plain(fact.canonical_text)}".rstrip()
 
 
 def _section_bullets(facts: Sequence[CollectedFact], team: bool) -> list[str]:
@@ -117,13 +122,14 @@ def _section_bullets(facts: Sequence[CollectedFact], team: bool) -> list[str]:
 
     def items(repo_facts: list[CollectedFact]) -> str:
         in_time_order = sorted(repo_facts, key=lambda fact: (fact.ts, fact.event_id))
-        prefix = (lambda fact: f"@{fact.actor} ") if team else (lambda fact: "")
+        prefix = (lambda fact: f"@{_plain(fact.actor, 80)} ") if team else (lambda fact: "")
         return "; ".join(prefix(fact) + item_text(fact) for fact in in_time_order)
 
-    bullets = [f"{repo}: {items(repo_facts)}" for repo, repo_facts in ordered[:MAX_REPO_BULLETS]]
+    bullets = [f"{_plain(repo)}: {items(repo_facts)}"
+               for repo, repo_facts in ordered[:MAX_REPO_BULLETS]]
     rest = ordered[MAX_REPO_BULLETS:]
     if rest:
-        bullets.append("Also: " + "; ".join(f"{repo}: {items(fs)}" for repo, fs in rest))
+        bullets.append("Also: " + "; ".join(f"{_plain(repo)}: {items(fs)}" for repo, fs in rest))
     return bullets
 
 

@@ -2,7 +2,9 @@
 
 The system message holds the role line for the report's kind (or the team role) and the rules:
 cite every claim, invent nothing, cover every event, answer with one JSON object. The user message
-names who and when, lists one line per event and the exact section titles to write.
+names who and when, lists one line per event and the exact section titles to write. Text from
+GitHub (titles, messages, bodies, paths, names, logins) and the focus query enter the prompt
+escaped as markdown text, so none of it reads as a link or other markup.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from gitpulse_app.intelligence.reports.models import (
     CollectedFact,
     Collection,
 )
+from gitpulse_app.intelligence.reports.markup import escape_inline
 from gitpulse_app.normalization.text import collapse, cut
 
 __all__ = ["PROMPT_VERSION", "build_messages", "event_line", "system_prompt", "user_prompt"]
@@ -64,21 +67,25 @@ def _metrics(fact: CollectedFact) -> str:
             f"{fact.files_changed or 0} files)")
 
 
-def _text(meta: dict, key: str) -> str:
+def _raw(meta: dict, key: str) -> str:
     value = meta.get(key)
     return collapse(value) if isinstance(value, str) else ""
+
+
+def _text(meta: dict, key: str) -> str:
+    return escape_inline(_raw(meta, key))
 
 
 def _number(meta: dict, *keys: str) -> str:
     for key in keys:
         value = meta.get(key)
         if value is not None and value != "":
-            return str(value)
+            return escape_inline(str(value))
     return "?"
 
 
 def _quoted(body: str, limit: int) -> str:
-    return f'"{cut(body, limit)}"'
+    return f'"{escape_inline(cut(body, limit))}"'
 
 
 def event_line(fact: CollectedFact, *, team: bool) -> str:
@@ -91,7 +98,7 @@ def event_line(fact: CollectedFact, *, team: bool) -> str:
         team: Add ` @{login}` after the label (team scope).
     """
     meta = fact.meta
-    by = f" @{fact.actor}" if team else ""
+    by = f" @{escape_inline(fact.actor)}" if team else ""
     url = f" [{fact.source_url}]"
     kind = fact.type
     if kind in ("pr_opened", "pr_merged", "pr_closed"):
@@ -99,16 +106,16 @@ def event_line(fact: CollectedFact, *, team: bool) -> str:
         return (f"- **PR #{_number(meta, 'number')}**{by} ({state}): {_text(meta, 'title')}"
                 f"{_metrics(fact)}{url}")
     if kind == "commit":
-        sha = str(meta.get("sha") or fact.source_url.rsplit("/", 1)[-1])[:7]
+        sha = escape_inline(str(meta.get("sha") or fact.source_url.rsplit("/", 1)[-1])[:7])
         return f"- **Commit**{by} ({sha}): {_text(meta, 'message')}{_metrics(fact)}{url}"
     if kind == "review_submitted":
-        body = _text(meta, "body")
+        body = _raw(meta, "body")
         quoted = f' - {_quoted(body, 100)}' if body else ""
         return (f"- **Review PR #{_number(meta, 'pr_number')}**{by}: "
                 f"{_text(meta, 'state').lower() or 'commented'}{quoted}{url}")
     if kind == "review_comment":
         return (f"- **Review comment on PR #{_number(meta, 'pr_number')}**{by} "
-                f"({_text(meta, 'path')}): {_quoted(_text(meta, 'body'), 80)}{url}")
+                f"({_text(meta, 'path')}): {_quoted(_raw(meta, 'body'), 80)}{url}")
     if kind in ("issue_opened", "issue_closed"):
         state = kind.removeprefix("issue_")
         return (f"- **Issue #{_number(meta, 'issue_number', 'number')}**{by} ({state}): "
@@ -116,11 +123,11 @@ def event_line(fact: CollectedFact, *, team: bool) -> str:
     if kind == "issue_comment":
         target = "PR" if meta.get("is_pull_request") else "Issue"
         return (f"- **Comment on {target} #{_number(meta, 'issue_number', 'number')}**{by}: "
-                f"{_quoted(_text(meta, 'body'), 80)}{url}")
+                f"{_quoted(_raw(meta, 'body'), 80)}{url}")
     if kind == "release":
         name = _text(meta, "name") or "New release"
         return f"- **Release {_text(meta, 'tag_name')}**{by}: {name}{url}"
-    return f"- **{kind}**{by}: {collapse(fact.canonical_text)}{url}"
+    return f"- **{kind}**{by}: {escape_inline(fact.canonical_text)}{url}"
 
 
 def user_prompt(
@@ -133,9 +140,9 @@ def user_prompt(
     team: bool = False,
 ) -> str:
     """The user message: the request line, optional focus, the events and the titles to write."""
-    lines = [f"Generate a {kind} report for **{who}** covering **{date_label}**."]
+    lines = [f"Generate a {kind} report for **{escape_inline(who)}** covering **{date_label}**."]
     if query:
-        lines.append(f'Focus: "{query}" — prioritise related events.')
+        lines.append(f'Focus: "{escape_inline(query)}" — prioritise related events.')
     lines.append("")
     lines.append(f"EVENTS ({len(collection.facts)} total):")
     lines.extend(event_line(fact, team=team) for fact in collection.facts)

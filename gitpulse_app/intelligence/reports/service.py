@@ -64,8 +64,8 @@ from gitpulse_app.intelligence.reports.validate import (
     allowed_urls,
     filter_citations,
     measure_coverage,
-    parse_answer,
     report_citations,
+    validate_answer,
 )
 from gitpulse_app.intelligence.windows import Window
 
@@ -96,7 +96,8 @@ def _write(plan: ReportPlan, collection: Collection, sleep: Callable[[float], No
     chain = ReportModelChain(settings.openai_api_key, settings.openai_base_url,
                              [settings.llm_model, settings.llm_fallback_model or ""], sleep=sleep)
     try:
-        result = chain.run(messages, lambda text: parse_answer(text, titles))
+        allowed = allowed_urls(collection.facts)
+        result = chain.run(messages, lambda text: validate_answer(text, titles, allowed))
     except ChainFailed as failure:
         written = write_local(plan.kind, collection.facts, team=team)
         usage = failure.usage
@@ -115,14 +116,15 @@ def _write(plan: ReportPlan, collection: Collection, sleep: Callable[[float], No
 def _content(plan: ReportPlan, written: Written, collection: Collection, key: str,
              now: dt.datetime) -> SavedContent:
     facts = collection.facts
-    sections = filter_citations(written.sections, allowed_urls(facts)) if facts \
-        else written.sections
+    # Every writer's output (model, local writer, a reused report) passes the same validation.
+    sections = filter_citations(written.sections, allowed_urls(facts))
     citations = report_citations(sections)
     coverage = measure_coverage(facts, citations)
     markdown = render_markdown(sections)
     partial = now < plan.window.end
     return SavedContent(
-        sections=sections, markdown=markdown, html=render_html(markdown), citations=citations,
+        sections=sections, markdown=markdown, html=render_html(markdown, citations),
+        citations=citations,
         repos=sorted({fact.repo for fact in facts}), provider=written.provider,
         model=written.model, cache_key=key,
         coverage_score=coverage.score if facts else None,

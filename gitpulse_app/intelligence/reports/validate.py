@@ -3,9 +3,12 @@
 SPEC §8 step 4. Parsing strips code fences, else takes the last balanced `{…}` holding `"sections"`.
 Titles match case-insensitively after trimming `#`, numbering and spaces; sections come out in the
 expected order, missing ones as "No activity recorded", extra ones dropped; at most 5 bullets.
-Citations are the source URLs of the facts given to the writer (compared after trimming and dropping
-one trailing `/`): a link to anything else keeps only its text, a bare URL to anything else goes,
-and a bullet left without an allowed citation is dropped.
+Control characters (NUL included) are stripped before anything else.
+
+Citations are the source URLs of the facts given to the writer, compared as a browser would follow
+them (`markup.normalize_url`). Every bullet of every writer is rebuilt from its markdown tokens by
+`markup.clean_bullet`: a link to anything else keeps only its text, images, raw HTML and URL text to
+anything else go; a bullet left without an allowed citation is dropped.
 """
 
 from __future__ import annotations
@@ -15,6 +18,12 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from gitpulse_app.intelligence.reports.markup import (
+    allowed_map,
+    clean_bullet,
+    normalize_url,
+    strip_controls,
+)
 from gitpulse_app.intelligence.reports.models import (
     NO_ACTIVITY,
     CollectedFact,
@@ -71,7 +80,7 @@ def extract_json(text: str) -> dict[str, Any]:
     Raises:
         AnswerError: No parseable object with a `sections` list.
     """
-    stripped = text.strip()
+    stripped = strip_controls(text).strip()
     candidates = [match.group(1) for match in _FENCE.finditer(stripped)]
     candidates.append(stripped)
     for candidate in candidates:
@@ -109,7 +118,7 @@ def _bullets(raw: Any) -> list[str]:
     bullets = []
     for item in raw:
         if isinstance(item, str):
-            text = _LIST_MARKER.sub("", item.strip()).strip()
+            text = _LIST_MARKER.sub("", strip_controls(item).strip()).strip()
             if text:
                 bullets.append(text)
     return bullets[:MAX_BULLETS]
@@ -118,7 +127,8 @@ def _bullets(raw: Any) -> list[str]:
 def _urls(raw: Any) -> list[str]:
     if not isinstance(raw, list):
         return []
-    return [item.strip() for item in raw if isinstance(item, str) and item.strip()]
+    return [strip_controls(item).strip() for item in raw
+            if isinstance(item, str) and strip_controls(item).strip()]
 
 
 def parse_answer(text: str, titles: Sequence[str]) -> list[Section]:
@@ -150,69 +160,25 @@ def parse_answer(text: str, titles: Sequence[str]) -> list[Section]:
 
 
 # Citations ---------------------------------------------------------------------------------------
-_LINK = re.compile(r"\[([^\[\]]*)\]\(\s*<?((?:[^()\s<>]|\([^()\s]*\))+)>?(?:\s+\"[^\"]*\")?\s*\)")
-_BARE_URL = re.compile(r"(?:https?://|www\.)[^\s<>\[\]()\"'`]+", re.I)
-_TRAILING_PUNCTUATION = ".,;:!?"
-_EMPTY_BRACKETS = re.compile(r"\(\s*\)|\[\s*\]")
 _NO_ACTIVITY = re.compile(r"^no activity recorded\.?$", re.I)
-_PLACEHOLDER = "\u0000{}\u0000"
-_PLACEHOLDERS = re.compile("\u0000(\\d+)\u0000")
-
-
-def normalize_url(url: str) -> str:
-    """A URL as citations compare it: trimmed, without one trailing `/`."""
-    url = url.strip()
-    return url[:-1] if url.endswith("/") else url
 
 
 def allowed_urls(facts: Iterable[CollectedFact]) -> dict[str, str]:
     """Normalized URL → the fact's source URL as stored, for every fact given to the writer."""
-    allowed: dict[str, str] = {}
-    for fact in facts:
-        if fact.source_url and fact.source_url.strip():
-            allowed.setdefault(normalize_url(fact.source_url), fact.source_url)
-    return allowed
+    return allowed_map(fact.source_url for fact in facts)
 
 
 def is_no_activity(bullet: str) -> bool:
-    return bool(_NO_ACTIVITY.match(bullet.strip()))
+    return bool(_NO_ACTIVITY.match(strip_controls(bullet).strip()))
 
 
 def filter_bullet(bullet: str, allowed: dict[str, str]) -> tuple[str, list[str]]:
-    """A bullet with disallowed links reduced to their text and disallowed bare URLs removed.
+    """A bullet rebuilt from its markdown tokens, linking only to allowed URLs (`clean_bullet`).
 
     Returns:
         The cleaned bullet and the allowed URLs it cites, in order of appearance.
     """
-    cited: list[str] = []
-    kept_links: list[str] = []
-
-    def link(match: re.Match[str]) -> str:
-        text, url = match.group(1), match.group(2)
-        target = allowed.get(normalize_url(url))
-        if target is None:
-            return text
-        cited.append(target)
-        kept_links.append(f"[{text}]({target})")
-        return _PLACEHOLDER.format(len(kept_links) - 1)
-
-    def bare(match: re.Match[str]) -> str:
-        url = match.group(0)
-        core = url.rstrip(_TRAILING_PUNCTUATION)
-        tail = url[len(core):]
-        target = allowed.get(normalize_url(core))
-        if target is None:
-            return tail
-        cited.append(target)
-        return target + tail
-
-    cleaned = _LINK.sub(link, bullet)
-    cleaned = _BARE_URL.sub(bare, cleaned)
-    cleaned = _EMPTY_BRACKETS.sub("", cleaned)
-    cleaned = _PLACEHOLDERS.sub(lambda m: kept_links[int(m.group(1))], cleaned)
-    cleaned = _SPACES.sub(" ", cleaned).strip()
-    cleaned = re.sub(r"\s+([.,;:!?])", r"\1", cleaned)
-    return cleaned, cited
+    return clean_bullet(bullet, allowed)
 
 
 def _distinct(urls: Iterable[str]) -> list[str]:
@@ -245,6 +211,15 @@ def filter_citations(sections: Sequence[Section], allowed: dict[str, str]) -> li
             bullets = substantive
         result.append(Section(section.title, bullets[:MAX_BULLETS] or [NO_ACTIVITY], citations))
     return result
+
+
+def validate_answer(text: str, titles: Sequence[str], allowed: dict[str, str]) -> list[Section]:
+    """A model's reply as the sections to save: parsed, then every bullet rebuilt (`filter_citations`).
+
+    Raises:
+        AnswerError: Unparseable, or no expected title matched.
+    """
+    return filter_citations(parse_answer(text, titles), allowed)
 
 
 def report_citations(sections: Sequence[Section]) -> list[str]:

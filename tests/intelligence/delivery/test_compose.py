@@ -131,3 +131,22 @@ def test_message_headers_parts_and_message_id(session, owner, configure):
     assert message["Subject"] == "GitPulse daily standup \u2014 December 5, 2025"
     assert message.get_content_type() == "multipart/alternative"
     assert [part.get_content_type() for part in message.iter_parts()] == ["text/plain", "text/html"]
+
+
+def test_email_links_only_the_reports_citations_and_shows_escaped_text_plainly(session, owner):
+    cited = "https://github.com/a/b/pull/1"
+    sections = [{
+        "title": "Work Completed",
+        "bullets": [f"Fixed \\*now\\* \\[draft\\] in [PR #1]({cited}) and "
+                    "[PR #9](https://github.com/evil/x/pull/9) https://github.com/evil/y"],
+        "citations": [cited],
+    }]
+    report = make_report(session, owner, sections=sections)
+
+    parsed = _parse(render_html(report))
+    hrefs = [value for tag, name, value in parsed.attrs if tag == "a" and name == "href"]
+    assert [href for href in hrefs if "github.com" in href] == [cited]
+    assert "Fixed *now* [draft] in PR #1 and PR #9" in "".join(parsed.text)
+    text = render_text(report)
+    assert f"- Fixed *now* [draft] in PR #1 <{cited}> and PR #9" in text
+    assert "<https://github.com/evil" not in text
