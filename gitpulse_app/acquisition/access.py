@@ -220,3 +220,22 @@ def set_choice(session: Session, user_id: int, installation_id: int, full_name: 
     if gh_id is not None:
         row.repo_gh_id = gh_id
     session.add(row)
+
+
+def confirm_listed(session: Session, installation_id: int, full_name: str, gh_id: int) -> None:
+    """Pin a name a source lists to the id GitHub answered for it through the source's own
+    credentials (a sync): added to the source's ids, and set on choices that knew only the name.
+    """
+    installation = session.get(Installation, installation_id, with_for_update=True)
+    wanted = full_name.lower()
+    if installation is None or all(name.lower() != wanted for name in installation.repositories):
+        return
+    if gh_id not in (installation.repository_ids or []):
+        installation.repository_ids = [*(installation.repository_ids or []), gh_id]
+        session.add(installation)
+    for row in session.exec(select(TrackedRepo).where(
+            TrackedRepo.installation_id == installation_id,
+            sa.func.lower(TrackedRepo.repo_full_name) == wanted,
+            col(TrackedRepo.repo_gh_id).is_(None))):
+        row.repo_gh_id = gh_id
+        session.add(row)
