@@ -48,7 +48,8 @@ def _seed(url: str) -> tuple[int, dt.datetime, dt.datetime]:
         session.add_all([user, *repos])
         session.commit()
         installation = Installation(kind="app", gh_installation_id=7, account_login="acme",
-                                    repositories=[repo.full_name for repo in repos])
+                                    repositories=[repo.full_name for repo in repos],
+                                    repository_ids=[repo.gh_id for repo in repos])
         session.add(installation)
         session.commit()
         session.add(UserInstallation(user_id=user.id, installation_id=installation.id,

@@ -117,6 +117,7 @@ def _seed_due(engine: sa.Engine) -> None:
             "created_at": ONBOARDED, "updated_at": ONBOARDED}])
         installation_id = conn.execute(sa.insert(Installation.__table__).values(
             kind="app", gh_installation_id=77, account_login="acme", repositories=["acme/app"],
+            repository_ids=[77],
             status="active", sync_status="idle", recovery_attempts=0,
             last_reconciled_at=AT, last_synced_at=AT,
             created_at=ONBOARDED, updated_at=ONBOARDED)).inserted_primary_key[0]

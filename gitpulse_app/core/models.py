@@ -142,6 +142,10 @@ class Installation(_Row, table=True):
     target_type: str | None = None
     repository_selection: str | None = None
     repositories: list[str] = _json_list()
+    # GitHub ids of the listed repositories: visibility follows these, never the names
+    # (docs/VISIBILITY.md).
+    repository_ids: list[int] = Field(default_factory=list, sa_type=sa.JSON, nullable=False,
+                                      sa_column_kwargs={"server_default": "[]"})
     status: str = "active"
     sync_status: str = "idle"
     last_synced_at: dt.datetime | None = _ts_opt()
@@ -181,6 +185,8 @@ class TrackedRepo(_Row, table=True):
     installation_id: int
     repo_full_name: str
     tracked: bool
+    # The repository's GitHub id when known (as GitHub confirmed it); None for a name-only choice.
+    repo_gh_id: int | None = Field(default=None, sa_type=sa.BigInteger)
 
 
 class AuthSession(_Row, table=True):
@@ -237,6 +243,8 @@ class Event(_Row, table=True):
         sa.Index("ix_events_ts", "ts"),
         # Covering index for search candidates (alembic 0002).
         sa.Index("ix_events_repo_id_ts_content_hash", "repo_id", "ts", "content_hash"),
+        # Which repositories a source delivered facts for (visibility, alembic 0006).
+        sa.Index("ix_events_installation_id_repo_id", "installation_id", "repo_id"),
     )
 
     type: str

@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from gitpulse_app.acquisition import access
 from gitpulse_app.acquisition.sync.sources import ensure_env_source
 from gitpulse_app.acquisition.webhooks import processor
 from gitpulse_app.core.config import get_settings
@@ -31,7 +32,6 @@ from gitpulse_app.core.models import (
     Installation,
     ReportJobHistory,
     SyncBatch,
-    TrackedRepo,
     User,
     UserInstallation,
     WebhookEvent,
@@ -400,24 +400,20 @@ async def use_server_token(user_id: int, repos_text: str,
     except ValueError as exc:
         return OpsResult(False, str(exc)), None
     now = now or utcnow()
-    source_id = None
-    for name in names:
-        source_id = ensure_env_source(name).id
+    source_id = ensure_env_source().id
     assert source_id is not None
     with session_scope() as session:
+        source = session.get(Installation, source_id, with_for_update=True)
+        assert source is not None
+        access.add_listed(source, names)
+        session.add(source)
         link = session.scalars(select(UserInstallation).where(
             UserInstallation.user_id == user_id,
             UserInstallation.installation_id == source_id)).first()
         if link is None:
             session.add(UserInstallation(user_id=user_id, installation_id=source_id,
                                          role="viewer", claimed_at=now))
-        for name in names:
-            row = session.scalars(select(TrackedRepo).where(
-                TrackedRepo.user_id == user_id, TrackedRepo.installation_id == source_id,
-                sa.func.lower(TrackedRepo.repo_full_name) == name.lower())).first()
-            row = row or TrackedRepo(user_id=user_id, installation_id=source_id,
-                                     repo_full_name=name, tracked=True)
-            row.tracked = True
-            session.add(row)
+        for name, gh_id in names.items():
+            access.set_choice(session, user_id, source_id, name, True, gh_id)
     plural = "repository" if len(names) == 1 else "repositories"
     return OpsResult(True, f"Server token now syncs {len(names)} {plural} for you."), source_id

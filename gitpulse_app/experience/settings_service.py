@@ -370,11 +370,12 @@ def parse_repo_list(text: str) -> list[str]:
 
 
 async def check_pat(token: str, repos: list[str], *, base_url: str | None = None
-                    ) -> tuple[str, list[str]]:
+                    ) -> tuple[str, dict[str, int]]:
     """Ask GitHub whose token this is and whether it can read each repository.
 
     Returns:
-        The token's login and the repositories' canonical full names.
+        The token's login and the repositories' canonical full names, each with the GitHub id
+        GitHub confirmed for it (what visibility follows).
 
     Raises:
         ValueError: A sentence saying what is wrong (token refused, repository not readable).
@@ -387,7 +388,7 @@ async def check_pat(token: str, repos: list[str], *, base_url: str | None = None
             raise ValueError("GitHub rejected this token. Check it and try again.") from None
         except GitHubError:
             raise ValueError("Could not check the token with GitHub. Please try again.") from None
-        names = []
+        names: dict[str, int] = {}
         for repo in repos:
             try:
                 data = (await client.get_json(f"/repos/{repo}")).data
@@ -400,7 +401,10 @@ async def check_pat(token: str, repos: list[str], *, base_url: str | None = None
                     ) from None
                 raise ValueError("Could not check the token with GitHub. Please try again.") \
                     from None
-            names.append(str(data.get("full_name") or repo))
+            gh_id = data.get("id")
+            if isinstance(gh_id, bool) or not isinstance(gh_id, int):
+                raise ValueError("Could not check the token with GitHub. Please try again.")
+            names[str(data.get("full_name") or repo)] = gh_id
     if not login:
         raise ValueError("GitHub did not say whose token this is. Check it and try again.")
     return login, names
@@ -429,7 +433,7 @@ async def add_pat_source(user_id: int, token: str, repos_text: str,
     return await asyncio.to_thread(_store_pat, user_id, token, login, names, now or utcnow())
 
 
-def _store_pat(user_id: int, token: str, login: str, names: list[str], now: dt.datetime
+def _store_pat(user_id: int, token: str, login: str, names: dict[str, int], now: dt.datetime
                ) -> SourceResult:
     with session_scope() as session:
         existing = next((
@@ -439,9 +443,7 @@ def _store_pat(user_id: int, token: str, login: str, names: list[str], now: dt.d
         ), None)
         source = existing or Installation(kind="pat", account_login=login, account_type="User",
                                           created_by_user_id=user_id, status="active")
-        known = {name.lower() for name in source.repositories}
-        source.repositories = list(source.repositories) + [
-            name for name in names if name.lower() not in known]
+        access.add_listed(source, names)
         source.token_enc = encrypt_token(token)
         source.token_hint = token_hint(token)
         session.add(source)
@@ -450,8 +452,8 @@ def _store_pat(user_id: int, token: str, login: str, names: list[str], now: dt.d
         if existing is None:
             session.add(UserInstallation(user_id=user_id, installation_id=source.id,
                                          role="owner", claimed_at=now))
-        for name in names:
-            _set_tracked_row(session, user_id, source.id, name, True)
+        for name, gh_id in names.items():
+            access.set_choice(session, user_id, source.id, name, True, gh_id)
         return SourceResult(True, f"Token source for @{login} added with {len(names)} "
                             f"repositor{'y' if len(names) == 1 else 'ies'}.", source.id)
 
@@ -480,31 +482,25 @@ def remove_pat_source(user_id: int, installation_id: int) -> SourceResult:
 
 
 # Repositories of a source -------------------------------------------------------------------------
-def _set_tracked_row(session: Session, user_id: int, installation_id: int, name: str,
-                     tracked: bool) -> None:
-    row = session.scalars(select(TrackedRepo).where(
-        TrackedRepo.user_id == user_id, TrackedRepo.installation_id == installation_id,
-        sa.func.lower(TrackedRepo.repo_full_name) == name.lower())).first()
-    if row is None:
-        row = TrackedRepo(user_id=user_id, installation_id=installation_id,
-                          repo_full_name=name, tracked=tracked)
-    row.tracked = tracked
-    session.add(row)
-
-
 def set_tracked(user_id: int, installation_id: int, full_name: str, tracked: bool
                 ) -> SourceResult:
-    """Track or untrack one repository of a visible source for this user."""
+    """Track or untrack one repository of a visible source for this user (by its GitHub id
+    when the repository is stored)."""
     with session_scope() as session:
         source = session.get(Installation, installation_id)
         if source is None or _role(session, user_id, installation_id) is None:
             return SourceResult(False, NOT_FOUND, status=404)
-        names = {name.lower(): name for name in source.repositories}
-        if full_name.lower() not in names:
+        stored = access.source_repos(session, source)
+        names = {name.lower(): name for name in
+                 [*(repo.full_name for repo in stored), *source.repositories]}
+        name = names.get(full_name.lower())
+        if name is None:
             return SourceResult(False, "Repository not found", status=404)
-        _set_tracked_row(session, user_id, installation_id, names[full_name.lower()], tracked)
+        gh_id = next((repo.gh_id for repo in stored if repo.full_name.lower() == name.lower()),
+                     None)
+        access.set_choice(session, user_id, installation_id, name, tracked, gh_id)
         verb = "Tracking" if tracked else "Stopped tracking"
-        return SourceResult(True, f"{verb} {names[full_name.lower()]}", installation_id)
+        return SourceResult(True, f"{verb} {name}", installation_id)
 
 
 def retry_failed_deliveries(user_id: int, installation_id: int) -> SourceResult:
@@ -556,11 +552,6 @@ def list_sources(user_id: int) -> list[SourceView]:
     github_url = get_settings().github_url
     with session_scope() as session:
         installations = access.visible_installations(session, user_id)
-        names = {name.lower() for source in installations for name in source.repositories}
-        repos = {
-            repo.full_name.lower(): repo for repo in session.scalars(
-                sa.select(Repo).where(sa.func.lower(Repo.full_name).in_(sorted(names)))).all()
-        } if names else {}
         views = []
         for source in installations:
             assert source.id is not None
@@ -571,12 +562,18 @@ def list_sources(user_id: int) -> list[SourceView]:
                 failed = int(session.scalar(sa.select(sa.func.count()).select_from(WebhookEvent)
                     .where(WebhookEvent.installation_gh_id == source.gh_installation_id,
                            WebhookEvent.status == "failed")) or 0)
+            # Stored rows by GitHub id only: a listed name held by another repository shows as
+            # not stored yet, never with that repository's details.
+            repos = {repo.full_name.lower(): repo for repo in access.source_repos(session, source)}
+            shown = access.repo_ids_of_user(session, user_id, source)
+            listed = {name.lower(): name for name in source.repositories}
             rows = []
-            for name in source.repositories:
-                repo = repos.get(name.lower())
+            for key, name in {**listed, **{k: r.full_name for k, r in repos.items()
+                                           if k not in listed}}.items():
+                repo = repos.get(key)
                 rows.append(SourceRepo(
                     full_name=repo.full_name if repo else name,
-                    tracked=name.lower() in tracked,
+                    tracked=repo.id in shown if repo else key in tracked,
                     language=repo.language if repo else None,
                     is_private=bool(repo.is_private) if repo else False,
                     html_url=(repo.html_url if repo and repo.html_url

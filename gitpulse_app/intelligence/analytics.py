@@ -422,12 +422,14 @@ class RepoAnalytics:
 
 def _visible_repo(session: Session, repo_ids: Collection[int], visible_names: Iterable[str],
                   full_name: str) -> tuple[Repo | None, bool]:
-    """The stored repo row (if any) and whether the user may see `full_name`."""
+    """The stored repo row the user may see under `full_name` (if any), and whether the page
+    shows at all: a name the user's sources list but whose repository is not stored as one of
+    theirs (not synced yet, or the name now held by another repository) shows an empty page."""
     repo = session.scalars(
         sa.select(Repo).where(sa.func.lower(Repo.full_name) == full_name.lower())
     ).first()
-    if repo is not None:
-        return repo, repo.id in repo_ids
+    if repo is not None and repo.id in repo_ids:
+        return repo, True
     return None, full_name.lower() in {name.lower() for name in visible_names}
 
 

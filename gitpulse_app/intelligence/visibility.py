@@ -1,25 +1,16 @@
-"""Repository visibility as ids, on top of the access service (SPEC §11).
+"""Repository visibility as ids: the access service's one rule (docs/VISIBILITY.md).
 
-`acquisition.access` decides visibility by repository name; reports filter facts by `repo_id`, so
-this turns the visible names into ids (names compare case-insensitively, as on GitHub).
+Every consumer — timeline, search, CSV export, reports, email, dashboard and repository pages —
+asks `visible_repo_ids`; nothing else decides which facts a user sees.
 """
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from sqlmodel import Session
 
-from gitpulse_app.acquisition import access
-from gitpulse_app.core.models import Repo
+from gitpulse_app.acquisition.access import visible_repo_ids
 
-
-def visible_repo_ids(session: Session, user_id: int) -> set[int]:
-    """The ids of every stored repository `user_id` may see."""
-    names = sorted({name.lower() for name in access.visible_repo_names(session, user_id)})
-    if not names:
-        return set()
-    statement = sa.select(Repo.id).where(sa.func.lower(Repo.full_name).in_(names))
-    return set(session.scalars(statement).all())
+__all__ = ["can_see_repo", "visible_repo_ids"]
 
 
 def can_see_repo(session: Session, user_id: int, repo_id: int) -> bool:

@@ -109,7 +109,7 @@ def build_side(session: Session, name: str, title: str) -> Side:
     full_name = f"{name}org{serial}/{name}-app"
     installation = Installation(kind="app", gh_installation_id=8_000_000 + serial,
                                 account_login=f"{name}org{serial}", repositories=[full_name],
-                                last_synced_at=NOW, last_reconciled_at=NOW)
+                                repository_ids=[9_000_000 + serial], last_synced_at=NOW, last_reconciled_at=NOW)
     pat = Installation(kind="pat", account_login=login, repositories=[], token_enc=pat_enc,
                        token_hint=pat_plain[-4:], created_by_user_id=user.id)
     session.add(installation)

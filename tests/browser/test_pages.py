@@ -74,12 +74,16 @@ class Workspace:
     def repo(self, name: str) -> str:
         return f"{self.org}/{name}"
 
+    def _repo_gh_id(self, name: str) -> int:
+        return self.repo_ids.setdefault(name, 3_000_000_000 + next(_serial))
+
     def link(self, *names: str, account: str | None = None) -> int:
         with session_scope() as session:
             # Synced and reconciled just now, so the live scheduler leaves it alone.
             source = Installation(kind="app", gh_installation_id=2_000_000_000 + next(_serial),
                                   account_login=account or self.org,
                                   repositories=[self.repo(name) for name in names],
+                                  repository_ids=[self._repo_gh_id(name) for name in names],
                                   last_synced_at=utcnow(), last_reconciled_at=utcnow())
             session.add(source)
             session.flush()
@@ -93,7 +97,7 @@ class Workspace:
               actor: tuple[int, str] | None = None) -> None:
         start = start or utcnow() - dt.timedelta(minutes=5)
         gh_id, login = actor or (self.gh_id, self.login)
-        repo_gh_id = self.repo_ids.setdefault(repo, 3_000_000_000 + next(_serial))
+        repo_gh_id = self._repo_gh_id(repo)
         ref = RepoRef(gh_id=repo_gh_id, full_name=self.repo(repo),
                       owner=self.org, name=repo,
                       raw={"description": f"The {repo} service", "language": "Python",

@@ -53,6 +53,7 @@ def _person(session, name: str, serial: int) -> dict:
     org = f"{name}leakorg{serial}"
     app_source = Installation(kind="app", gh_installation_id=2_500_000_000 + serial,
                               account_login=org, repositories=[f"{org}/svc"],
+                              repository_ids=[3_500_000_000 + serial],  # `_facts`' repository
                               last_synced_at=utcnow(), last_reconciled_at=utcnow())
     pat_enc = encrypt_token(pat_plain, LIVE_SECRET)
     pat_source = Installation(kind="pat", account_login=login, repositories=[],
@@ -65,13 +66,14 @@ def _person(session, name: str, serial: int) -> dict:
     for source in (app_source, pat_source):
         session.add(UserInstallation(user_id=user.id, installation_id=source.id, role="owner"))
     return {"id": user.id, "gh_id": user.gh_id, "login": login, "email": user.email,
-            "org": org, "repo": f"{org}/svc", "oauth_plain": oauth_plain,
+            "org": org, "repo": f"{org}/svc", "repo_gh_id": 3_500_000_000 + serial,
+            "oauth_plain": oauth_plain,
             "oauth_enc": user.oauth_access_token_enc, "pat_plain": pat_plain,
             "pat_enc": pat_enc}
 
 
 def _facts(person: dict, serial: int) -> None:
-    ref = RepoRef(gh_id=3_500_000_000 + serial, full_name=person["repo"], owner=person["org"],
+    ref = RepoRef(gh_id=person["repo_gh_id"], full_name=person["repo"], owner=person["org"],
                   name="svc", raw={"html_url": f"https://github.com/{person['repo']}"})
     ingest_facts([NormalizedFact(
         type="pr_merged", repo=ref, actor=ActorRef(gh_id=person["gh_id"], login=person["login"]),

@@ -6,6 +6,7 @@ import itertools
 from collections.abc import Iterator
 
 import pytest
+from sqlmodel import select
 from starlette.testclient import TestClient
 
 from gitpulse_app.core.db import create_db_engine, session_scope, set_engine, utcnow
@@ -42,8 +43,12 @@ def repository(full_name: str) -> int:
 
 
 def link(user_id: int, *names: str) -> None:
+    """An App source listing the stored repositories `names` (by their GitHub ids)."""
+    with session_scope() as session:
+        ids = [session.scalars(select(Repo.gh_id).where(Repo.full_name == name)).one()
+               for name in names]
     [source_id] = _add(Installation(kind="app", gh_installation_id=9200 + next(_serial),
-                                    repositories=list(names)))
+                                    repositories=list(names), repository_ids=ids))
     _add(UserInstallation(user_id=user_id, installation_id=source_id, role="owner"))
 
 

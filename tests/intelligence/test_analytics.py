@@ -47,7 +47,8 @@ def add_repo(session: Session, full_name: str, **fields) -> Repo:
 
 def give_source(session: Session, person: User, *repos: Repo) -> Installation:
     source = Installation(kind="app", gh_installation_id=3000 + next(_serial),
-                          account_login="acme", repositories=[r.full_name for r in repos])
+                          account_login="acme", repositories=[r.full_name for r in repos],
+                          repository_ids=[r.gh_id for r in repos])
     session.add(source)
     session.commit()
     session.add(UserInstallation(user_id=person.id, installation_id=source.id, role="owner"))

@@ -3,7 +3,7 @@ import hashlib
 import itertools
 
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from gitpulse_app.core.models import Event, Installation, Repo, TrackedRepo, User, UserInstallation
 from gitpulse_app.intelligence import timeline as timeline_module
@@ -48,9 +48,12 @@ def add_repo(session: Session, full_name: str) -> Repo:
 
 
 def give_source(session: Session, person: User, *repos: Repo | str) -> Installation:
-    names = [r if isinstance(r, str) else r.full_name for r in repos]
+    """An App source listing `repos` (a name stands for the repository stored under it)."""
+    rows = [session.exec(select(Repo).where(Repo.full_name == r)).one() if isinstance(r, str)
+            else r for r in repos]
     source = Installation(kind="app", gh_installation_id=7000 + next(_serial),
-                          account_login="acme", repositories=names)
+                          account_login="acme", repositories=[r.full_name for r in rows],
+                          repository_ids=[r.gh_id for r in rows])
     session.add(source)
     session.commit()
     session.add(UserInstallation(user_id=person.id, installation_id=source.id, role="owner"))

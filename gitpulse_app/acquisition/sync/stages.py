@@ -32,6 +32,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import col, select, update
 
+from gitpulse_app.acquisition import access
 from gitpulse_app.acquisition.github import (
     AuthError,
     GitHubClient,
@@ -287,6 +288,8 @@ class RepoSync:
         self._etags = await asyncio.to_thread(
             _save_repo, response.data, self.github_url, response.etag
         )
+        await asyncio.to_thread(_confirm_listed, self.job.installation_id,
+                                self.job.repo_full_name, ref.gh_id)
         return RepoRef(ref.gh_id, ref.full_name, ref.owner, ref.name)
 
     async def _pulls(self) -> str | None:
@@ -592,6 +595,11 @@ def _stored_repo(full_name: str) -> tuple[RepoRef, dict[str, str]] | None:
 def _save_repo(raw: dict[str, Any], github_url: str, etag: str | None) -> dict[str, str]:
     row = save_repo(raw, github_url=github_url)
     return _save_etag(row.gh_id, REPO_ETAG, etag) if etag else dict(row.etags or {})
+
+
+def _confirm_listed(installation_id: int, full_name: str, gh_id: int) -> None:
+    with session_scope() as session:
+        access.confirm_listed(session, installation_id, full_name, gh_id)
 
 
 def _save_etag(repo_gh_id: int, endpoint: str, etag: str) -> dict[str, str]:

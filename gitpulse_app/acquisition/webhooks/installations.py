@@ -58,6 +58,12 @@ def _unique(names: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def repository_ids(value: Any) -> list[int]:
+    """`[r.id for r in value]` without duplicates, in order; malformed entries skipped."""
+    found = [github_id(item) for item in value] if isinstance(value, list) else []
+    return list(dict.fromkeys(gh_id for gh_id in found if gh_id is not None))
+
+
 # Sync requests -----------------------------------------------------------------------------------
 def request_sync_logged(
     installation_id: int,
@@ -241,7 +247,8 @@ def _created(
         row = _load(session, gh_installation_id, now)
         _refresh_account(row, payload)
         if "repositories" in payload:
-            _set(row, repositories=_full_names(payload.get("repositories")))
+            _set(row, repositories=_full_names(payload.get("repositories")),
+                 repository_ids=repository_ids(payload.get("repositories")))
         _set(row, status="active")
         installation_id = row.id
         assert installation_id is not None
@@ -285,6 +292,9 @@ def _repositories_changed(
         _refresh_account(row, payload)
         merged = _unique([*(row.repositories or []), *added])
         _set(row, repositories=[name for name in merged if name not in removed])
+        gone = set(repository_ids(payload.get("repositories_removed")))
+        ids = [*(row.repository_ids or []), *repository_ids(payload.get("repositories_added"))]
+        _set(row, repository_ids=[gh_id for gh_id in dict.fromkeys(ids) if gh_id not in gone])
         installation_id = row.id
     summary = f"repositories +{len(added)} -{len(removed)}"
     if not added:

@@ -189,13 +189,15 @@ def _ensure_workspace(session: Session, anchor: dt.datetime) -> tuple[int, int]:
             gh_installation_id=catalog.INSTALLATION_ID, kind="demo",
             account_login=catalog.ORG_LOGIN, account_type="Organization",
             target_type="Organization", repository_selection="all",
-            repositories=[repo.full_name for repo in catalog.REPOS], status="active",
+            repositories=[repo.full_name for repo in catalog.REPOS],
+            repository_ids=[repo.gh_id for repo in catalog.REPOS], status="active",
             sync_status="idle", created_at=anchor, updated_at=anchor)
         session.add(installation)
     elif installation.kind != "demo":
         # A row the processor made for an early delivery; it is the demo source.
         installation.kind = "demo"
         installation.repositories = [repo.full_name for repo in catalog.REPOS]
+        installation.repository_ids = [repo.gh_id for repo in catalog.REPOS]
         session.add(installation)
     session.flush()
 

@@ -38,6 +38,7 @@ from gitpulse_app.intelligence.embeddings.providers import (
 )
 from gitpulse_app.intelligence.embeddings.batches import checked_vectors
 from gitpulse_app.intelligence.embeddings.queue import embed_facts_now
+from gitpulse_app.intelligence.visibility import visible_repo_ids
 from gitpulse_app.normalization.text import cut, trim
 
 log = logging.getLogger(__name__)
@@ -455,22 +456,6 @@ def _hits(session: Session, scores: dict[int, float]) -> list[SearchHit]:
         for event_id, score in scores.items()
         if (row := by_id.get(event_id)) is not None
     ]
-
-
-# Visibility ---------------------------------------------------------------------------------------
-def visible_repo_ids(session: Session, user_id: int) -> set[int]:
-    """The ids of the repositories `user_id` can see, as the access service decides (SPEC §11)."""
-    from gitpulse_app.acquisition import access
-
-    by_id = getattr(access, "visible_repo_ids", None)
-    if by_id is not None:
-        return set(by_id(session, user_id))
-    names = sorted({name.lower() for name in access.visible_repo_names(session, user_id)})
-    if not names:
-        return set()
-    return set(session.scalars(
-        sa.select(Repo.id).where(sa.func.lower(Repo.full_name).in_(names))
-    ).all())
 
 
 def search_for_user(session: Session, user_id: int, query: str,

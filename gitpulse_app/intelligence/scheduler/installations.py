@@ -2,7 +2,7 @@
 
 Lists the GitHub App's installations and makes our rows agree: account, type, selection and status
 (suspended when GitHub reports `suspended_at`), each linked to the signed-up user whose login is the
-account login (role owner; other links kept), and `repositories` refreshed from
+account login (role owner; other links kept), and `repositories` (names and ids) refreshed from
 `GET /installation/repositories`. An App row GitHub no longer lists was uninstalled while its
 webhook was lost: it becomes deleted (its facts stay). Without a configured App this does nothing.
 
@@ -31,7 +31,11 @@ from gitpulse_app.acquisition.github import (
     get_app_auth,
 )
 from gitpulse_app.acquisition.webhooks import insert_ignoring_conflict
-from gitpulse_app.acquisition.webhooks.installations import ensure_installation, github_id
+from gitpulse_app.acquisition.webhooks.installations import (
+    ensure_installation,
+    github_id,
+    repository_ids,
+)
 from gitpulse_app.core.config import get_settings
 from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.logging import get_logger, log_fields
@@ -47,6 +51,7 @@ class _Listed:
     gh_installation_id: int
     data: Mapping[str, Any]
     repositories: list[str] | None
+    repository_ids: list[int] | None = None
 
 
 def _text(value: Any, key: str) -> str | None:
@@ -62,18 +67,19 @@ async def _list(auth: AppAuth) -> list[_Listed]:
         gh_id = github_id(data)
         if gh_id is None:
             continue
-        repositories = None
+        repositories = ids = None
         if not data.get("suspended_at"):
             try:
                 async with GitHubClient(AppInstallationTokenSource(auth, gh_id)) as client:
                     items = await client.list_installation_repositories()
                 repositories = list(dict.fromkeys(
                     name for name in (_text(item, "full_name") for item in items) if name))
+                ids = repository_ids(items)
             except GitHubError as exc:
                 # The account data is still worth reconciling; repositories wait for tomorrow.
                 log_fields(log, logging.WARNING, "Could not list an installation's repositories",
                            gh_installation_id=gh_id, error=str(exc))
-        listed.append(_Listed(gh_id, data, repositories))
+        listed.append(_Listed(gh_id, data, repositories, ids))
     return listed
 
 
@@ -106,6 +112,7 @@ def _apply(session: Session, row: Installation, listed: _Listed, now: dt.datetim
     }
     if listed.repositories is not None:
         fresh["repositories"] = listed.repositories
+        fresh["repository_ids"] = listed.repository_ids
     changed = False
     for name, value in fresh.items():
         if getattr(row, name) != value:

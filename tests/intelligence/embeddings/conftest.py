@@ -91,6 +91,7 @@ def link(session: Session, user: User, *repos: Repo) -> Installation:
     installation = Installation(
         kind="app", gh_installation_id=30_000 + next(_serial), account_login="acme",
         repositories=[repo.full_name for repo in repos],
+        repository_ids=[repo.gh_id for repo in repos],
     )
     session.add(installation)
     session.commit()

@@ -86,6 +86,7 @@ class World:
             self.session.commit()
             self.installations[user.id] = installation
         installation.repositories = [*installation.repositories, repo.full_name]
+        installation.repository_ids = [*installation.repository_ids, repo.gh_id]
         self.session.add(installation)
         self.session.commit()
 

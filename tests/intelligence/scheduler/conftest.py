@@ -62,6 +62,7 @@ class Town:
                     name="work")
         installation = Installation(kind="app", gh_installation_id=70_000 + next(_serial),
                                     account_login=login, repositories=[repo.full_name],
+                                    repository_ids=[repo.gh_id],
                                     last_reconciled_at=dt.datetime(2100, 1, 1, tzinfo=dt.UTC),
                                     last_synced_at=dt.datetime(2100, 1, 1, tzinfo=dt.UTC))
         self.session.add_all([repo, installation])
