@@ -89,6 +89,7 @@ def make_person(session: Session, name: str, title: str) -> Person:
     # The source also lists the second repository, so its owner sees it.
     installation = session.get(Installation, side.installation_id)
     installation.repositories = [side.repo_full_name, second]
+    installation.repository_ids = [repo.gh_id, repo.gh_id + 500_000]  # visibility is by GitHub id
     session.add(installation)
     session.commit()
     return Person(side, create_token(side.user_id, "reader", "read", now=NOW).token,
