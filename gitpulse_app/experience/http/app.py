@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import Route
 
@@ -53,8 +54,19 @@ def api_middleware() -> list[Middleware]:
     ]
 
 
+def cors_middleware() -> Middleware:
+    """Credentialed CORS for `GITPULSE_BASE_URL` and `GITPULSE_API_URL` only (docs/SECURITY.md).
+
+    Any other origin gets no `Access-Control-Allow-Origin`, so a page elsewhere cannot read our
+    answers with the visitor's cookie. Inside Reflex the same list comes from rxconfig.py.
+    """
+    return Middleware(CORSMiddleware, allow_origins=list(get_settings().allowed_origins),
+                      allow_credentials=True, allow_methods=["*"], allow_headers=["*"])
+
+
 def create_api(*, with_workers: bool) -> Starlette:
-    """Our routes; `with_workers` makes it a standalone backend that runs the in-process workers."""
+    """Our routes; `with_workers` makes it a standalone backend that runs the in-process workers
+    (and answers CORS itself: inside Reflex, Reflex adds the same CORS around it)."""
     load_capabilities()
 
     @contextlib.asynccontextmanager
@@ -62,5 +74,6 @@ def create_api(*, with_workers: bool) -> Starlette:
         async with background_workers():
             yield
 
-    return Starlette(routes=api_routes(), middleware=api_middleware(),
+    middleware = [cors_middleware(), *api_middleware()] if with_workers else api_middleware()
+    return Starlette(routes=api_routes(), middleware=middleware,
                      lifespan=lifespan if with_workers else None)
