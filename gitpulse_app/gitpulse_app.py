@@ -8,6 +8,7 @@ from gitpulse_app.core.startup import freeze_startup_heap, prepare_process
 from gitpulse_app.core.workers import background_workers
 from gitpulse_app.experience.http.app import create_api
 from gitpulse_app.experience.pages.registry import PAGES
+from gitpulse_app.experience.session_guard import SessionGuard
 
 prepare_process()
 
@@ -17,6 +18,8 @@ app = rx.App(
 )
 for spec in PAGES:
     app.add_page(spec.component, route=spec.route, title=spec.title, on_load=spec.on_load)
+# Every event re-checks the session before its handler runs (docs/SECURITY.md).
+app.add_middleware(SessionGuard())
 app.register_lifespan_task(background_workers)
 # Last, once the backend has built everything it keeps for its lifetime.
 app.register_lifespan_task(freeze_startup_heap)

@@ -160,7 +160,7 @@ HANDLERS: dict[str, tuple[str, tuple[str, ...], str]] = {
 }
 
 
-def _states() -> list[type[rx.State]]:
+def state_classes() -> list[type[rx.State]]:
     for module in pkgutil.walk_packages(experience.__path__, experience.__name__ + "."):
         importlib.import_module(module.name)
     found, stack = [], list(rx.State.__subclasses__())
@@ -176,7 +176,7 @@ def _states() -> list[type[rx.State]]:
 
 def enumerate_handlers() -> set[str]:
     names = set()
-    for cls in _states():
+    for cls in state_classes():
         handlers = cls.event_handlers
         assert handlers, f"{cls.__name__} exposes no event handlers: introspection broke"
         names.update(f"{cls.__name__}.{name}" for name in handlers)
@@ -207,7 +207,7 @@ def test_user_id_is_backend_only():
 
     assert "_user_id" in SessionState.get_fields() or hasattr(SessionState, "_user_id")
     assert "_user_id" not in SessionState.vars  # so setvar cannot touch it, nor the browser see it
-    for cls in _states():
+    for cls in state_classes():
         assert "_user_id" not in cls.vars
         for name in cls.vars:
             for secret_like in ("token_enc", "token_hash", "access_token", "secret",
