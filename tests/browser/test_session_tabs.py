@@ -4,29 +4,16 @@ lands on sign-in (every Reflex event re-checks the session, docs/SECURITY.md).""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-
 import pytest
 from playwright.sync_api import expect
 from sqlmodel import select
 
-from gitpulse_app.core.db import create_db_engine, session_scope, set_engine, utcnow
+from gitpulse_app.core.db import session_scope, utcnow
 from gitpulse_app.core.models import AuthSession, User
 from gitpulse_app.experience.auth.sessions import start_session
 from gitpulse_app.experience.routes import SESSION_COOKIE
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def live_db(live_app) -> Iterator[None]:
-    engine = create_db_engine(live_app.database_url)
-    set_engine(engine)
-    try:
-        yield
-    finally:
-        set_engine(None)
-        engine.dispose()
 
 
 def test_sign_out_everywhere_sends_the_other_tab_to_sign_in(page, live_app, live_db):
