@@ -27,7 +27,7 @@ from sqlmodel import Session, select
 
 from gitpulse_app.core.claims import claim_id, holder_is_dead
 from gitpulse_app.core.config import get_settings
-from gitpulse_app.core.db import session_scope, utcnow
+from gitpulse_app.core.db import get_row, session_scope, utcnow
 from gitpulse_app.core.logging import log_fields, metric
 from gitpulse_app.core.models import EmailDelivery, Report, User
 from gitpulse_app.intelligence.delivery.compose import compose_message
@@ -326,7 +326,7 @@ def retry_delivery(
     """
     now = now or utcnow()
     with session_scope() as session:
-        report = session.get(Report, report_id)
+        report = get_row(session, Report, report_id)
         if report is None or report.user_id != user_id or report.deleted_at is not None:
             return None
         updated = session.execute(
