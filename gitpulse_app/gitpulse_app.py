@@ -6,6 +6,7 @@ import reflex as rx
 
 from gitpulse_app.core.startup import freeze_startup_heap, prepare_process
 from gitpulse_app.core.workers import background_workers
+from gitpulse_app.experience.components.feedback import unexpected_error
 from gitpulse_app.experience.http.app import create_api
 from gitpulse_app.experience.pages.registry import PAGES
 from gitpulse_app.experience.session_guard import SessionGuard
@@ -15,6 +16,8 @@ prepare_process()
 app = rx.App(
     api_transformer=create_api(with_workers=False),
     toaster=rx.toast.provider(position="top-right"),
+    # A handler's unplanned error: logged with a reference; the toast shows only the reference.
+    backend_exception_handler=unexpected_error,
 )
 for spec in PAGES:
     app.add_page(spec.component, route=spec.route, title=spec.title, on_load=spec.on_load)

@@ -70,6 +70,7 @@ class EventDriver:
         self.app = app
         self.manager = StateManagerMemory()
         self.sent: dict[str, list[StateUpdate]] = defaultdict(list)
+        self.raised: list[Exception] = []  # handlers' exceptions, as the processor saw them
         self.processor = BaseStateEventProcessor(
             middleware=app, backend_exception_handler=app.backend_exception_handler)
         self.processor.configure(state_manager=self.manager, event_namespace=self)
@@ -92,7 +93,10 @@ class EventDriver:
         future = await self.processor.enqueue(
             tab.token, Event(name=format_event_handler(handler), router_data=router_data,
                              payload=payload))
-        await asyncio.wait_for(future.wait_all(), EVENT_TIMEOUT_S)
+        try:
+            await asyncio.wait_for(future.wait_all(), EVENT_TIMEOUT_S)
+        except Exception as exc:  # the app's exception handler already answered the tab
+            self.raised.append(exc)
         return self.sent[tab.token][before:]
 
 
