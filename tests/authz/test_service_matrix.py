@@ -200,11 +200,17 @@ def check_generate(pair: Pair, configure) -> None:
     with pytest.raises(ReportError) as raised:
         run_generation(b.user_id, prepared)
     assert a.repo_full_name in str(raised.value) and "not found" in str(raised.value)
-    # Naming A as a person gives B nothing from A's repositories.
+    # Naming A as a person answers exactly like a login nobody has: existence never leaks.
+    errors = []
+    for login in (a.login, f"{a.login}-nobody"):
+        with pytest.raises(ReportError) as raised:
+            generate_report(b.user_id, "daily", *DAY, logins=[login], now=NOW)
+        errors.append(str(raised.value).replace(login, "LOGIN"))
+    assert errors[0] == errors[1] == "No user with login LOGIN"
+    # Once B sees a repository A works in, A's login resolves for B's team reports.
+    pair.link_b_as_viewer()
     outcome = generate_report(b.user_id, "daily", *DAY, logins=[a.login], now=NOW)
-    if outcome.report is not None:
-        assert a.fact_url not in (outcome.report.citations or [])
-        assert a.fact_title not in outcome.report.markdown
+    assert outcome.report is not None and a.fact_url in (outcome.report.citations or [])
     assert stage_view(b.user_id, a.regeneration_id) is None
 
 
