@@ -58,12 +58,29 @@ class SessionGuard(Middleware):
             log.warning("Session check failed: database unavailable", extra={"event": event.name})
             return await _answer(root, rx.toast.error(UNAVAILABLE))
         if user_id is not None:
-            if visitor._user_id != user_id:
-                visitor._user_id = user_id
+            if visitor._owner_id not in (None, user_id):
+                # This tab's states were filled for someone else (a sign-out, then another
+                # sign-in in the same tab): start over before anything reads them.
+                await _start_over(root)
+            visitor._user_id = visitor._owner_id = user_id
             return None
-        visitor._forget_user()
         path = route_of(visitor.router.url.path or routes.LANDING)
+        await _start_over(root)
         return await _answer(root, rx.redirect(routes.signed_out_redirect(path)))
+
+
+def _session_states(cls: type = SessionState) -> list[type]:
+    found = [cls]
+    for sub in cls.get_substates():
+        found.extend(_session_states(sub))
+    return found
+
+
+async def _start_over(root) -> None:
+    """Every page and component state of this tab back to its defaults (backend vars too)."""
+    for cls in _session_states()[1:]:
+        await root.get_state(cls)  # loaded, so the reset below reaches it
+    (await root.get_state(SessionState)).reset()
 
 
 async def _answer(root, spec) -> StateUpdate:

@@ -75,16 +75,14 @@ class SessionState(rx.State):
     """Who is signed in; resolved on every protected page load."""
 
     _user_id: int | None = None
+    # Whose data this tab's states hold (set by experience/session_guard.py): another user's
+    # session resets them all before any handler runs.
+    _owner_id: int | None = None
     _onboarded: bool = False
     signed_in: bool = False
     login: str = ""
     unread_reports: int = 0
     local_modes: list[str] = []
-
-    def _forget_user(self) -> None:
-        """This tab is signed out from now on (its session ended elsewhere)."""
-        self._user_id, self.signed_in, self.login = None, False, ""
-        self._onboarded, self.unread_reports = False, 0
 
     async def _resolve(self) -> None:
         try:
