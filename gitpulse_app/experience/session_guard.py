@@ -4,15 +4,18 @@
 background, under the state lock. For any handler of a `SessionState` subclass (every page and
 component state, including handlers added later) it looks the cookie's token up in
 `auth_sessions` (`live_session_user`: one read by the unique hash index). When the session is gone
-(signed out, signed out everywhere, expired, or its user deleted) the tab forgets its user and is
-sent to `/?next=<path>`, and the handler does not run. Only handlers marked `@public_event`
-(pages anyone may open: the landing page, the 404 page) run without a session.
+(signed out, signed out everywhere, expired, or its user deleted) the tab's states are reset and
+it is sent to `/?next=<path>`; the handler does not run. When the session is another user's than
+the one the tab's states were filled for, they are reset before the handler runs. Only handlers
+marked `@public_event` (pages anyone may open: the landing page, the 404 page) run without a
+session.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+
 import reflex as rx
 import sqlalchemy as sa
 from reflex.middleware import Middleware

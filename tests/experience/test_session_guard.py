@@ -167,3 +167,27 @@ def test_the_event_check_is_one_read(engine, owner):
     assert live_session_user("forged") is None and live_session_user(None) is None
     with session_scope() as db:
         assert db.exec(select(AuthSession.last_seen_at)).one() == seen  # nothing written
+
+
+def test_a_tab_filled_for_another_user_starts_over(engine, owner, session):
+    user_id, _report, token = owner
+    other = make_owner(session, login="next-user", email="next@example.org")
+    other.onboarding_completed_at = utcnow()
+    session.add(other)
+    session.commit()
+    other_token = start_session(session, other.id, "same tab")
+    session.commit()
+
+    async def scenario():
+        async with event_driver() as driver:
+            tab = await reports_tab(driver, token)
+            assert (await tab.state(ReportsState)).cards  # the first user's reports
+            tab.cookie = other_token  # signed out, then someone else signed in, same tab
+            updates = await tab.send(ReportsState.load_more)
+            assert not redirects(updates) and "Daily report" not in sent_text(updates)
+            reports = await tab.state(ReportsState)
+            assert reports.cards == [] and reports.next_cursor == ""
+            visitor = await tab.state(SessionState)
+            assert (visitor._user_id, visitor._owner_id) == (other.id, other.id)
+
+    asyncio.run(scenario())
