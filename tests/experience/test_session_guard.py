@@ -15,7 +15,7 @@ from reflex.utils.format import format_event_handler
 from sqlmodel import Session, select
 
 from gitpulse_app.core.db import session_scope, utcnow
-from gitpulse_app.core.models import AuthSession, Report
+from gitpulse_app.core.models import AuthSession, Report, User
 from gitpulse_app.experience import routes
 from gitpulse_app.experience.auth.sessions import (
     SESSION_LIFETIME,
@@ -33,22 +33,17 @@ from gitpulse_app.experience.session_guard import guarded_state
 from gitpulse_app.experience.state import SessionState
 from gitpulse_app.intelligence.scheduler.retention import cleanup
 from tests.authz.test_state_handlers import enumerate_handlers, state_classes
-from tests.intelligence.delivery.conftest import make_owner, make_report
-from tests.support.reflex_events import event_driver, redirects, sent_text
+from tests.intelligence.delivery.conftest import make_report
+from tests.support.reflex_events import event_driver, redirects, sent_text, signed_in_user
 
 PUBLIC = {"SessionState.load_visitor", "LandingState.load", "NotFoundState.load"}
 
 
 @pytest.fixture
 def owner(session: Session):
-    user = make_owner(session, login="guarded")
-    user.onboarding_completed_at = utcnow()
-    session.add(user)
-    session.commit()
-    report = make_report(session, user)
-    token = start_session(session, user.id, "tab")
-    session.commit()
-    return user.id, report.id, token
+    user_id, token = signed_in_user(session, "guarded")
+    report = make_report(session, session.get(User, user_id))
+    return user_id, report.id, token
 
 
 def report_alive(report_id: int) -> bool:
@@ -170,13 +165,8 @@ def test_the_event_check_is_one_read(engine, owner):
 
 
 def test_a_tab_filled_for_another_user_starts_over(engine, owner, session):
-    user_id, _report, token = owner
-    other = make_owner(session, login="next-user", email="next@example.org")
-    other.onboarding_completed_at = utcnow()
-    session.add(other)
-    session.commit()
-    other_token = start_session(session, other.id, "same tab")
-    session.commit()
+    _user, _report, token = owner
+    other_id, other_token = signed_in_user(session, "next-user", email="next@example.org")
 
     async def scenario():
         async with event_driver() as driver:
@@ -188,6 +178,6 @@ def test_a_tab_filled_for_another_user_starts_over(engine, owner, session):
             reports = await tab.state(ReportsState)
             assert reports.cards == [] and reports.next_cursor == ""
             visitor = await tab.state(SessionState)
-            assert (visitor._user_id, visitor._owner_id) == (other.id, other.id)
+            assert (visitor._user_id, visitor._owner_id) == (other_id, other_id)
 
     asyncio.run(scenario())

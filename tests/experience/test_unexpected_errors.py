@@ -9,23 +9,15 @@ import re
 
 from sqlmodel import Session
 
-from gitpulse_app.core.db import utcnow
 from gitpulse_app.experience import routes
-from gitpulse_app.experience.auth.sessions import start_session
 from gitpulse_app.experience.pages.timeline import TimelineState
-from tests.intelligence.delivery.conftest import make_owner
-from tests.support.reflex_events import event_driver, frontend_events, sent_text
+from tests.support.reflex_events import event_driver, frontend_events, sent_text, signed_in_user
 
 PROBE = "zz-internal-detail-42"
 
 
 def test_an_unexpected_error_shows_only_a_reference(engine, session: Session, caplog):
-    user = make_owner(session, login="oops")
-    user.onboarding_completed_at = utcnow()
-    session.add(user)
-    session.commit()
-    token = start_session(session, user.id, "tab")
-    session.commit()
+    _user_id, token = signed_in_user(session, "oops")
 
     async def scenario():
         async with event_driver() as driver:

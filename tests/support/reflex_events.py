@@ -107,6 +107,21 @@ async def event_driver() -> AsyncIterator[EventDriver]:
         yield driver
 
 
+def signed_in_user(session, login: str, **fields: Any) -> tuple[int, str]:
+    """An onboarded user with a live session: (user id, session token)."""
+    from gitpulse_app.core.db import utcnow
+    from gitpulse_app.experience.auth.sessions import start_session
+    from tests.intelligence.delivery.conftest import make_owner
+
+    user = make_owner(session, login=login, **fields)
+    user.onboarding_completed_at = utcnow()
+    session.add(user)
+    session.commit()
+    token = start_session(session, user.id, "tab")
+    session.commit()
+    return user.id, token
+
+
 def frontend_events(updates: list[StateUpdate]) -> list[Event]:
     return [event for update in updates for event in update.events]
 
