@@ -865,9 +865,11 @@ class _SMTPSession(socketserver.BaseRequestHandler):
             with fake._arrived:
                 fake._messages.append(recorded)
                 fake._arrived.notify_all()
-            if fake._take(fake._stalled_data):
-                # Taken, but the 250 never comes: wait until the client gives up and hangs up.
-                while self.sock.recv(1024):
+            stall = fake._take(fake._stalled_data)
+            if stall is not None:
+                # Taken, but the 250 never comes: hang up at once, or wait until the client
+                # gives up and hangs up.
+                while stall == "wait" and self.sock.recv(1024):
                     pass
                 raise EOFError
             self._reply(250, f"2.0.0 Ok: queued as {len(fake.messages)}")
@@ -938,7 +940,7 @@ class FakeSMTPServer:
         self._auth_attempts: list[AuthAttempt] = []
         self._data_failures: list[tuple[int, str]] = []
         self._quit_failures: list[tuple[int, str]] = []
-        self._stalled_data: list[bool] = []
+        self._stalled_data: list[str] = []
         self._rejected_recipients: dict[str, int] = {}
         self._refusal: tuple[int | None, str] | None = None
         self._connections: set[socket.socket] = set()
@@ -1033,10 +1035,11 @@ class FakeSMTPServer:
         with self._lock:
             self._quit_failures.append((code, message))
 
-    def stall_next_data(self) -> None:
-        """Record the next message but never answer its data: the client's wait times out."""
+    def stall_next_data(self, *, hang_up: bool = False) -> None:
+        """Record the next message but never answer its data: the client's wait times out, or
+        (`hang_up`) the connection closes right after the data arrived."""
         with self._lock:
-            self._stalled_data.append(True)
+            self._stalled_data.append("hang up" if hang_up else "wait")
 
     def reject_recipient(self, address: str, code: int = 550) -> None:
         """Answer RCPT TO for `address` with `code`."""
