@@ -19,6 +19,9 @@ config = rx.Config(
     api_url=settings.api_url,
     deploy_url=settings.base_url,
     redis_url=settings.redis_url,
+    # Backend CORS and the websocket handshake answer only the UI's and the backend's own origin
+    # (docs/SECURITY.md); Reflex hands this list to Starlette's CORS and to python-socketio.
+    cors_allowed_origins=list(settings.allowed_origins),
     telemetry_enabled=False,
     show_built_with_reflex=False,
     disable_plugins=[SitemapPlugin],

@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     # Channel URLs may be http:// and reach private addresses (docs/CHANNELS.md).
     channels_allow_private_value: str | None = Field(
         None, validation_alias="GITPULSE_CHANNELS_ALLOW_PRIVATE")
+    trusted_proxies_value: str | None = Field(None, validation_alias="GITPULSE_TRUSTED_PROXIES")
 
     @field_validator("*", mode="before")
     @classmethod
@@ -126,6 +127,18 @@ class Settings(BaseSettings):
         return frozenset(p.strip().lower() for p in self.admins_value.split(",") if p.strip())
 
     @property
+    def trusted_proxies(self) -> frozenset[str]:
+        """Peers whose `X-Forwarded-For` is believed (docs/SECURITY.md); none by default."""
+        if not self.trusted_proxies_value:
+            return frozenset()
+        return frozenset(p.strip() for p in self.trusted_proxies_value.split(",") if p.strip())
+
+    @property
+    def allowed_origins(self) -> tuple[str, ...]:
+        """The browser origins the backend answers (CORS, websocket): the UI's and its own."""
+        return tuple(dict.fromkeys(origin_of(url) for url in (self.base_url, self.api_url)))
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
@@ -137,6 +150,22 @@ class Settings(BaseSettings):
         if not self.is_local:
             raise ConfigurationError("GITPULSE_SECRET_KEY must be set in production")
         return _local_secret(SECRET_FILE.resolve())
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin_of(url: str) -> str:
+    """The origin a browser sends for pages under `url`: scheme://host[:port], lower case, with
+    no default port and no path."""
+    parts = urlsplit(url)
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    port = parts.port
+    if port is None or port == _DEFAULT_PORTS.get(scheme):
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
 
 
 @functools.cache

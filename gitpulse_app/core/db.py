@@ -6,7 +6,7 @@ import contextlib
 import datetime as dt
 import functools
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
@@ -58,6 +58,18 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=dt.UTC)
         return value.astimezone(dt.UTC)
+
+
+T = TypeVar("T")
+ROW_ID_MAX = 2**31 - 1  # surrogate keys are INTEGER columns
+
+
+def get_row(session: Session, model: type[T], row_id: object) -> T | None:
+    """`session.get`, but None for an id no row can have (not an int, < 1, or past INTEGER):
+    an id from a URL or the browser answers "not found", never a database error."""
+    if not isinstance(row_id, int) or isinstance(row_id, bool) or not 1 <= row_id <= ROW_ID_MAX:
+        return None
+    return session.get(model, row_id)
 
 
 def utcnow() -> dt.datetime:

@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from gitpulse_app.acquisition import access
 from gitpulse_app.acquisition.sync.service import request_sync
-from gitpulse_app.core.db import session_scope, utcnow
+from gitpulse_app.core.db import get_row, session_scope, utcnow
 from gitpulse_app.core.models import Report, ReportRegeneration, SyncBatch, User
 from gitpulse_app.experience import routes
 from gitpulse_app.intelligence.analytics import report_date_label, report_kind_label
@@ -313,7 +313,7 @@ def _neighbour(session: Session, user_id: int, report: Report, older: bool) -> i
 
 
 def _owned_report(session: Session, user_id: int, report_id: int) -> Report | None:
-    report = session.get(Report, report_id)
+    report = get_row(session, Report, report_id)
     if report is None or report.user_id != user_id or report.deleted_at is not None:
         return None
     return report

@@ -41,6 +41,7 @@ from gitpulse_app.core.models import (
     WebhookEvent,
 )
 from gitpulse_app.intelligence.windows import format_work_days, parse_work_days
+from gitpulse_app.experience.throttle import SlidingLimit
 
 SAVED_MESSAGE = "Settings saved! Reports will be generated at your local midnight."
 WEEK_START_ERROR = "Choose a week start from Monday to Sunday."
@@ -273,11 +274,17 @@ def save_settings(user_id: int, form: SettingsForm, now: dt.datetime | None = No
         session.add(user)
     if confirm_to is None:
         return SaveResult(message=SAVED_MESSAGE)
-    from gitpulse_app.intelligence.delivery.smtp import SMTPConfigError, SMTPDeliveryError
+    from gitpulse_app.intelligence.delivery.smtp import (
+        SMTPConfigError,
+        SMTPDeliveryError,
+        SMTPOutcomeUnknown,
+    )
 
+    if not CONFIRMATION_MAILS.allow(str(user_id), now):
+        return SaveResult(message=SAVED_MESSAGE, notice=CONFIRMATIONS_THROTTLED)
     try:
         send_email_confirmation(user_id, confirm_to, now)
-    except (SMTPConfigError, SMTPDeliveryError) as exc:
+    except (SMTPConfigError, SMTPDeliveryError, SMTPOutcomeUnknown) as exc:
         return SaveResult(message=SAVED_MESSAGE,
                           notice=f"Could not send the confirmation email: {exc}")
     return SaveResult(message=SAVED_MESSAGE, confirm_email_to=confirm_to,
@@ -285,6 +292,12 @@ def save_settings(user_id: int, form: SettingsForm, now: dt.datetime | None = No
 
 
 # Email confirmation --------------------------------------------------------------------------------
+# At most 3 confirmation mails per user an hour: the form cannot be used to flood an inbox.
+CONFIRMATION_MAILS = SlidingLimit("confirm-mail", 3, dt.timedelta(hours=1))
+CONFIRMATIONS_THROTTLED = ("Too many confirmation emails were sent in the last hour. "
+                           "Try again later.")
+
+
 def _email_key() -> bytes:
     return hashlib.sha256(
         ("gitpulse-email-confirm:" + get_settings().secret_key).encode("utf-8")).digest()

@@ -7,7 +7,9 @@ holds only what the shell displays: the login, the unread report count and the l
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import reflex as rx
 import sqlalchemy as sa
@@ -18,6 +20,18 @@ from gitpulse_app.core.models import User
 from gitpulse_app.experience import routes
 from gitpulse_app.experience.auth_sessions import resolve_token, token_from_cookie_header
 from gitpulse_app.intelligence.delivery.status import unread_count
+
+
+F = TypeVar("F", bound=Callable)
+PUBLIC_EVENT = "_gitpulse_public_event"
+
+
+def public_event(fn: F) -> F:
+    """Let a handler run without a live session (apply under `@rx.event`): only for pages anyone
+    may open, and it may touch no user data beyond resolving the visitor itself. Every other
+    handler of a `SessionState` is refused once its session ends (experience/session_guard.py)."""
+    setattr(fn, PUBLIC_EVENT, True)
+    return fn
 
 
 @dataclass(frozen=True)
@@ -52,7 +66,7 @@ def local_capabilities() -> list[str]:
     return capabilities
 
 
-def _route_of(path: str) -> str:
+def route_of(path: str) -> str:
     # The production static server adds a trailing slash to page paths.
     return path.rstrip("/") or routes.LANDING
 
@@ -61,6 +75,9 @@ class SessionState(rx.State):
     """Who is signed in; resolved on every protected page load."""
 
     _user_id: int | None = None
+    # Whose data this tab's states hold (set by experience/session_guard.py): another user's
+    # session resets them all before any handler runs.
+    _owner_id: int | None = None
     _onboarded: bool = False
     signed_in: bool = False
     login: str = ""
@@ -84,7 +101,7 @@ class SessionState(rx.State):
         onboarding go to /onboarding (SPEC §12).
         """
         await self._resolve()
-        path = _route_of(self.router.url.path or "/")
+        path = route_of(self.router.url.path or "/")
         if not self.signed_in:
             return rx.redirect(routes.signed_out_redirect(path))
         if not self._onboarded and path != routes.ONBOARDING:
@@ -97,6 +114,7 @@ class SessionState(rx.State):
         return await self._guard()
 
     @rx.event
+    @public_event
     async def load_visitor(self):
         """on_load of public pages: know who is here without redirecting."""
         await self._resolve()

@@ -19,6 +19,8 @@ import gitpulse_app.intelligence.reports  # noqa: F401 — connects the stalenes
 from gitpulse_app.core.crypto import encrypt_token
 from gitpulse_app.core.db import session_scope, utcnow
 from gitpulse_app.core.models import (
+    ChannelDelivery,
+    DeliveryChannel,
     EmailDelivery,
     Installation,
     Repo,
@@ -26,6 +28,7 @@ from gitpulse_app.core.models import (
     UserInstallation,
     WebhookEvent,
 )
+from gitpulse_app.experience.auth.api_tokens import create_token
 from gitpulse_app.experience.auth.sessions import start_session
 from gitpulse_app.experience.routes import SESSION_COOKIE
 from gitpulse_app.intelligence.embeddings.providers import reset_providers
@@ -64,6 +67,9 @@ class Side:
     delivery_id: int
     envelope_id: int
     session_token: str
+    channel_id: int = 0
+    channel_delivery_id: int = 0
+    api_token_id: int = 0
 
 
 @dataclass
@@ -135,9 +141,20 @@ def build_side(session: Session, name: str, title: str) -> Side:
                             error_message="boom")
     session.add(delivery)
     session.add(envelope)
+    channel = DeliveryChannel(
+        user_id=user.id, kind="webhook", name=f"{name}'s hook", report_kinds=["daily"],
+        url_enc=encrypt_token(f"https://hooks.{name}.example/gitpulse"), url_hint="…/pulse",
+        secret_enc=encrypt_token(f"{name}-hook-secret"))
+    session.add(channel)
+    session.flush()
+    channel_delivery = ChannelDelivery(report_id=report.id, channel_id=channel.id,
+                                       delivery_uuid=f"00000000-0000-4000-8000-{serial:012d}",
+                                       status="failed", attempts=3, last_error="HTTP 500")
+    session.add(channel_delivery)
     session.commit()
     token = start_session(session, user.id, "pytest")
     session.commit()
+    api_token = create_token(user.id, f"{name}'s laptop", "write", now=NOW)
     return Side(name=name, user_id=user.id, login=login, email=email, oauth_plain=oauth_plain,
                 oauth_enc=oauth_enc, pat_plain=pat_plain, pat_enc=pat_enc,
                 installation_id=installation.id,
@@ -145,7 +162,8 @@ def build_side(session: Session, name: str, title: str) -> Side:
                 pat_installation_id=pat.id, repo_full_name=full_name, repo_id=repo.id,
                 fact_title=title, fact_url=f"https://github.com/{full_name}/pull/{number}",
                 report_id=report.id, regeneration_id=regeneration_id, delivery_id=delivery.id,
-                envelope_id=envelope.id, session_token=token)
+                envelope_id=envelope.id, session_token=token, channel_id=channel.id,
+                channel_delivery_id=channel_delivery.id, api_token_id=api_token.id)
 
 
 @pytest.fixture(autouse=True)

@@ -200,11 +200,17 @@ def check_generate(pair: Pair, configure) -> None:
     with pytest.raises(ReportError) as raised:
         run_generation(b.user_id, prepared)
     assert a.repo_full_name in str(raised.value) and "not found" in str(raised.value)
-    # Naming A as a person gives B nothing from A's repositories.
+    # Naming A as a person answers exactly like a login nobody has: existence never leaks.
+    errors = []
+    for login in (a.login, f"{a.login}-nobody"):
+        with pytest.raises(ReportError) as raised:
+            generate_report(b.user_id, "daily", *DAY, logins=[login], now=NOW)
+        errors.append(str(raised.value).replace(login, "LOGIN"))
+    assert errors[0] == errors[1] == "No user with login LOGIN"
+    # Once B sees a repository A works in, A's login resolves for B's team reports.
+    pair.link_b_as_viewer()
     outcome = generate_report(b.user_id, "daily", *DAY, logins=[a.login], now=NOW)
-    if outcome.report is not None:
-        assert a.fact_url not in (outcome.report.citations or [])
-        assert a.fact_title not in outcome.report.markdown
+    assert outcome.report is not None and a.fact_url in (outcome.report.citations or [])
     assert stage_view(b.user_id, a.regeneration_id) is None
 
 
@@ -430,7 +436,7 @@ def check_channels(pair: Pair, configure) -> None:
         session.add(delivery)
         session.flush()
         delivery_id = delivery.id
-    assert list_channels(b.user_id) == []
+    assert all(view.id not in (channel_id, a.channel_id) for view in list_channels(b.user_id))
     for call in (lambda: send_test_message(channel_id, b.user_id),
                  lambda: remove_channel(channel_id, b.user_id)):
         with pytest.raises(ChannelError, match=f"No channel with id {channel_id}"):
@@ -439,7 +445,7 @@ def check_channels(pair: Pair, configure) -> None:
     with pytest.raises(ChannelError, match="not found"):
         add_channel(b.user_id, ChannelInput(kind="slack", url="https://93.184.216.34/x",
                                             repo=a.repo_full_name))
-    (own,) = list_channels(a.user_id)  # control: A still has it, untouched
+    (own,) = [view for view in list_channels(a.user_id) if view.id == channel_id]  # untouched
     assert own.id == channel_id and own.retry_delivery_id == delivery_id
     assert "a-secret-path" not in repr(own)
     assert retry_channel_delivery(delivery_id, a.user_id, now=NOW)

@@ -238,3 +238,17 @@ def test_a_signed_delivery_with_a_number_json_cannot_hold_is_refused_not_500(pg_
         response = client.post(WEBHOOK, content=body, headers=headers)
     assert response.status_code == 400, response.text
     assert response.json() == {"error": "Invalid JSON payload"}
+
+
+# A report id no row can have is "not found", on either database -------------------------------------
+@pytest.mark.parametrize("report_id", ["99999999999999999999", "2147483648", "0"])
+def test_an_out_of_range_report_id_is_404_not_500(any_engine, report_id):
+    with Session(any_engine, expire_on_commit=False) as session:
+        owner = make_owner(session, login="ranger")
+        make_report(session, owner)
+        token = start_session(session, owner.id, "range")
+        session.commit()
+    client = TestClient(create_api(with_workers=False))
+    client.cookies.set(SESSION_COOKIE, token)
+    answer = client.get(f"/api/reports/{report_id}.md")
+    assert (answer.status_code, answer.json()) == (404, {"error": "Report not found"})

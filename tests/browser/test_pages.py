@@ -10,12 +10,11 @@ import datetime as dt
 import itertools
 import random
 import re
-from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import expect
 
-from gitpulse_app.core.db import create_db_engine, session_scope, set_engine, utcnow
+from gitpulse_app.core.db import session_scope, utcnow
 from gitpulse_app.core.models import (
     IngestionJob,
     Installation,
@@ -37,15 +36,8 @@ SAVED = "Settings saved! Reports will be generated at your local midnight."
 
 
 @pytest.fixture
-def db(live_app) -> Iterator[None]:
-    """The live app's database as this process's engine (restored afterwards)."""
-    engine = create_db_engine(live_app.database_url)
-    set_engine(engine)
-    try:
-        yield
-    finally:
-        set_engine(None)
-        engine.dispose()
+def db(live_db) -> None:
+    """The live app's database as this process's engine (tests/support/browser.py)."""
 
 
 class Workspace:

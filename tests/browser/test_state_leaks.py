@@ -10,13 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import random
-from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import expect
 
 from gitpulse_app.core.crypto import encrypt_token
-from gitpulse_app.core.db import create_db_engine, session_scope, set_engine, utcnow
+from gitpulse_app.core.db import session_scope, utcnow
 from gitpulse_app.core.models import Installation, Report, User, UserInstallation
 from gitpulse_app.experience.auth.sessions import start_session, token_hash
 from gitpulse_app.experience.routes import SESSION_COOKIE
@@ -27,17 +26,6 @@ pytestmark = pytest.mark.browser
 
 LIVE_SECRET = "browser-test-secret"  # GITPULSE_SECRET_KEY of the live app (tests/support/browser.py)
 _serial = itertools.count(random.randrange(1, 10**6) * 1000 + 500)
-
-
-@pytest.fixture
-def live_db(live_app) -> Iterator[None]:
-    engine = create_db_engine(live_app.database_url)
-    set_engine(engine)
-    try:
-        yield
-    finally:
-        set_engine(None)
-        engine.dispose()
 
 
 def _person(session, name: str, serial: int) -> dict:

@@ -1,9 +1,11 @@
 import asyncio
 import datetime as dt
 import itertools
+import os
 import re
 
 import pytest
+import redis
 from sqlmodel import select
 
 from gitpulse_app.core.crypto import decrypt_token, encrypt_token
@@ -16,6 +18,8 @@ from gitpulse_app.core.models import (
     WebhookEvent,
 )
 from gitpulse_app.experience.settings_service import (
+    CONFIRMATION_MAILS,
+    CONFIRMATIONS_THROTTLED,
     OWNER_ONLY,
     SAVED_MESSAGE,
     SettingsForm,
@@ -35,6 +39,7 @@ from gitpulse_app.experience.settings_service import (
 )
 
 NOW = dt.datetime(2025, 12, 5, 15, 0, tzinfo=dt.UTC)
+MINUTE = dt.timedelta(minutes=1)
 TOKEN = "ghp_0123456789abcdefghijklmnopqrstuvwxyzWXYZ"
 _serial = itertools.count(1)
 
@@ -322,3 +327,46 @@ def test_work_days_are_saved_at_least_one_is_required_and_a_change_moves_the_dai
     assert save_settings(user_id, form(work_days="12345"), later).ok
     assert get_user(user_id).daily_enabled_at == NOW  # unchanged days keep the horizon
     assert load_settings(user_id).work_days == "12345"
+
+
+# At most 3 confirmation mails per user an hour ------------------------------------------------------
+def _ask_for_addresses(user_id: int, start: dt.datetime, count: int) -> list[str | None]:
+    return [save_settings(user_id, form(email=f"try{n}@example.com"),
+                          start + dt.timedelta(minutes=n)).confirm_email_to
+            for n in range(count)]
+
+
+def test_a_fourth_confirmation_mail_within_the_hour_is_not_sent(engine, configure, fake_smtp):
+    configure(SMTP_URL=fake_smtp.smtp_url())
+    user_id, other = make_user(email="old@example.com"), make_user(email="x@example.com")
+    sent = _ask_for_addresses(user_id, NOW, 4)
+    assert sent[:3] == ["try0@example.com", "try1@example.com", "try2@example.com"]
+    assert sent[3] is None
+    throttled = save_settings(user_id, form(email="again@example.com"), NOW + MINUTE * 10)
+    assert throttled.ok and throttled.message == SAVED_MESSAGE
+    assert throttled.notice == CONFIRMATIONS_THROTTLED
+    assert len(fake_smtp.wait_for_messages(3)) == 3
+    assert _ask_for_addresses(other, NOW, 1) == ["try0@example.com"]  # per user
+    # An hour after the first mail, one more may go.
+    assert _ask_for_addresses(user_id, NOW + dt.timedelta(minutes=60, seconds=1), 1) == [
+        "try0@example.com"]
+    assert len(fake_smtp.wait_for_messages(5)) == 5
+    assert get_user(user_id).email == "old@example.com"
+
+
+@pytest.mark.redis
+def test_the_confirmation_limit_is_shared_through_redis(engine, configure, fake_smtp):
+    url = os.environ.get("GITPULSE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    configure(SMTP_URL=fake_smtp.smtp_url(), REDIS_URL=url)
+    user_id = make_user(email="old@example.com")
+    key = f"gitpulse:throttle:confirm-mail:{user_id}"
+    client = redis.Redis.from_url(url)
+    client.delete(key)
+    try:
+        assert _ask_for_addresses(user_id, NOW, 3) == [
+            "try0@example.com", "try1@example.com", "try2@example.com"]
+        CONFIRMATION_MAILS.clear()  # another worker: nothing counted in its own memory
+        assert _ask_for_addresses(user_id, NOW + MINUTE * 5, 1) == [None]
+        assert client.zcard(key) == 3
+    finally:
+        client.delete(key)

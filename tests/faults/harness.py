@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -149,6 +150,51 @@ class Backend:
 
     def log_tail(self, chars: int = 4000) -> str:
         return "".join(path.read_text(errors="replace") for path in self.runs)[-chars:]
+
+
+RUN_BACKEND_PROD = ("from reflex_base.constants import LogLevel\n"
+                    "from reflex.utils.exec import run_backend_prod\n"
+                    "import sys\n"
+                    "run_backend_prod('127.0.0.1', int(sys.argv[1]), LogLevel.WARNING, False)\n")
+
+
+@contextlib.contextmanager
+def reflex_prod_backend(workdir: Path, port: int, env: Mapping[str, str],
+                        ready: Callable[[subprocess.Popen], bool] = lambda _p: True,
+                        ) -> Iterator[tuple[subprocess.Popen, Path]]:
+    """Reflex's prod backend as `reflex run --env prod` starts it after its build, run from
+    `workdir` (the package linked in, no `.env`) on `port`; yields the supervisor and its log once
+    `/_health` answers and `ready(supervisor)` holds."""
+    for name in ("gitpulse_app", "assets"):
+        (workdir / name).symlink_to(ROOT / name)
+    shutil.copy(ROOT / "rxconfig.py", workdir / "rxconfig.py")
+    inherited = {k: v for k, v in os.environ.items()
+                 if not k.startswith(("GITPULSE_", "GITHUB_", "DATABASE_URL", "REDIS_URL"))}
+    inherited |= {"REFLEX_ENV_MODE": "prod", "__REFLEX_SKIP_COMPILE": "true",
+                  "REFLEX_TELEMETRY_ENABLED": "false", "REFLEX_CHECK_LATEST_VERSION": "false"}
+    log_path = workdir / "prod.log"
+    with log_path.open("ab") as log:
+        process = subprocess.Popen([sys.executable, "-c", RUN_BACKEND_PROD, str(port)],
+                                   cwd=workdir, env=inherited | dict(env), stdout=log,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        def up() -> bool:
+            assert process.poll() is None, log_path.read_text()[-3000:]
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/_health", timeout=1)
+            except httpx.HTTPError:
+                return False
+            return answer.status_code == 200 and ready(process)
+
+        wait_for(up, 90, "the prod backend never came up", interval=0.2)
+        yield process, log_path
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 # Signed deliveries --------------------------------------------------------------------------------

@@ -13,10 +13,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import shutil
-import signal
 import subprocess
-import sys
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,17 +25,13 @@ from sqlmodel import Session
 from gitpulse_app.core.db import session_scope
 from gitpulse_app.experience.auth.sessions import start_session
 from gitpulse_app.experience.routes import SESSION_COOKIE
-from tests.faults.harness import ROOT, SECRET_KEY, free_port, url_of, wait_for
+from tests.faults.harness import SECRET_KEY, free_port, reflex_prod_backend, url_of, wait_for
 from tests.intelligence.delivery.conftest import make_owner, make_report
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
 REDIS_URL = os.environ.get("GITPULSE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 WORKERS = 2
-RUN_BACKEND_PROD = ("from reflex_base.constants import LogLevel\n"
-                    "from reflex.utils.exec import run_backend_prod\n"
-                    "import sys\n"
-                    "run_backend_prod('127.0.0.1', int(sys.argv[1]), LogLevel.WARNING, False)\n")
 
 
 def workers_of(pid: int) -> list[int]:
@@ -74,41 +67,14 @@ def serving_worker(server_port: int, client_port: int, workers: list[int]) -> in
 def prod_backend(pg_engine, tmp_path: Path) -> Iterator[tuple[int, subprocess.Popen, Path]]:
     """Reflex's prod backend, GRANIAN_WORKERS=2, on the test database and Redis; yields its port,
     the supervisor and its log."""
-    for name in ("gitpulse_app", "assets"):
-        (tmp_path / name).symlink_to(ROOT / name)
-    shutil.copy(ROOT / "rxconfig.py", tmp_path / "rxconfig.py")  # run outside the checkout
     port = free_port()
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("GITPULSE_", "GITHUB_", "DATABASE_URL", "REDIS_URL"))}
-    env |= {"DATABASE_URL": url_of(pg_engine), "REDIS_URL": REDIS_URL,
-            "GITPULSE_SECRET_KEY": SECRET_KEY, "GRANIAN_WORKERS": str(WORKERS),
-            "GITPULSE_BASE_URL": f"http://localhost:{port}",
-            "GITPULSE_API_URL": f"http://localhost:{port}",
-            "REFLEX_ENV_MODE": "prod", "__REFLEX_SKIP_COMPILE": "true",  # as after `--env prod`
-            "REFLEX_TELEMETRY_ENABLED": "false", "REFLEX_CHECK_LATEST_VERSION": "false"}
-    log_path = tmp_path / "prod.log"
-    with log_path.open("ab") as log:
-        process = subprocess.Popen([sys.executable, "-c", RUN_BACKEND_PROD, str(port)],
-                                   cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
-    try:
-        def up() -> bool:
-            assert process.poll() is None, log_path.read_text()[-3000:]
-            try:
-                ready = httpx.get(f"http://127.0.0.1:{port}/_health", timeout=1)
-            except httpx.HTTPError:
-                return False
-            return ready.status_code == 200 and len(workers_of(process.pid)) == WORKERS
-
-        wait_for(up, 60, "the prod backend never came up", interval=0.2)
-        yield port, process, log_path
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    env = {"DATABASE_URL": url_of(pg_engine), "REDIS_URL": REDIS_URL,
+           "GITPULSE_SECRET_KEY": SECRET_KEY, "GRANIAN_WORKERS": str(WORKERS),
+           "GITPULSE_BASE_URL": f"http://localhost:{port}",
+           "GITPULSE_API_URL": f"http://localhost:{port}"}
+    with reflex_prod_backend(tmp_path, port, env,
+                             ready=lambda p: len(workers_of(p.pid)) == WORKERS) as (process, log):
+        yield port, process, log
 
 
 def test_two_prod_workers_serve_the_same_signed_in_session_with_state_in_redis(

@@ -147,6 +147,20 @@ def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
         log.close()
 
 
+@pytest.fixture
+def live_db(live_app: LiveApp) -> Iterator[None]:
+    """The live app's database as this process's engine (restored afterwards)."""
+    from gitpulse_app.core.db import create_db_engine, set_engine
+
+    engine = create_db_engine(live_app.database_url)
+    set_engine(engine)
+    try:
+        yield
+    finally:
+        set_engine(None)
+        engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def chromium_browser() -> Iterator[object]:
     from playwright.sync_api import sync_playwright

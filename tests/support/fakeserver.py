@@ -865,6 +865,13 @@ class _SMTPSession(socketserver.BaseRequestHandler):
             with fake._arrived:
                 fake._messages.append(recorded)
                 fake._arrived.notify_all()
+            stall = fake._take(fake._stalled_data)
+            if stall is not None:
+                # Taken, but the 250 never comes: hang up at once, or wait until the client
+                # gives up and hangs up.
+                while stall == "wait" and self.sock.recv(1024):
+                    pass
+                raise EOFError
             self._reply(250, f"2.0.0 Ok: queued as {len(fake.messages)}")
         self._reset_transaction()
 
@@ -879,7 +886,11 @@ class _SMTPSession(socketserver.BaseRequestHandler):
         self._reply(252, "2.0.0 Cannot VRFY user")
 
     def _smtp_quit(self, fake: FakeSMTPServer, argument: str) -> bool:
-        self._reply(221, "2.0.0 Bye")
+        failure = fake._take(fake._quit_failures)
+        if failure is None:
+            self._reply(221, "2.0.0 Bye")
+        elif failure[0]:  # else: hang up without a word
+            self._reply(*failure)
         return False
 
 
@@ -928,6 +939,8 @@ class FakeSMTPServer:
         self._messages: list[RecordedMessage] = []
         self._auth_attempts: list[AuthAttempt] = []
         self._data_failures: list[tuple[int, str]] = []
+        self._quit_failures: list[tuple[int, str]] = []
+        self._stalled_data: list[str] = []
         self._rejected_recipients: dict[str, int] = {}
         self._refusal: tuple[int | None, str] | None = None
         self._connections: set[socket.socket] = set()
@@ -1011,8 +1024,22 @@ class FakeSMTPServer:
             self._data_failures.extend([(code, message)] * count)
 
     def _take_data_failure(self) -> tuple[int, str] | None:
+        return self._take(self._data_failures)
+
+    def _take(self, script: list) -> Any:
         with self._lock:
-            return self._data_failures.pop(0) if self._data_failures else None
+            return script.pop(0) if script else None
+
+    def fail_next_quit(self, code: int = 421, message: str = "4.4.2 Closing connection") -> None:
+        """Answer the next QUIT with `code` (0: hang up without a word) instead of 221."""
+        with self._lock:
+            self._quit_failures.append((code, message))
+
+    def stall_next_data(self, *, hang_up: bool = False) -> None:
+        """Record the next message but never answer its data: the client's wait times out, or
+        (`hang_up`) the connection closes right after the data arrived."""
+        with self._lock:
+            self._stalled_data.append("hang up" if hang_up else "wait")
 
     def reject_recipient(self, address: str, code: int = 550) -> None:
         """Answer RCPT TO for `address` with `code`."""
@@ -1040,6 +1067,8 @@ class FakeSMTPServer:
             self._messages.clear()
             self._auth_attempts.clear()
             self._data_failures.clear()
+            self._quit_failures.clear()
+            self._stalled_data.clear()
             self._rejected_recipients.clear()
             self._refusal = None
             self.errors.clear()

@@ -20,7 +20,7 @@ from starlette.responses import Response
 
 from gitpulse_app.core.config import get_settings
 from gitpulse_app.core.db import DatabaseUnavailable, session_scope, utcnow
-from gitpulse_app.core.models import AuthSession
+from gitpulse_app.core.models import AuthSession, User
 from gitpulse_app.experience.routes import SESSION_COOKIE
 
 SESSION_LIFETIME = dt.timedelta(days=30)
@@ -77,6 +77,27 @@ def resolve_token(token: str | None, now: dt.datetime | None = None) -> int | No
             row.expires_at = now + SLIDE_TO
         session.add(row)
         return row.user_id
+
+
+def live_session_user(token: str | None, now: dt.datetime | None = None) -> int | None:
+    """The user of a live session token, read only: the check every Reflex event makes.
+
+    One lookup by the unique `token_hash` index (joined to its user by primary key), no write:
+    page loads slide the expiry (`resolve_token`), events only ask whether the session still
+    stands after a sign-out, a sign-out everywhere, its expiry, or the user's deletion.
+    """
+    if not token:
+        return None
+    now = now or utcnow()
+    with session_scope() as session:
+        row = session.exec(
+            select(AuthSession.user_id, AuthSession.expires_at)
+            .join(User, User.id == AuthSession.user_id)
+            .where(AuthSession.token_hash == token_hash(token))
+        ).first()
+    if row is None or row.expires_at <= now:
+        return None
+    return row.user_id
 
 
 def session_user_id(conn: HTTPConnection) -> int | None:

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import Route
 
@@ -55,8 +56,19 @@ def api_middleware() -> list[Middleware]:
     ]
 
 
+def cors_middleware() -> Middleware:
+    """Credentialed CORS for `GITPULSE_BASE_URL` and `GITPULSE_API_URL` only (docs/SECURITY.md).
+
+    Any other origin gets no `Access-Control-Allow-Origin`, so a page elsewhere cannot read our
+    answers with the visitor's cookie. Inside Reflex the same list comes from rxconfig.py.
+    """
+    return Middleware(CORSMiddleware, allow_origins=list(get_settings().allowed_origins),
+                      allow_credentials=True, allow_methods=["*"], allow_headers=["*"])
+
+
 def create_api(*, with_workers: bool) -> Starlette:
-    """Our routes; `with_workers` makes it a standalone backend that runs the in-process workers.
+    """Our routes; `with_workers` makes it a standalone backend that runs the in-process workers
+    (and answers CORS itself: inside Reflex, Reflex adds the same CORS around it).
 
     `/api/v1` and `/mcp` (docs/API.md) share one token gate. The MCP session manager must run for
     the app's lifetime: this app's lifespan runs it, and a host that mounts the app without its
@@ -75,7 +87,8 @@ def create_api(*, with_workers: bool) -> Starlette:
             yield
 
     token_routes = [api_v1_mount(gate), Route(MCP_PATH, mcp, methods=["GET", "POST", "DELETE"])]
-    app = Starlette(routes=[*api_routes(), *token_routes], middleware=api_middleware(),
+    middleware = [cors_middleware(), *api_middleware()] if with_workers else api_middleware()
+    app = Starlette(routes=[*api_routes(), *token_routes], middleware=middleware,
                     lifespan=lifespan)
     app.state.mcp_lifespan = mcp.lifespan
     return app

@@ -12,7 +12,7 @@ from gitpulse_app.experience import routes
 from gitpulse_app.experience.auth.next_guard import safe_next
 from gitpulse_app.experience.components.shell import logo, theme_toggle
 from gitpulse_app.experience.http.health import cached_deep_health
-from gitpulse_app.experience.state import SessionState
+from gitpulse_app.experience.state import SessionState, public_event
 
 FEATURES = [
     ("sun", "Daily Standups",
@@ -32,6 +32,7 @@ class LandingState(SessionState):
     health_latency_ms: int = 0
 
     @rx.event
+    @public_event
     async def load(self):
         params = self.router.url.query_parameters
         if params.get("github") == "error":

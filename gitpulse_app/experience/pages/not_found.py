@@ -7,7 +7,7 @@ import reflex as rx
 
 from gitpulse_app.experience import routes
 from gitpulse_app.experience.components.shell import app_shell
-from gitpulse_app.experience.state import SessionState
+from gitpulse_app.experience.state import SessionState, public_event
 
 # Reflex's route for the page it serves at every path no other page matches.
 ROUTE = "404"
@@ -30,6 +30,7 @@ BACKEND_PATH_JS = """
 
 class NotFoundState(SessionState):
     @rx.event
+    @public_event
     async def load(self):
         await self._resolve()
         return rx.call_script(BACKEND_PATH_JS)

@@ -27,11 +27,16 @@ from sqlmodel import Session, select
 
 from gitpulse_app.core.claims import claim_id, holder_is_dead
 from gitpulse_app.core.config import get_settings
-from gitpulse_app.core.db import session_scope, utcnow
+from gitpulse_app.core.db import get_row, session_scope, utcnow
 from gitpulse_app.core.logging import log_fields, metric
 from gitpulse_app.core.models import EmailDelivery, Report, User
 from gitpulse_app.intelligence.delivery.compose import compose_message
-from gitpulse_app.intelligence.delivery.smtp import SMTPConfigError, SMTPDeliveryError, send_message
+from gitpulse_app.intelligence.delivery.smtp import (
+    SMTPConfigError,
+    SMTPDeliveryError,
+    SMTPOutcomeUnknown,
+    send_message,
+)
 
 log = logging.getLogger(__name__)
 
@@ -256,6 +261,12 @@ def _send_claimed(claimed: _Claimed, holder: str, now: dt.datetime, smtp_url: st
         send_message(message, smtp_url)
     except (SMTPDeliveryError, SMTPConfigError) as exc:
         return _fail_attempt(claimed, holder, now, str(exc))
+    except SMTPOutcomeUnknown as exc:
+        # The server may hold the message already: at most once means no retry (Retry is manual).
+        _finish(claimed.id, holder, now, status="failed", last_error=OUTCOME_UNKNOWN)
+        log_fields(log, logging.WARNING, "Email outcome unknown; not retried",
+                   delivery_id=claimed.id, report_id=claimed.report_id, error=str(exc))
+        return "failed"
     except Exception as exc:
         # Unknown failure mid-conversation: the server may have accepted it, so never retry alone.
         _finish(claimed.id, holder, now, status="failed", last_error=OUTCOME_UNKNOWN)
@@ -319,7 +330,7 @@ def retry_delivery(
     """
     now = now or utcnow()
     with session_scope() as session:
-        report = session.get(Report, report_id)
+        report = get_row(session, Report, report_id)
         if report is None or report.user_id != user_id or report.deleted_at is not None:
             return None
         updated = session.execute(

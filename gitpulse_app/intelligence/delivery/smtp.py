@@ -12,11 +12,20 @@ variable `GITPULSE_SMTP_CA_FILE` or by passing `ca_file=` to `send_message`.
 
 Errors are raised as `SMTPDeliveryError` with a short message that is safe to store and show: it
 names the SMTP reply or the network failure, never the credentials or the recipient's address.
+
+Delivery is at most once. Once the server has answered the message's data with 250 it owns the
+message: a failing QUIT (an error reply, a hang-up, a timeout) is logged, not raised, so nothing
+retries a message that already went out. When the connection fails after the message's data was
+sent but before the server's reply came, nobody knows whether it was taken:
+`SMTPOutcomeUnknown` says so, and the queue records "Delivery outcome unknown" without retrying.
 """
 
 from __future__ import annotations
 
+import email.generator
 import email.utils
+import io
+import logging
 import os
 import smtplib
 import socket
@@ -31,6 +40,8 @@ DEFAULT_TLS_PORT = 465
 TIMEOUT_S = 30.0
 _TRUE = frozenset({"1", "true", "yes", "on"})
 
+log = logging.getLogger(__name__)
+
 
 class SMTPConfigError(ValueError):
     """`SMTP_URL` cannot be used (wrong scheme, no host, bad port)."""
@@ -38,6 +49,11 @@ class SMTPConfigError(ValueError):
 
 class SMTPDeliveryError(RuntimeError):
     """The message was not accepted; `str(error)` is safe to store and display."""
+
+
+class SMTPOutcomeUnknown(RuntimeError):
+    """The connection failed after the message's data was sent, before the server answered it:
+    it may have been delivered, so it must not be sent again on its own."""
 
 
 @dataclass(frozen=True)
@@ -149,15 +165,70 @@ def send_message(
             )
         else:
             client = smtplib.SMTP(target.host, target.port, timeout=timeout)
-        with client:
-            client.ehlo()
-            if target.starttls:
-                client.starttls(context=tls_context(ca_file))
-                client.ehlo()
-            if target.username is not None:
-                client.login(target.username, target.password or "")
-            client.send_message(message, from_addr=sender, to_addrs=recipients)
-    except SMTPConfigError:
-        raise
     except (smtplib.SMTPException, OSError) as exc:
         raise SMTPDeliveryError(_describe(exc)) from None
+    try:
+        _transmit(client, target, message, sender, recipients, ca_file)
+    finally:
+        client.close()
+
+
+def _transmit(client: smtplib.SMTP, target: SMTPTarget, message: EmailMessage, sender: str,
+              recipients: list[str], ca_file: str | None) -> None:
+    try:
+        client.ehlo()
+        if target.starttls:
+            client.starttls(context=tls_context(ca_file))
+            client.ehlo()
+        if target.username is not None:
+            client.login(target.username, target.password or "")
+        _envelope(client, sender, recipients)
+        code, reply = client.docmd("DATA")
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)
+    except (smtplib.SMTPException, OSError) as exc:
+        raise SMTPDeliveryError(_describe(exc)) from None
+    # From here the server may take the message even if we never hear its answer.
+    try:
+        client.send(_data_block(message))
+        code, reply = client.getreply()
+    except (smtplib.SMTPException, OSError) as exc:
+        raise SMTPOutcomeUnknown(f"{OUTCOME_UNKNOWN_PREFIX}: {_describe(exc)}") from None
+    if code != 250:
+        raise SMTPDeliveryError(_describe(smtplib.SMTPDataError(code, reply)))
+    try:
+        client.quit()
+    except (smtplib.SMTPException, OSError) as exc:
+        # Accepted already: a QUIT that fails is the server's problem, never a reason to resend.
+        log.warning("SMTP QUIT failed after the message was accepted",
+                    extra={"error": _describe(exc)})
+
+
+OUTCOME_UNKNOWN_PREFIX = "No answer after the message was sent"
+
+
+def _envelope(client: smtplib.SMTP, sender: str, recipients: list[str]) -> None:
+    """MAIL FROM and RCPT TO, refusing as `smtplib.SMTP.sendmail` does."""
+    code, reply = client.mail(sender)
+    if code != 250:
+        raise smtplib.SMTPSenderRefused(code, reply, sender)
+    refused = {}
+    for recipient in recipients:
+        code, reply = client.rcpt(recipient)
+        if code not in (250, 251):
+            refused[recipient] = (code, reply)
+    if len(refused) == len(recipients):
+        raise smtplib.SMTPRecipientsRefused(refused)
+
+
+def _data_block(message: EmailMessage) -> bytes:
+    """The message as DATA carries it: CRLF lines, leading dots doubled, ending `.` line."""
+    buffer = io.BytesIO()
+    email.generator.BytesGenerator(buffer, policy=message.policy.clone(linesep="\r\n")).flatten(
+        message, linesep="\r\n")
+    lines = buffer.getvalue().split(b"\r\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    stuffed = b"".join((b"." + line if line.startswith(b".") else line) + b"\r\n"
+                       for line in lines)
+    return stuffed + b".\r\n"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from gitpulse_app.core.db import session_scope, utcnow
+from gitpulse_app.core.db import get_row, session_scope, utcnow
 from gitpulse_app.core.models import EmailDelivery, Report, User
 from gitpulse_app.intelligence.delivery.queue import CHANNEL
 from gitpulse_app.intelligence.formatting import format_time
@@ -80,7 +80,7 @@ def describe(delivery: EmailDelivery, tz: ZoneLike = None) -> EmailStatus:
 
 
 def _email_status(session: Session, report_id: int, user_id: int) -> EmailStatus | None:
-    report = session.get(Report, report_id)
+    report = get_row(session, Report, report_id)
     if report is None or report.user_id != user_id or report.deleted_at is not None:
         return None
     delivery = session.exec(

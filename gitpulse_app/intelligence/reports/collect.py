@@ -20,13 +20,20 @@ MAX_FACTS = 2000
 MAX_FOCUSED_FACTS = 100
 
 
-def resolve_logins(session: Session, logins: Sequence[str]) -> dict[str, int]:
-    """Lower-cased login → user id, for the logins that name a stored user."""
+def resolve_logins(session: Session, logins: Sequence[str], repo_ids: Ids[int],
+                   owner_id: int) -> dict[str, int]:
+    """Lower-cased login → user id, among the people the owner may see: the owner and the actors
+    of facts in `repo_ids` (the owner's visible repositories). Anyone else answers exactly like a
+    login nobody has, so a report request never tells whether a login exists."""
     lowered = sorted({login.lower() for login in logins if login})
     if not lowered:
         return {}
+    visible_actor = sa.exists().where(Event.actor_id == User.id,
+                                      Event.repo_id.in_(sorted(repo_ids)))
     rows = session.execute(
-        sa.select(User.id, User.gh_login).where(sa.func.lower(User.gh_login).in_(lowered))
+        sa.select(User.id, User.gh_login).where(
+            sa.func.lower(User.gh_login).in_(lowered),
+            sa.or_(User.id == owner_id, visible_actor))
     ).all()
     return {login.lower(): user_id for user_id, login in rows}
 

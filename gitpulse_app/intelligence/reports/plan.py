@@ -74,7 +74,7 @@ def resolve_plan(session: Session, user_id: int, kind: str, window: Window, orig
         return ReportPlan(user_id, kind, window, zone.key, origin, scope, False,
                      frozenset({repo_id}), None)
     wanted = [login.strip() for login in (logins or [owner.gh_login or ""]) if login.strip()]
-    resolved = resolve_logins(session, wanted)
+    resolved = resolve_logins(session, wanted, visible, user_id)
     for login in wanted:
         if login.lower() not in resolved:
             raise ReportError(f"No user with login {login}")

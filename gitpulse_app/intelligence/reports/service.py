@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from sqlmodel import Session
 
 from gitpulse_app.core.config import get_settings
-from gitpulse_app.core.db import session_scope, utcnow
+from gitpulse_app.core.db import get_row, session_scope, utcnow
 from gitpulse_app.core.logging import metric
 from gitpulse_app.core.models import Report, ReportRegeneration
 from gitpulse_app.intelligence.reports import stages
@@ -351,7 +351,7 @@ def _notify_delivery(report: Report, now: dt.datetime) -> None:
 def get_report(user_id: int, report_id: int) -> Report:
     """The owner's report; `ReportNotFound` for a missing, deleted or someone else's report."""
     with session_scope() as session:
-        report = session.get(Report, report_id)
+        report = get_row(session, Report, report_id)
         if report is None or report.user_id != user_id or report.deleted_at is not None:
             raise ReportNotFound()
         return report
@@ -398,7 +398,7 @@ def regenerate_report(user_id: int, report_id: int, *, now: dt.datetime | None =
 def delete_report(user_id: int, report_id: int, now: dt.datetime | None = None) -> str:
     """Soft-delete the owner's report; automatic producers will not recreate it."""
     with session_scope() as session:
-        report = session.get(Report, report_id)
+        report = get_row(session, Report, report_id)
         if report is None or report.user_id != user_id or report.deleted_at is not None:
             raise ReportNotFound()
         report.deleted_at = now or utcnow()

@@ -320,3 +320,29 @@ def test_owner_turning_email_off_before_the_send_skips_it(session, owner, smtp_e
     assert drain(now=T0) == 0
     assert _row(session, report.id).status == "skipped"
     assert smtp_env.messages == []
+
+
+# An error after the server accepted the message never sends it twice ------------------------------
+def test_a_quit_failure_after_acceptance_is_sent_not_retried(session, owner, smtp_env):
+    report = make_report(session, owner)
+    enqueue_report_email(report.id, now=T0)
+    smtp_env.fail_next_quit(421)
+    assert drain(now=T0) == 1
+    row = _row(session, report.id)
+    assert (row.status, row.attempts, row.last_error) == ("sent", 1, None)
+    assert drain(now=T0 + 30 * MIN) == 0
+    assert len(smtp_env.messages) == 1
+
+
+def test_a_connection_lost_after_the_data_is_an_unknown_outcome_never_retried(
+    session, owner, smtp_env
+):
+    report = make_report(session, owner)
+    enqueue_report_email(report.id, now=T0)
+    smtp_env.stall_next_data(hang_up=True)
+    assert drain(now=T0) == 0
+    row = _row(session, report.id)
+    assert (row.status, row.attempts, row.last_error) == ("failed", 1, OUTCOME_UNKNOWN)
+    assert drain(now=T0 + 60 * MIN) == 0  # no automatic retry: the server may hold it
+    assert len(smtp_env.messages) == 1
+    assert email_status(report.id, owner.id).can_retry  # a person decides

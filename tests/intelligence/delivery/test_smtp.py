@@ -10,6 +10,7 @@ from gitpulse_app.intelligence.delivery.smtp import (
     CA_FILE_ENV,
     SMTPConfigError,
     SMTPDeliveryError,
+    SMTPOutcomeUnknown,
     parse_smtp_url,
     send_message,
 )
@@ -100,3 +101,34 @@ def test_failures_are_described_without_credentials_or_addresses(fake_smtp_facto
     server.stop()
     with pytest.raises(SMTPDeliveryError, match="refused|reach"):
         send_message(_message(), f"smtp://127.0.0.1:{port}")
+
+
+# Once the server took the message, nothing sends it again (at most once) -------------------------
+@pytest.mark.parametrize("quit_code", [421, 0], ids=["QUIT refused", "hang-up on QUIT"])
+def test_a_failing_quit_after_the_message_was_accepted_is_success(fake_smtp, quit_code):
+    fake_smtp.fail_next_quit(quit_code)
+    send_message(_message(), fake_smtp.smtp_url())  # no error: the message is the server's now
+    assert len(fake_smtp.messages) == 1
+
+
+def test_a_timeout_after_the_data_was_sent_is_an_unknown_outcome(fake_smtp):
+    fake_smtp.stall_next_data()
+    with pytest.raises(SMTPOutcomeUnknown) as raised:
+        send_message(_message(), fake_smtp.smtp_url(), timeout=0.5)
+    assert "alice@example.org" not in str(raised.value)
+    assert len(fake_smtp.messages) == 1  # the server did take it
+
+
+def test_dots_and_long_bodies_survive_the_data_phase(fake_smtp):
+    message = _message()
+    message.set_content(".leading dot\n..two dots\nlast line\n" + "x" * 5000 + "\n")
+    send_message(message, fake_smtp.smtp_url())
+    received = fake_smtp.wait_for_messages(1)[0].message
+    assert received.get_content() == message.get_content()
+
+
+def test_a_refused_data_phase_is_a_plain_failure(fake_smtp):
+    fake_smtp.fail_next_data(1, 554, "5.6.0 Message refused")
+    with pytest.raises(SMTPDeliveryError, match="SMTP 554"):
+        send_message(_message(), fake_smtp.smtp_url())
+    assert fake_smtp.messages == []
