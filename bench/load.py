@@ -35,7 +35,8 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import NullPool
 
 from bench.run import Figure
-from bench.server import free_port, percentile, stop_server
+from bench.server import free_port, stop_server
+from bench.stats import percentile
 
 SECRET = "bench-load-webhook-secret"
 RATE_PER_S = 200

@@ -663,8 +663,15 @@ def ingest_fact_groups(
 
 
 def publish_changes(changes: Sequence[FactChange]) -> None:
-    """Sends `fact_changed(changes=[…])` once; call it only after the transaction committed."""
+    """Sends `fact_changed(changes=[…])` once; call it only after the transaction committed.
+
+    Each change is also logged as the metric `fact_changed{event_id, content_hash, result}`, so a
+    fact announced twice with the same content (processed twice) can be counted from the logs.
+    """
     if changes:
+        for change in changes:
+            metric("fact_changed", event_id=change.event_id, content_hash=change.content_hash,
+                   result=change.result)
         fact_changed.send(changes=list(changes))
 
 
