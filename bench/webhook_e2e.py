@@ -39,7 +39,11 @@ from bench.mix import MixDelivery, build_mix
 from bench.run import Figure
 from bench.server import serve_api
 from bench.stats import percentile, rate
-from tests.support.doubles import count_double_processing, read_log_records
+from tests.support.doubles import (
+    count_double_processing,
+    read_log_records,
+    require_completion_lines,
+)
 
 RATE_PER_S = 100
 DURATION_S = 30
@@ -124,6 +128,7 @@ def run_e2e(workdir: Path, per_s: float = RATE_PER_S, duration_s: float = DURATI
             engine.dispose()
     acks = [a.latency_ms for a in answers if a.measured and a.status == 200]
     doubles = count_double_processing(records)
+    require_completion_lines(records, [d.delivery_id for d in load])
     return E2eResult(
         deliveries=len(load), offered_per_s=round(rate(len(load), sending_s), 1),
         e2e_per_s=round(e2e, 1), lag_p50_ms=round(percentile(lags, 50), 1),

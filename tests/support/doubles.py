@@ -92,3 +92,13 @@ def read_log_records(*paths: Path) -> list[dict[str, Any]]:
         with path.open(encoding="utf-8", errors="replace") as lines:
             records.extend(parse_log_lines(lines))
     return records
+
+
+def require_completion_lines(records: list[dict[str, Any]], delivery_ids: list[str]) -> None:
+    """Fail unless the log has a completion line for every delivery: else the double-processing
+    count would be blind (a log level above INFO, a log written elsewhere)."""
+    seen = {r.get("delivery_id") for r in records if r.get("metric") == COMPLETED_METRIC}
+    missing = [i for i in delivery_ids if i not in seen]
+    if missing:
+        raise RuntimeError(f"the logs hold no completion line for {len(missing)} "
+                           "deliveries, so double processing cannot be counted")
