@@ -45,9 +45,9 @@ from bench.run import Figure
 from bench.server import free_port, stop_server
 from bench.stats import percentile, rate
 from tests.support.doubles import (
+    completion_lines,
     count_double_processing,
     read_log_records,
-    require_completion_lines,
 )
 
 SECRET = "bench-load-webhook-secret"
@@ -302,7 +302,8 @@ def serve_workers(database_url: str, log_path: Path, workers: int = WORKERS) -> 
 
     migrate.upgrade(database_url)
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "GITHUB_WEBHOOK_SECRET": SECRET}
+    env = {**os.environ, "DATABASE_URL": database_url, "GITHUB_WEBHOOK_SECRET": SECRET,
+           "PYTHONUNBUFFERED": "1"}
     env.setdefault("GITPULSE_SECRET_KEY", "bench-secret")
     with log_path.open("ab") as log:  # the server keeps its own copy of the descriptor
         process = subprocess.Popen(
@@ -390,8 +391,8 @@ def bench_webhook_load(workdir: Path) -> list[Figure]:
             with serve_workers(url, log_path) as port:
                 run = asyncio.run(_drive(port, warmup, schedule))
                 drain_s = wait_until_processed(engine)
-            records = read_log_records(log_path)
-            require_completion_lines(records, [d.delivery_id for d in deliveries])
+            records = completion_lines(lambda: read_log_records(log_path),
+                                       [d.delivery_id for d in deliveries])
             result = tally(engine, warmup + deliveries, run.answers, records)
             e2e_per_s, lag_p99_ms = processing_figures(engine, deliveries)
         finally:

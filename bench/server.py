@@ -34,7 +34,8 @@ def serve_api(database_url: str, extra_env: dict[str, str] | None = None,
 
     migrate.upgrade(database_url)
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, **(extra_env or {})}
+    # Unbuffered: the log is read (double-processing counts) while the server runs.
+    env = {**os.environ, "DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1", **(extra_env or {})}
     env.setdefault("GITPULSE_SECRET_KEY", "bench-secret")
     root = Path(__file__).resolve().parents[1]
     # Output goes to a file, never an unread pipe: a server blocked writing to a full pipe would

@@ -12,7 +12,7 @@ from gitpulse_app.acquisition.webhooks import processor
 from gitpulse_app.acquisition.webhooks.receiver import store_envelope
 from gitpulse_app.core.logging import JsonFormatter
 from gitpulse_app.core.models import Event, WebhookEvent
-from tests.support.doubles import count_double_processing, parse_log_lines
+from tests.support.doubles import completion_lines, count_double_processing, parse_log_lines
 
 
 @pytest.fixture
@@ -87,3 +87,15 @@ def test_counting_from_hand_made_records_and_messages():
                                                          ("bob", "Daily")])
     assert (counted.envelopes_completed_twice, counted.facts_announced_twice,
             counted.messages_sent_twice) == (1, 0, 1)
+
+
+def test_completion_lines_rereads_until_every_delivery_has_its_line_or_fails():
+    written: list[dict] = []
+
+    def read():  # a process writes its line a moment after the reader's first look
+        written.append({"metric": "webhook_lag_ms", "delivery_id": f"d{len(written)}"})
+        return list(written)
+
+    assert len(completion_lines(read, ["d0", "d1", "d2"], timeout_s=5)) == 3
+    with pytest.raises(RuntimeError, match="no completion line for 1 deliveries"):
+        completion_lines(lambda: [], ["never"], timeout_s=0.2)

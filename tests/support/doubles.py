@@ -18,8 +18,9 @@ against the records of a run that really processed an envelope twice.
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,11 +95,24 @@ def read_log_records(*paths: Path) -> list[dict[str, Any]]:
     return records
 
 
-def require_completion_lines(records: list[dict[str, Any]], delivery_ids: list[str]) -> None:
-    """Fail unless the log has a completion line for every delivery: else the double-processing
-    count would be blind (a log level above INFO, a log written elsewhere)."""
-    seen = {r.get("delivery_id") for r in records if r.get("metric") == COMPLETED_METRIC}
-    missing = [i for i in delivery_ids if i not in seen]
-    if missing:
-        raise RuntimeError(f"the logs hold no completion line for {len(missing)} "
-                           "deliveries, so double processing cannot be counted")
+def completion_lines(read: Callable[[], list[dict[str, Any]]], delivery_ids: Iterable[str],
+                     timeout_s: float = 15.0) -> list[dict[str, Any]]:
+    """The records `read` returns once they hold a completion line for every delivery.
+
+    A process writes the line just after its commit, so a reader that saw the envelopes
+    completed may be a moment early; `read` is called again until the lines are there. Without
+    them the double-processing count would be blind (a log level above INFO, a log written
+    elsewhere): RuntimeError after `timeout_s`.
+    """
+    wanted = set(delivery_ids)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        records = read()
+        seen = {r.get("delivery_id") for r in records if r.get("metric") == COMPLETED_METRIC}
+        missing = wanted - seen
+        if not missing:
+            return records
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the logs hold no completion line for {len(missing)} "
+                               "deliveries, so double processing cannot be counted")
+        time.sleep(0.1)
