@@ -27,6 +27,7 @@ from typing import Any
 
 COMPLETED_METRIC = "webhook_lag_ms"
 ANNOUNCED_METRIC = "fact_changed"
+CLAIM_GONE_MESSAGE = "Webhook envelope was reclaimed while processing"
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,10 @@ def completion_lines(read: Callable[[], list[dict[str, Any]]], delivery_ids: Ite
     deadline = time.monotonic() + timeout_s
     while True:
         records = read()
-        seen = {r.get("delivery_id") for r in records if r.get("metric") == COMPLETED_METRIC}
+        # A commit whose answer a cut connection lost: the envelope is completed, but its
+        # process only learns so when it finds the claim gone, and says that instead.
+        seen = {r.get("delivery_id") for r in records
+                if r.get("metric") == COMPLETED_METRIC or r.get("msg") == CLAIM_GONE_MESSAGE}
         missing = wanted - seen
         if not missing:
             return records

@@ -427,9 +427,12 @@ def _process_checked(envelope: Envelope, now: dt.datetime, engine: Engine | None
         effect = dispatch(envelope, now, engine)
     except Exception as exc:
         return _record_failure(envelope, now, _describe(exc), engine)
-    if _finish(envelope, engine, status="completed", processed_at=now, error_message=None,
-               updated_at=now):
+    def completed() -> None:
         _log_completed(envelope, now, effect)
+
+    if _finish(envelope, engine, after=completed, status="completed", processed_at=now,
+               error_message=None, updated_at=now):
+        completed()
     return COMPLETED
 
 
