@@ -7,7 +7,7 @@ be 200. Then we wait until no envelope is pending or processing and count:
 
 - `webhook_load_lost`: deliveries not acknowledged with 200, or acknowledged but without exactly one
   completed envelope, or whose fact is missing;
-- `webhook_load_double_processed`: envelopes completed twice and facts announced twice with the
+- `webhook_load_duplicated`: envelopes completed twice and facts announced twice with the
   same content, counted from the workers' log lines (tests/support/doubles.py) — not from rows,
   which unique constraints keep unique whatever happens;
 - `webhook_load_ack_p50_ms` / `webhook_load_ack_p99_ms`: first byte out to last byte in;
@@ -409,7 +409,7 @@ def bench_webhook_load(workdir: Path) -> list[Figure]:
                f">= {RATE_PER_S}"),
         Figure("webhook_load_non_200", result.errors, "n", "0"),
         Figure("webhook_load_lost", result.lost, "n", "0"),
-        Figure("webhook_load_double_processed", result.double_processed, "n", "0"),
+        Figure("webhook_load_duplicated", result.double_processed, "n", "0"),
         Figure("webhook_load_ack_p50_ms", round(percentile(latencies, 50), 2), "ms"),
         Figure("webhook_load_ack_p99_ms", round(percentile(latencies, 99), 2), "ms", "< 100"),
         Figure("webhook_load_drain_s", round(drain_s, 1), "s"),

@@ -13,7 +13,7 @@ pending or processing and read the figures from the database and the server's lo
 - `webhook_load_ack_p99_ms_sqlite`: p99 of the answers' latency during the load;
 - `webhook_load_lost_sqlite`: deliveries not answered 200, without one completed envelope, or
   with a fact missing;
-- `webhook_load_double_processed_sqlite`: envelopes completed twice and facts announced twice,
+- `webhook_load_duplicated_sqlite`: envelopes completed twice and facts announced twice,
   counted from the server's log lines (tests/support/doubles.py).
 """
 
@@ -150,7 +150,7 @@ def bench_webhook_e2e_sqlite(workdir: Path) -> list[Figure]:
         Figure("webhook_load_drain_s_sqlite", result.drain_s, "s", "<= 5"),
         Figure("webhook_load_ack_p99_ms_sqlite", result.ack_p99_ms, "ms", "< 100"),
         Figure("webhook_load_lost_sqlite", result.lost, "n", "0"),
-        Figure("webhook_load_double_processed_sqlite", result.double_processed, "n", "0"),
+        Figure("webhook_load_duplicated_sqlite", result.double_processed, "n", "0"),
     ]
 
 
