@@ -10,7 +10,8 @@
   are inserted beforehand, untimed.
 - `ingest_vs_raw_insert_ratio`: the first ÷ the second.
 
-Both sides are the median of RUNS runs in this one process.
+Both sides are the median of RUNS runs in this one process. The `_pg` figures repeat the comparison
+on PostgreSQL with a plain psycopg `executemany` as the baseline (`bench_ingest_postgres`).
 """
 
 from __future__ import annotations
@@ -133,6 +134,72 @@ def bench_ingest(workdir: Path) -> list[Figure]:
     ]
 
 
+
+def _psycopg_url(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def bench_ingest_postgres(workdir: Path) -> list[Figure]:
+    """The same comparison on PostgreSQL: `ingest_facts` against a plain psycopg `executemany`.
+
+    One throwaway database; before each run its fact tables are emptied with `TRUNCATE … RESTART
+    IDENTITY CASCADE` (new, empty relations with the migrated indexes). The raw side inserts the
+    rows the last ingest stored, read back with psycopg, into the emptied `events` table (users and
+    repositories kept) in one transaction. Both sides are the median of RUNS runs.
+    """
+    import psycopg
+    from psycopg.types.json import Json
+
+    import gitpulse_app.intelligence.embeddings  # noqa: F401 — connects the embedding-queue receiver
+    from bench.load import throwaway_database
+    from gitpulse_app.core import migrate
+    from gitpulse_app.core.db import create_db_engine, set_engine
+    from gitpulse_app.normalization.store import ingest_facts
+
+    items = workload(FACTS)
+    with throwaway_database("gitpulse_bench_ingest") as url:
+        migrate.upgrade(url)
+        engine = create_db_engine(url)
+        set_engine(engine)
+        ingest_seconds = []
+        try:
+            for _ in range(RUNS):
+                with engine.begin() as conn:
+                    conn.exec_driver_sql("TRUNCATE events, embedding_queue, users, repos "
+                                         "RESTART IDENTITY CASCADE")
+                seconds, (result,) = timed_runs(
+                    lambda: ingest_facts(_canonicalize(items), observed_via="backfill"), 1)
+                if result.inserted != FACTS:
+                    raise RuntimeError(f"ingest wrote {result.inserted} facts")
+                ingest_seconds.append(seconds[0])
+        finally:
+            set_engine(None)
+            engine.dispose()
+        with psycopg.connect(_psycopg_url(url)) as conn:
+            cursor = conn.execute("SELECT * FROM events ORDER BY id")
+            columns = [column.name for column in cursor.description]
+            rows = [tuple(Json(v) if isinstance(v, (dict, list)) else v for v in row)
+                    for row in cursor.fetchall()]
+            conn.commit()
+            statement = (f"INSERT INTO events ({', '.join(columns)}) "
+                         f"VALUES ({', '.join(['%s'] * len(columns))})")
+            raw_seconds = []
+            for _ in range(RUNS):
+                conn.execute("TRUNCATE events RESTART IDENTITY CASCADE")
+                conn.commit()
+                started = time.perf_counter()
+                with conn.cursor() as insert:
+                    insert.executemany(statement, rows)
+                conn.commit()
+                raw_seconds.append(time.perf_counter() - started)
+    facts_per_s = rate(FACTS, median(ingest_seconds))
+    raw_per_s = rate(len(rows), median(raw_seconds))
+    return [
+        Figure("ingest_facts_per_s_pg", round(facts_per_s), "/s"),
+        Figure("raw_insert_rows_per_s_pg", round(raw_per_s), "/s"),
+        Figure("ingest_vs_raw_insert_ratio_pg", round(ratio(facts_per_s, raw_per_s), 3), "x"),
+    ]
+
 if __name__ == "__main__":
     import os
     import tempfile
@@ -141,4 +208,4 @@ if __name__ == "__main__":
 
     os.environ.setdefault("GITPULSE_SECRET_KEY", "bench-secret")
     with tempfile.TemporaryDirectory(prefix="gitpulse-bench-") as tmp:
-        print_table(bench_ingest(Path(tmp)))
+        print_table(bench_ingest(Path(tmp)) + bench_ingest_postgres(Path(tmp)))

@@ -53,7 +53,7 @@ def bench_health(workdir: Path) -> list[Figure]:
 
 def _all_benchmarks() -> list[Benchmark]:
     from bench.embeddings import bench_search
-    from bench.ingest import bench_ingest
+    from bench.ingest import bench_ingest, bench_ingest_postgres
     from bench.load import bench_webhook_load
     from bench.reports import bench_reports
     from bench.scheduler import bench_scheduler
@@ -62,7 +62,8 @@ def _all_benchmarks() -> list[Benchmark]:
     from bench.webhook_e2e import bench_webhook_e2e_sqlite
     from bench.webhooks import bench_webhook_ack
 
-    return [bench_migrations, bench_health, bench_ingest, bench_webhook_ack, bench_search,
+    return [bench_migrations, bench_health, bench_ingest, bench_ingest_postgres, bench_webhook_ack,
+            bench_search,
             bench_reports, bench_sync, bench_ui, bench_scheduler, bench_webhook_load,
             bench_webhook_e2e_sqlite]
 
