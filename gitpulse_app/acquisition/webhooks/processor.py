@@ -153,9 +153,10 @@ def claim_batch(now: dt.datetime, limit: int = BATCH_SIZE,
                 engine: Engine | None = None) -> list[Envelope]:
     """Claim up to `limit` of the oldest due pending envelopes for this process, in one statement.
 
-    One conditional UPDATE … RETURNING: the WHERE repeats the state test, so of several processes
-    exactly one wins each envelope (on PostgreSQL rows another claim is taking are skipped, not
-    waited on; SQLite has one writer at a time).
+    A conditional UPDATE … RETURNING whose WHERE repeats the state test, so of several processes
+    exactly one wins each envelope. On PostgreSQL the rows are first locked with SKIP LOCKED (rows
+    another claim is taking are skipped, not waited on); SQLite has one writer at a time and runs
+    the whole claim as one statement.
 
     Args:
         now: The clock reading: due means `next_attempt_at <= now`.
@@ -172,13 +173,20 @@ def claim_batch(now: dt.datetime, limit: int = BATCH_SIZE,
         .where(due)
         .order_by(_envelopes.c.next_attempt_at, _envelopes.c.id)
         .limit(limit)
-        .with_for_update(skip_locked=True)
-        .scalar_subquery()
     )
     with session_scope(engine) as session:
+        if session.get_bind().dialect.name == "postgresql":
+            # Locked first, then updated: inside `IN (…)` PostgreSQL may rescan a LIMIT … SKIP
+            # LOCKED subquery and update more rows than the limit.
+            picked: Any = session.execute(oldest.with_for_update(skip_locked=True)).scalars().all()
+            if not picked:
+                return []
+        else:
+            # SQLite: one statement, so the transaction starts as a write (see `claim_next`).
+            picked = oldest.scalar_subquery()
         rows = session.execute(
             sa.update(_envelopes)
-            .where(_envelopes.c.id.in_(oldest), due)
+            .where(_envelopes.c.id.in_(picked), due)
             .values(status="processing", attempts=_envelopes.c.attempts + 1, started_at=now,
                     claimed_by=claim_id(), updated_at=now)
             .returning(*_ENVELOPE_COLUMNS)
