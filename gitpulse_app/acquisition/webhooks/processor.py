@@ -48,6 +48,8 @@ POLL_INTERVAL_S = 2.0
 DRAIN_LIMIT = 10_000
 # Envelopes per claim, ingest transaction and embedding enqueue (see docs/webhook-batches.md).
 BATCH_SIZE = 50
+# The longest a drain waits for in-flight requests (acks) before its next batch.
+FOREGROUND_WAIT_S = 0.1
 ERROR_MESSAGE_MAX = 1000
 
 COMPLETED = "completed"
@@ -600,7 +602,7 @@ def drain(now: dt.datetime | None = None, limit: int = DRAIN_LIMIT,
     result = DrainResult()
     settle_outcomes(engine)
     while result.processed < limit:
-        yield_to_foreground()
+        yield_to_foreground(FOREGROUND_WAIT_S)
         moment = now or utcnow()
         envelopes = claim_batch(moment, min(BATCH_SIZE, limit - result.processed), engine)
         if not envelopes:
