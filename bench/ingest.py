@@ -92,7 +92,7 @@ def raw_executemany(path: Path, table: str, columns: list[str], rows: list[tuple
 
 
 def bench_ingest(workdir: Path) -> list[Figure]:
-    import gitpulse_app.intelligence.embeddings  # noqa: F401 — connects the embedding-queue receiver
+    import gitpulse_app.intelligence.embeddings  # noqa: F401 — the embedding-queue receiver
     from gitpulse_app.core.db import create_db_engine, set_engine
     from gitpulse_app.core.models import EmbeddingQueueItem
     from gitpulse_app.normalization.store import ingest_facts
@@ -150,7 +150,7 @@ def bench_ingest_postgres(workdir: Path) -> list[Figure]:
     import psycopg
     from psycopg.types.json import Json
 
-    import gitpulse_app.intelligence.embeddings  # noqa: F401 — connects the embedding-queue receiver
+    import gitpulse_app.intelligence.embeddings  # noqa: F401 — the embedding-queue receiver
     from bench.load import throwaway_database
     from gitpulse_app.core import migrate
     from gitpulse_app.core.db import create_db_engine, set_engine

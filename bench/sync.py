@@ -62,7 +62,8 @@ def _items(now: dt.datetime) -> dict[str, list[dict]]:
     commits = []
     for n in range(1, ITEMS["commits"] + 1):
         sha = f"{n:040x}"
-        commit = payloads.rest_commit(sha, html_url=f"{html}/commit/{sha}", url=f"{api}/commits/{sha}")
+        commit = payloads.rest_commit(sha, html_url=f"{html}/commit/{sha}",
+                                      url=f"{api}/commits/{sha}")
         commit["commit"]["author"]["date"] = at(n)
         commit["commit"]["message"] = f"Change number {n}"
         commits.append(commit)

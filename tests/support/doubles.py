@@ -40,7 +40,8 @@ class DoubleProcessing:
 
     @property
     def total(self) -> int:
-        return self.envelopes_completed_twice + self.facts_announced_twice + self.messages_sent_twice
+        return (self.envelopes_completed_twice + self.facts_announced_twice
+                + self.messages_sent_twice)
 
 
 def _extra(keys: Iterable[Hashable]) -> int:

@@ -1,9 +1,10 @@
 """Webhook processing (SPEC §4): claim due envelopes, check, dispatch, retry, reclaim.
 
-Any number of processes may drain at once: an envelope is claimed by a conditional UPDATE
-(pending and due → processing), so exactly one of them processes it. Every effect of processing is
-an upsert or a guarded request, so processing an envelope twice (after a crash, or a replay)
-changes nothing the first run did not.
+Any number of processes may drain at once: envelopes are claimed in batches by a conditional
+UPDATE (pending and due → processing), so exactly one of them processes each; a batch's facts are
+stored, and its envelopes completed, in one transaction (docs/webhook-batches.md). Every effect of
+processing is an upsert or a guarded request, so processing an envelope twice (after a crash, or a
+replay) changes nothing the first run did not.
 
 State machine of `webhook_events.status`: pending → processing → completed | pending (retry with
 backoff 30 s·2^(attempts−1)) | failed (schema error at once; other errors on the 5th attempt);
@@ -437,6 +438,7 @@ def _process_checked(envelope: Envelope, now: dt.datetime, engine: Engine | None
         effect = dispatch(envelope, now, engine)
     except Exception as exc:
         return _record_failure(envelope, now, _describe(exc), engine)
+
     def completed() -> None:
         _log_completed(envelope, now, effect)
 
