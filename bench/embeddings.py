@@ -1,9 +1,10 @@
 """Search benchmark (issue 5, CONTRACT §2): 100,000 stored 1024-dim vectors, one user's repos.
 
-`search_100k_p50_ms` times the app's whole search path (candidate SQL, matrix refresh, query
-embedding, masked matmul, hit loading) on a migrated SQLite file; `numpy_top10_p50_ms` times a bare
-NumPy matmul + top-10 over the same in-memory vectors; `search_vs_numpy_ratio` = NumPy p50 ÷ app
-p50 (higher is better).
+`search_first_ms` is the first search on a freshly opened database (its matrix not loaded yet, so
+it includes reading the 100,000 vectors); `search_100k_p50_ms` then times the app's whole search
+path (candidate SQL, matrix refresh, query embedding, masked matmul, hit loading) on a migrated
+SQLite file; `numpy_top10_p50_ms` times a bare NumPy matmul + top-10 over the same in-memory
+vectors; `search_vs_numpy_ratio` = NumPy p50 ÷ app p50 (higher is better).
 """
 
 from __future__ import annotations
@@ -90,7 +91,10 @@ def bench_search(workdir: Path) -> list[Figure]:
     set_engine(engine)
     try:
         with Session(engine) as session:
-            search_facts(session, "warm up", repo_ids={repo_id})  # loads the matrix once
+            # The first search after start loads the matrix: timed apart (`search_first_ms`).
+            started = time.perf_counter()
+            search_facts(session, "warm up", repo_ids={repo_id})
+            first_ms = round((time.perf_counter() - started) * 1000, 1)
             app: list[float] = []
             for run in range(RUNS):
                 started = time.perf_counter()
@@ -113,6 +117,7 @@ def bench_search(workdir: Path) -> list[Figure]:
         engine.dispose()
     app_p50, bare_p50 = _p50_ms(app), _p50_ms(bare)
     return [
+        Figure("search_first_ms", first_ms, "ms"),
         Figure("search_100k_p50_ms", app_p50, "ms", "<= 150"),
         Figure("numpy_top10_100k_p50_ms", bare_p50, "ms"),
         Figure("search_vs_numpy_ratio", round(bare_p50 / app_p50, 3), "x", ">= 0.5"),

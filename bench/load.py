@@ -7,9 +7,16 @@ be 200. Then we wait until no envelope is pending or processing and count:
 
 - `webhook_load_lost`: deliveries not acknowledged with 200, or acknowledged but without exactly one
   completed envelope, or whose fact is missing;
-- `webhook_load_duplicated`: envelopes and facts beyond one per unique delivery;
+- `webhook_load_duplicated`: envelopes completed twice and facts announced twice with the
+  same content, counted from the workers' log lines (tests/support/doubles.py) — not from rows,
+  which unique constraints keep unique whatever happens;
 - `webhook_load_ack_p50_ms` / `webhook_load_ack_p99_ms`: first byte out to last byte in;
-- `webhook_load_drain_s`: from the last send until every envelope is processed.
+- `webhook_load_drain_s`: from the last send until every envelope is processed;
+- `webhook_load_e2e_per_s` / `webhook_load_lag_p99_ms`: deliveries ÷ (last `processed_at` − first
+  `received_at`), and the p99 of `processed_at − received_at`.
+
+This is `uvicorn --workers 2` on PostgreSQL, not `make prod` (Granian); its figures say nothing
+about the embedded SQLite stack either (bench/webhook_e2e.py measures that one).
 """
 
 from __future__ import annotations
@@ -35,7 +42,13 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import NullPool
 
 from bench.run import Figure
-from bench.server import free_port, percentile, stop_server
+from bench.server import free_port, stop_server
+from bench.stats import percentile, rate
+from tests.support.doubles import (
+    completion_lines,
+    count_double_processing,
+    read_log_records,
+)
 
 SECRET = "bench-load-webhook-secret"
 RATE_PER_S = 200
@@ -289,7 +302,8 @@ def serve_workers(database_url: str, log_path: Path, workers: int = WORKERS) -> 
 
     migrate.upgrade(database_url)
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "GITHUB_WEBHOOK_SECRET": SECRET}
+    env = {**os.environ, "DATABASE_URL": database_url, "GITHUB_WEBHOOK_SECRET": SECRET,
+           "PYTHONUNBUFFERED": "1"}
     env.setdefault("GITPULSE_SECRET_KEY", "bench-secret")
     with log_path.open("ab") as log:  # the server keeps its own copy of the descriptor
         process = subprocess.Popen(
@@ -334,13 +348,14 @@ def wait_until_processed(engine: Engine, timeout_s: float = PROCESSING_TIMEOUT_S
 class Tally:
     unique: int
     lost: int
-    duplicated: int
+    double_processed: int
     errors: int
     retried: int
 
 
-def tally(engine: Engine, deliveries: list[Delivery], answers: list[Answer]) -> Tally:
-    """Lost and duplicated deliveries, from the answers and what the database holds."""
+def tally(engine: Engine, deliveries: list[Delivery], answers: list[Answer],
+          records: list[dict[str, Any]]) -> Tally:
+    """Lost deliveries, from the answers and the database; double processing, from the log."""
     first_status: dict[str, int] = {}
     for answer in answers:
         first_status.setdefault(answer.delivery_id, answer.status)
@@ -355,15 +370,10 @@ def tally(engine: Engine, deliveries: list[Delivery], answers: list[Answer]) -> 
     lost = sum(1 for d in deliveries
                if first_status.get(d.delivery_id) != 200  # refused or never answered
                or per_id.get(d.delivery_id) != ["completed"] or facts[d.fact] < 1)
-    expected_facts = {d.fact for d in deliveries}
-    extra_envelopes = len(envelopes) - len(per_id) + len(set(per_id) - {d.delivery_id
-                                                                         for d in deliveries})
-    extra_facts = sum(n - 1 for n in facts.values() if n > 1) + sum(
-        n for fact, n in facts.items() if fact not in expected_facts)
     return Tally(
         unique=len(deliveries),
         lost=lost,
-        duplicated=extra_envelopes + extra_facts,
+        double_processed=count_double_processing(records).total,
         errors=sum(1 for a in answers if a.status != 200),
         retried=sum(1 for row in envelopes if row.attempts > 1),
     )
@@ -377,10 +387,14 @@ def bench_webhook_load(workdir: Path) -> list[Figure]:
     with throwaway_database() as url:
         engine = sa.create_engine(url, poolclass=NullPool)
         try:
-            with serve_workers(url, workdir / "load-server.log") as port:
+            log_path = workdir / "load-server.log"
+            with serve_workers(url, log_path) as port:
                 run = asyncio.run(_drive(port, warmup, schedule))
                 drain_s = wait_until_processed(engine)
-            result = tally(engine, warmup + deliveries, run.answers)
+            records = completion_lines(lambda: read_log_records(log_path),
+                                       [d.delivery_id for d in deliveries])
+            result = tally(engine, warmup + deliveries, run.answers, records)
+            e2e_per_s, lag_p99_ms = processing_figures(engine, deliveries)
         finally:
             engine.dispose()
     latencies = [a.latency_ms for a in run.answers if a.measured and a.status == 200]
@@ -395,8 +409,24 @@ def bench_webhook_load(workdir: Path) -> list[Figure]:
                f">= {RATE_PER_S}"),
         Figure("webhook_load_non_200", result.errors, "n", "0"),
         Figure("webhook_load_lost", result.lost, "n", "0"),
-        Figure("webhook_load_duplicated", result.duplicated, "n", "0"),
+        Figure("webhook_load_duplicated", result.double_processed, "n", "0"),
         Figure("webhook_load_ack_p50_ms", round(percentile(latencies, 50), 2), "ms"),
         Figure("webhook_load_ack_p99_ms", round(percentile(latencies, 99), 2), "ms", "< 100"),
         Figure("webhook_load_drain_s", round(drain_s, 1), "s"),
+        Figure("webhook_load_e2e_per_s", round(e2e_per_s, 1), "/s", f">= {RATE_PER_S}"),
+        Figure("webhook_load_lag_p99_ms", round(lag_p99_ms, 1), "ms", "<= 2000"),
     ]
+
+
+def processing_figures(engine: Engine, deliveries: list[Delivery]) -> tuple[float, float]:
+    """(end-to-end deliveries/s, lag p99 in ms) of `deliveries`, from their envelopes."""
+    ids = {d.delivery_id for d in deliveries}
+    with engine.connect() as conn:
+        rows = [row for row in conn.execute(sa.text(
+            "SELECT delivery_id, received_at, processed_at FROM webhook_events "
+            "WHERE processed_at IS NOT NULL")) if row.delivery_id in ids]
+    if not rows:
+        raise RuntimeError("no delivery of the load was processed")
+    lags = [(row.processed_at - row.received_at).total_seconds() * 1000 for row in rows]
+    span = max(row.processed_at for row in rows) - min(row.received_at for row in rows)
+    return rate(len(rows), span.total_seconds()), percentile(lags, 99)

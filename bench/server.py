@@ -6,7 +6,6 @@ import contextlib
 import os
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -24,22 +23,25 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve_api(database_url: str, extra_env: dict[str, str] | None = None) -> Iterator[str]:
+def serve_api(database_url: str, extra_env: dict[str, str] | None = None,
+              log_path: Path | None = None) -> Iterator[str]:
     """`uvicorn gitpulse_app.api:app` in its own process, against a freshly migrated database.
 
     The server runs in a separate process so the load generator never competes with it for the GIL.
+    Its output (JSON log lines) goes to `log_path` when given, else to a file removed afterwards.
     """
     from gitpulse_app.core import migrate
 
     migrate.upgrade(database_url)
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, **(extra_env or {})}
+    # Unbuffered: the log is read (double-processing counts) while the server runs.
+    env = {**os.environ, "DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1", **(extra_env or {})}
     env.setdefault("GITPULSE_SECRET_KEY", "bench-secret")
     root = Path(__file__).resolve().parents[1]
     # Output goes to a file, never an unread pipe: a server blocked writing to a full pipe would
     # also never act on SIGTERM.
     with tempfile.TemporaryDirectory(prefix="gitpulse-serve-") as logs:
-        log_path = Path(logs) / "uvicorn.log"
+        log_path = log_path or Path(logs) / "uvicorn.log"
         with log_path.open("ab") as log:  # the server keeps its own copy of the descriptor
             process = subprocess.Popen(
                 [sys.executable, "-m", "uvicorn", "gitpulse_app.api:app", "--host", "127.0.0.1",
@@ -88,9 +90,3 @@ def timed_gets(url: str, count: int) -> list[float]:
             client.get(url).raise_for_status()
             samples.append((time.perf_counter() - started) * 1000)
     return samples
-
-
-def percentile(samples: list[float], pct: int) -> float:
-    if len(samples) < 2:
-        return samples[0] if samples else 0.0
-    return statistics.quantiles(samples, n=100, method="inclusive")[pct - 1]

@@ -11,7 +11,8 @@ from pathlib import Path
 import httpx
 
 from bench.run import Figure
-from bench.server import percentile, serve_api
+from bench.server import serve_api
+from bench.stats import percentile
 
 SECRET = "bench-webhook-secret"
 CONCURRENCY = 50

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -39,6 +39,7 @@ log = get_logger(__name__)
 
 FactResult = Literal["inserted", "updated"]
 Key = tuple[str, str]
+T = TypeVar("T")
 
 LOOKUP_CHUNK = 500
 # SPEC §15: after SQLite's 5 s busy timeout, three more attempts.
@@ -600,34 +601,78 @@ def ingest_facts(
     Returns:
         What `store_facts` did.
     """
-    facts = list(facts)
+    result, _ = ingest_fact_groups([(installation_id, facts)], observed_via=observed_via,
+                                   github_url=github_url, now=now, engine=engine)
+    return result
+
+
+def ingest_fact_groups(
+    groups: Sequence[tuple[int | None, Sequence[NormalizedFact]]],
+    *,
+    observed_via: str,
+    github_url: str | None = None,
+    now: dt.datetime | None = None,
+    engine: Engine | None = None,
+    within: Callable[[Session], T] | None = None,
+) -> tuple[UpsertResult, T | None]:
+    """Stores the facts of several sources in one transaction, then announces every change once.
+
+    The webhook processor stores a batch of envelopes this way: one transaction and one
+    `fact_changed` (so one embedding enqueue and one staleness pass) for all of them, and
+    `within` records the envelopes' outcome in the very transaction that stored their facts.
+    A locked SQLite database is retried after 100, 200 and 400 ms, `within` included.
+
+    Args:
+        groups: `(installation_id, facts)` pairs, in observation order.
+        observed_via: "webhook", "backfill" or "demo".
+        github_url: Web base of fact URLs; defaults to `GITHUB_URL`.
+        now: The write time (aware UTC); defaults to now.
+        engine: The database; defaults to the process-wide engine.
+        within: Called with the session after the facts are stored, before the commit.
+
+    Returns:
+        The merged `UpsertResult` of every group, and what `within` returned (None without it).
+    """
+    groups = [(installation_id, list(facts)) for installation_id, facts in groups]
     for delay in (*LOCKED_RETRY_DELAYS_S, None):
         try:
+            outcomes: list[tuple[int | None, UpsertResult]] = []
             with session_scope(engine) as session:
-                result = store_facts(
-                    session,
-                    facts,
-                    observed_via=observed_via,
-                    installation_id=installation_id,
-                    github_url=github_url,
-                    now=now,
-                )
+                for installation_id, facts in groups:
+                    outcomes.append((installation_id, store_facts(
+                        session,
+                        facts,
+                        observed_via=observed_via,
+                        installation_id=installation_id,
+                        github_url=github_url,
+                        now=now,
+                    )))
+                extra = within(session) if within is not None else None
             break
         except sa.exc.OperationalError as exc:
             if delay is None or not is_database_locked(exc):
                 raise
             log.warning("Database is locked; retrying the fact batch", extra={"delay_s": delay})
             time.sleep(delay)
-    _log_metrics(result, observed_via, installation_id)
+    result = UpsertResult()
+    for installation_id, outcome in outcomes:
+        _log_metrics(outcome, observed_via, installation_id)
+        result.merge(outcome)
     publish_changes(result.changes, now=now)
-    return result
+    return result, extra
 
 
 def publish_changes(changes: Sequence[FactChange], *, now: dt.datetime | None = None) -> None:
     """Sends `fact_changed(changes=[…], now=…)` once; call it only after the transaction committed.
 
-    `now` is the writer's clock (None: the real one), so receivers judge by the same instant."""
+    `now` is the writer's clock (None: the real one), so receivers judge by the same instant. Each
+    change is also logged as the metric `fact_changed{event_id, content_hash, result}`, so a fact
+    announced twice with the same content (processed twice) can be counted from the logs.
+    """
     if changes:
+        for change in changes:
+            metric("fact_changed", event_id=change.event_id, content_hash=change.content_hash,
+                   result=change.result)
         fact_changed.send(changes=list(changes), now=now)
 
 

@@ -13,17 +13,28 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from tests.faults.harness import Backend, url_of
+from tests.faults.harness import Backend, RunLog, url_of
 
 
 @pytest.fixture
-def backends(tmp_path: Path) -> Iterator[Callable[..., Backend]]:
+def run_log() -> Iterator[RunLog]:
+    """The run's log records (every backend's and this process's), for double-processing counts."""
+    log = RunLog().start()
+    try:
+        yield log
+    finally:
+        log.stop()
+
+
+@pytest.fixture
+def backends(tmp_path: Path, run_log: RunLog) -> Iterator[Callable[..., Backend]]:
     """Makes `Backend`s on a database (`backends(engine, VAR=value, …)`); all stop at teardown."""
     made: list[Backend] = []
 
     def make(engine: Engine, **env: str) -> Backend:
         backend = Backend(url_of(engine), tmp_path, env)
         made.append(backend)
+        run_log.backends.append(backend)
         return backend
 
     yield make

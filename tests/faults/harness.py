@@ -9,7 +9,9 @@ at a known point, cut every connection, or refuse new ones for a while.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -19,7 +21,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -30,8 +32,16 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import NullPool
 
 from gitpulse_app.acquisition.webhooks.signature import sign
+from gitpulse_app.core.logging import JsonFormatter
 from gitpulse_app.normalization.canonicalize_webhook import canonicalize_webhook
 from tests.support.db import PG_ADMIN_URL
+from tests.support.doubles import (
+    DoubleProcessing,
+    completion_lines,
+    count_double_processing,
+    parse_log_lines,
+    read_log_records,
+)
 from tests.support.payloads import load_webhook
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,8 +109,9 @@ class Backend:
         inherited = {k: v for k, v in os.environ.items()
                      if not k.startswith(("GITPULSE_", "GITHUB_", "OPENAI_", "VOYAGE_", "SMTP_",
                                           "DATABASE_URL", "REDIS_URL"))}
+        # Unbuffered: the log file is read (double-processing counts) while the process runs.
         return inherited | {"PYTHONPATH": str(ROOT), "DATABASE_URL": self.database_url,
-                            "GITPULSE_SECRET_KEY": SECRET_KEY} | self.env
+                            "GITPULSE_SECRET_KEY": SECRET_KEY, "PYTHONUNBUFFERED": "1"} | self.env
 
     def launch(self) -> Backend:
         """Start the process without waiting for it to answer."""
@@ -279,21 +290,54 @@ def open_envelopes(engine: Engine) -> int:
 
 @dataclass(frozen=True)
 class Ledger:
-    """Accepted deliveries checked against the database: lost and duplicated items."""
+    """Accepted deliveries checked against the database (lost) and the run's logs (duplicated)."""
 
     lost: list[str]
     duplicated: int
 
     @classmethod
-    def check(cls, engine: Engine, accepted: list[Delivery]) -> Ledger:
+    def check(cls, engine: Engine, accepted: list[Delivery], run_log: RunLog) -> Ledger:
+        """Lost: without one completed envelope or its fact. Duplicated: envelopes completed twice
+        and facts announced twice, from every process's log (rows cannot show it: unique
+        constraints keep them unique whatever happened)."""
         stored = envelopes(engine)
         facts = fact_counts(engine)
         lost = [d.delivery_id for d in accepted
                 if [status for status, _, _ in stored.get(d.delivery_id, [])] != ["completed"]
                 or facts.get(d.fact, 0) < 1]
-        duplicated = sum(len(rows) - 1 for rows in stored.values()) + sum(
-            n - 1 for n in facts.values() if n > 1)
-        return cls(lost, duplicated)
+        records = completion_lines(run_log.records, [d.delivery_id for d in accepted])
+        return cls(lost, count_double_processing(records).total)
+
+
+class RunLog:
+    """The JSON log records of a test's run: its backends' log files and this process's metrics.
+
+    The test process counts too: a `tick` it runs drains envelopes like any worker.
+    """
+
+    def __init__(self) -> None:
+        self.backends: list[Backend] = []
+        self._stream = io.StringIO()
+        self._handler = logging.StreamHandler(self._stream)
+        self._handler.setFormatter(JsonFormatter())
+        self._logger = logging.getLogger("gitpulse.metrics")
+        self._level = self._logger.level
+
+    def start(self) -> RunLog:
+        self._logger.setLevel(logging.INFO)
+        self._logger.addHandler(self._handler)
+        return self
+
+    def stop(self) -> None:
+        self._logger.removeHandler(self._handler)
+        self._logger.setLevel(self._level)
+
+    def records(self) -> list[dict[str, Any]]:
+        files = [path for backend in self.backends for path in backend.runs if path.exists()]
+        return read_log_records(*files) + parse_log_lines(self._stream.getvalue().splitlines())
+
+    def double_processing(self, messages: Iterable[Hashable] = ()) -> DoubleProcessing:
+        return count_double_processing(self.records(), messages)
 
 
 # PostgreSQL levers ---------------------------------------------------------------------------------
@@ -370,6 +414,7 @@ class StallingSMTP:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.transmissions = 0
+        self.messages: list[tuple[bytes | None, bytes | None]] = []  # (To, Subject) of each
         self.data_received = threading.Event()
         self._release = threading.Event()
         self._lock = threading.Lock()
@@ -396,10 +441,14 @@ class StallingSMTP:
                     connection.sendall(b"250-stall.test\r\n250 8BITMIME\r\n")
                 elif verb == b"DATA":
                     connection.sendall(b"354 go ahead\r\n")
-                    while reader.readline() not in (b".\r\n", b".\n", b""):
-                        pass
+                    headers: dict[bytes, bytes] = {}
+                    while (data := reader.readline()) not in (b".\r\n", b".\n", b""):
+                        name, colon, value = data.partition(b":")
+                        if colon and name.lower() in (b"to", b"subject"):
+                            headers.setdefault(name.lower(), value.strip())
                     with self._lock:
                         self.transmissions += 1
+                        self.messages.append((headers.get(b"to"), headers.get(b"subject")))
                     self.data_received.set()
                     self._release.wait(120)  # the answer never comes
                     return

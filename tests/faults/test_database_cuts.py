@@ -117,7 +117,7 @@ def signed_in_cookie() -> dict[str, str]:
 
 
 def test_cut_and_refused_connections_answer_503_and_lose_no_accepted_delivery(
-    pg_engine, backends, record_counts
+    pg_engine, backends, run_log, record_counts
 ):
     database = database_name(pg_engine)
     pair = [backends(pg_engine, GITHUB_WEBHOOK_SECRET=WEBHOOK_SECRET).launch() for _ in range(2)]
@@ -180,7 +180,7 @@ def test_cut_and_refused_connections_answer_503_and_lose_no_accepted_delivery(
     run_tick(utcnow() + dt.timedelta(minutes=11))
     assert open_envelopes(pg_engine) == 0
 
-    ledger = Ledger.check(pg_engine, sent)
+    ledger = Ledger.check(pg_engine, sent, run_log)
     assert ledger.lost == [] and ledger.duplicated == 0
     assert set(fact_counts(pg_engine)) == {d.fact for d in sent}
     with httpx.Client(timeout=15) as client:

@@ -23,7 +23,7 @@ def deliveries(engine) -> list[tuple[str, str | None, int, str | None]]:
 
 
 def test_a_backend_killed_mid_send_leaves_one_outcome_unknown_row_and_one_transmission(
-    pg_engine, configure, backends, record_counts
+    pg_engine, configure, backends, run_log, record_counts
 ):
     smtp = StallingSMTP()
     try:
@@ -44,9 +44,11 @@ def test_a_backend_killed_mid_send_leaves_one_outcome_unknown_row_and_one_transm
         rows = deliveries(pg_engine)
         assert rows == [("failed", OUTCOME_UNKNOWN, 1, None)]
         assert smtp.transmissions == 1  # the held message only: never a second one
+        duplicated = run_log.double_processing(messages=smtp.messages).total
+        assert duplicated == 0
         with Session(pg_engine) as session:
             assert len(session.scalars(sa.select(Report)).all()) == 1
     finally:
         smtp.close()
     record_counts(faults_injected=backend.kills, emails=len(rows),
-                  transmissions=smtp.transmissions, outcome=rows[0][1])
+                  transmissions=smtp.transmissions, outcome=rows[0][1], duplicated=duplicated)

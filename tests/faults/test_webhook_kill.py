@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 
 def test_a_backend_killed_mid_envelope_processes_every_delivery_once_after_restart(
-    pg_engine, backends, record_counts
+    pg_engine, backends, run_log, record_counts
 ):
     backend = backends(pg_engine, GITHUB_WEBHOOK_SECRET=WEBHOOK_SECRET).start()
     deliveries = make_deliveries(24, "killed")
@@ -45,7 +45,7 @@ def test_a_backend_killed_mid_envelope_processes_every_delivery_once_after_resta
     backend.start()
     wait_for(lambda: open_envelopes(pg_engine) == 0, 30, "envelopes left unprocessed")
 
-    ledger = Ledger.check(pg_engine, deliveries)
+    ledger = Ledger.check(pg_engine, deliveries, run_log)
     assert ledger.lost == [] and ledger.duplicated == 0
     assert set(fact_counts(pg_engine)) == {d.fact for d in deliveries}
     attempts = {delivery_id: rows[0][1] for delivery_id, rows in envelopes(pg_engine).items()}

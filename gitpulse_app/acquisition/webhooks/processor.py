@@ -1,9 +1,10 @@
 """Webhook processing (SPEC §4): claim due envelopes, check, dispatch, retry, reclaim.
 
-Any number of processes may drain at once: an envelope is claimed by a conditional UPDATE
-(pending and due → processing), so exactly one of them processes it. Every effect of processing is
-an upsert or a guarded request, so processing an envelope twice (after a crash, or a replay)
-changes nothing the first run did not.
+Any number of processes may drain at once: envelopes are claimed in batches by a conditional
+UPDATE (pending and due → processing), so exactly one of them processes each; a batch's facts are
+stored, and its envelopes completed, in one transaction (docs/webhook-batches.md). Every effect of
+processing is an upsert or a guarded request, so processing an envelope twice (after a crash, or a
+replay) changes nothing the first run did not.
 
 State machine of `webhook_events.status`: pending → processing → completed | pending (retry with
 backoff 30 s·2^(attempts−1)) | failed (schema error at once; other errors on the 5th attempt);
@@ -38,13 +39,18 @@ from gitpulse_app.core.logging import get_logger, log_fields, metric
 from gitpulse_app.core.models import Installation, WebhookEvent
 from gitpulse_app.core.workers import worker, yield_to_foreground
 from gitpulse_app.normalization.canonicalize_webhook import FACT_EVENTS, canonicalize_webhook
-from gitpulse_app.normalization.store import ingest_facts
+from gitpulse_app.normalization.models import NormalizedFact
+from gitpulse_app.normalization.store import ingest_fact_groups, ingest_facts
 
 MAX_ATTEMPTS = 5
 RETRY_BASE = dt.timedelta(seconds=30)
 STALE_CLAIM = dt.timedelta(minutes=10)
 POLL_INTERVAL_S = 2.0
 DRAIN_LIMIT = 10_000
+# Envelopes per claim, ingest transaction and embedding enqueue (see docs/webhook-batches.md).
+BATCH_SIZE = 50
+# The longest a drain waits for in-flight requests (acks) before its next batch.
+FOREGROUND_WAIT_S = 0.1
 ERROR_MESSAGE_MAX = 1000
 
 COMPLETED = "completed"
@@ -143,16 +149,71 @@ def claim_next(now: dt.datetime, engine: Engine | None = None) -> Envelope | Non
                 row = session.execute(
                     sa.select(_envelopes).where(_envelopes.c.id == envelope_id)
                 ).one()
-            return Envelope(
-                id=row.id,
-                delivery_id=row.delivery_id,
-                event=row.event,
-                action=row.action,
-                installation_gh_id=row.installation_gh_id,
-                payload=row.payload if isinstance(row.payload, dict) else {},
-                attempts=row.attempts,
-                received_at=row.received_at,
-            )
+            return _envelope(row)
+
+
+def claim_batch(now: dt.datetime, limit: int = BATCH_SIZE,
+                engine: Engine | None = None) -> list[Envelope]:
+    """Claim up to `limit` of the oldest due pending envelopes for this process, in one statement.
+
+    A conditional UPDATE … RETURNING whose WHERE repeats the state test, so of several processes
+    exactly one wins each envelope. On PostgreSQL the rows are first locked with SKIP LOCKED (rows
+    another claim is taking are skipped, not waited on); SQLite has one writer at a time and runs
+    the whole claim as one statement.
+
+    Args:
+        now: The clock reading: due means `next_attempt_at <= now`.
+        limit: The most envelopes to claim.
+        engine: The database (default: the process-wide engine).
+
+    Returns:
+        The claimed envelopes (status processing, attempts incremented) in arrival order; empty
+        when none is due.
+    """
+    due = sa.and_(_envelopes.c.status == "pending", _envelopes.c.next_attempt_at <= now)
+    oldest = (
+        sa.select(_envelopes.c.id)
+        .where(due)
+        .order_by(_envelopes.c.next_attempt_at, _envelopes.c.id)
+        .limit(limit)
+    )
+    with session_scope(engine) as session:
+        if session.get_bind().dialect.name == "postgresql":
+            # Locked first, then updated: inside `IN (…)` PostgreSQL may rescan a LIMIT … SKIP
+            # LOCKED subquery and update more rows than the limit.
+            picked: Any = session.execute(oldest.with_for_update(skip_locked=True)).scalars().all()
+            if not picked:
+                return []
+        else:
+            # SQLite: one statement, so the transaction starts as a write (see `claim_next`).
+            picked = oldest.scalar_subquery()
+        rows = session.execute(
+            sa.update(_envelopes)
+            .where(_envelopes.c.id.in_(picked), due)
+            .values(status="processing", attempts=_envelopes.c.attempts + 1, started_at=now,
+                    claimed_by=claim_id(), updated_at=now)
+            .returning(*_ENVELOPE_COLUMNS)
+        ).all()
+    return sorted((_envelope(row) for row in rows), key=lambda envelope: envelope.id)
+
+
+_ENVELOPE_COLUMNS = tuple(
+    _envelopes.c[name] for name in ("id", "delivery_id", "event", "action", "installation_gh_id",
+                                    "payload", "attempts", "received_at")
+)
+
+
+def _envelope(row: Any) -> Envelope:
+    return Envelope(
+        id=row.id,
+        delivery_id=row.delivery_id,
+        event=row.event,
+        action=row.action,
+        installation_gh_id=row.installation_gh_id,
+        payload=row.payload if isinstance(row.payload, dict) else {},
+        attempts=row.attempts,
+        received_at=row.received_at,
+    )
 
 
 def _write_outcome(envelope_id: int, holder: str, engine: Engine | None,
@@ -338,6 +399,23 @@ def _record_failure(envelope: Envelope, now: dt.datetime, error: str,
     return FAILED
 
 
+def _fail_schema(envelope: Envelope, error: str, now: dt.datetime,
+                 engine: Engine | None) -> str:
+    # A malformed payload fails the same way every time: no retry, no recovery sync.
+    _finish(envelope, engine, status="failed", error_message=error, updated_at=now)
+    log_fields(log, logging.WARNING, "Webhook payload failed the schema check",
+               delivery_id=envelope.delivery_id, event=envelope.event, error=error)
+    return FAILED
+
+
+def _log_completed(envelope: Envelope, processed_at: dt.datetime, effect: str) -> None:
+    lag_ms = int((processed_at - envelope.received_at).total_seconds() * 1000)
+    metric("webhook_lag_ms", value=lag_ms, event=envelope.event,
+           delivery_id=envelope.delivery_id)
+    log_fields(log, logging.INFO, "Webhook processed", delivery_id=envelope.delivery_id,
+               event=envelope.event, action=envelope.action, effect=effect)
+
+
 def process(envelope: Envelope, now: dt.datetime, engine: Engine | None = None) -> str:
     """Process one claimed envelope and record the outcome on it.
 
@@ -351,32 +429,172 @@ def process(envelope: Envelope, now: dt.datetime, engine: Engine | None = None) 
     """
     schema_error = check_webhook_schema(envelope.event, envelope.payload)
     if schema_error is not None:
-        # A malformed payload fails the same way every time: no retry, no recovery sync.
-        _finish(envelope, engine, status="failed", error_message=schema_error, updated_at=now)
-        log_fields(log, logging.WARNING, "Webhook payload failed the schema check",
-                   delivery_id=envelope.delivery_id, event=envelope.event, error=schema_error)
-        return FAILED
+        return _fail_schema(envelope, schema_error, now, engine)
+    return _process_checked(envelope, now, engine)
+
+
+def _process_checked(envelope: Envelope, now: dt.datetime, engine: Engine | None) -> str:
     try:
         effect = dispatch(envelope, now, engine)
     except Exception as exc:
         return _record_failure(envelope, now, _describe(exc), engine)
-    if _finish(envelope, engine, status="completed", processed_at=now, error_message=None,
-               updated_at=now):
-        lag_ms = int((now - envelope.received_at).total_seconds() * 1000)
-        metric("webhook_lag_ms", value=lag_ms, event=envelope.event,
-               delivery_id=envelope.delivery_id)
-        log_fields(log, logging.INFO, "Webhook processed", delivery_id=envelope.delivery_id,
-                   event=envelope.event, action=envelope.action, effect=effect)
+
+    def completed() -> None:
+        _log_completed(envelope, now, effect)
+
+    if _finish(envelope, engine, after=completed, status="completed", processed_at=now,
+               error_message=None, updated_at=now):
+        completed()
     return COMPLETED
+
+
+# Batches -----------------------------------------------------------------------------------------
+@dataclass
+class _Batch:
+    """Claimed envelopes on their way through `process_batch`: the ones not yet settled."""
+
+    open: dict[int, Envelope]
+    outcomes: dict[int, str]
+
+    def settle(self, envelope: Envelope, outcome: str) -> None:
+        self.open.pop(envelope.id, None)
+        self.outcomes[envelope.id] = outcome
+
+
+def process_batch(envelopes: list[Envelope], now: dt.datetime, engine: Engine | None = None,
+                  *, real_clock: bool = False) -> list[str]:
+    """Process claimed envelopes together and record each one's outcome.
+
+    The fact events' facts are stored in one transaction, which also completes those envelopes
+    (so an envelope is completed exactly when its facts are committed), and announced with one
+    `fact_changed`. Schema failures and other events are handled one by one. When the shared
+    transaction fails, each of its envelopes is processed alone, so a bad envelope fails (and is
+    retried) by itself and never takes its neighbours down.
+
+    Args:
+        envelopes: Envelopes this process claimed (`claim_batch`).
+        now: The clock reading of this run (backoffs, timestamps).
+        engine: The database (default: the process-wide engine).
+        real_clock: `processed_at` is read from the real clock at completion instead of `now`.
+
+    Returns:
+        Each envelope's outcome (`completed`, `rescheduled` or `failed`), in order.
+    """
+    batch = _Batch(open={envelope.id: envelope for envelope in envelopes}, outcomes={})
+    try:
+        _process_batch(batch, envelopes, now, engine, real_clock)
+    except BaseException:
+        # The database went away: give back what was not processed (written now or later).
+        _release(list(batch.open.values()), now, engine)
+        raise
+    return [batch.outcomes[envelope.id] for envelope in envelopes]
+
+
+def _process_batch(batch: _Batch, envelopes: list[Envelope], now: dt.datetime,
+                   engine: Engine | None, real_clock: bool) -> None:
+    github_url = get_settings().github_url
+    facts: list[tuple[Envelope, list[NormalizedFact]]] = []
+    for envelope in envelopes:
+        schema_error = check_webhook_schema(envelope.event, envelope.payload)
+        if schema_error is not None:
+            batch.settle(envelope, _fail_schema(envelope, schema_error, now, engine))
+            continue
+        if envelope.event in FACT_EVENTS:
+            try:
+                facts.append((envelope, canonicalize_webhook(envelope.event, envelope.payload,
+                                                             github_url=github_url)))
+                continue
+            except Exception:
+                pass  # processed alone below, which records the failure
+        batch.settle(envelope, _process_checked(envelope, now, engine))
+    if not facts:
+        return
+    try:
+        completed, processed_at = _store_batch(facts, now, engine, real_clock)
+    except Exception as exc:
+        if len(facts) == 1:
+            batch.settle(facts[0][0], _record_failure(facts[0][0], now, _describe(exc), engine))
+            return
+        log_fields(log, logging.WARNING, "Webhook batch failed; processing it one by one",
+                   envelopes=len(facts), error=_describe(exc))
+        for envelope, _ in facts:
+            batch.settle(envelope, _process_checked(envelope, now, engine))
+        return
+    effect = f"stored in a batch of {len(facts)}"
+    for envelope, _ in facts:
+        if envelope.id in completed:
+            _log_completed(envelope, processed_at, effect)
+        else:
+            log_fields(log, logging.WARNING, "Webhook envelope was reclaimed while processing",
+                       delivery_id=envelope.delivery_id)
+        batch.settle(envelope, COMPLETED)
+
+
+def _store_batch(facts: list[tuple[Envelope, list[NormalizedFact]]], now: dt.datetime,
+                 engine: Engine | None, real_clock: bool) -> tuple[set[int], dt.datetime]:
+    """Store the batch's facts and complete its envelopes in one transaction.
+
+    Returns:
+        The ids of the envelopes completed (a claim taken over meanwhile is left alone), and
+        their `processed_at`.
+    """
+    installation_ids = {
+        gh_id: installations.ensure_installation(gh_id, now=now, engine=engine)
+        for gh_id in dict.fromkeys(envelope.installation_gh_id for envelope, found in facts
+                                   if found and envelope.installation_gh_id is not None)
+    }
+    # Consecutive envelopes of one installation form one group; the order of observations stays.
+    groups: list[tuple[int | None, list[NormalizedFact]]] = []
+    for envelope, found in facts:
+        installation_id = installation_ids.get(envelope.installation_gh_id)
+        if groups and groups[-1][0] == installation_id:
+            groups[-1][1].extend(found)
+        elif found:
+            groups.append((installation_id, list(found)))
+    ids = [envelope.id for envelope, _ in facts]
+    holder = claim_id()
+    processed_at = now
+
+    def complete(session: Any) -> set[int]:
+        nonlocal processed_at
+        processed_at = utcnow() if real_clock else now
+        return set(session.execute(
+            sa.update(_envelopes)
+            .where(_envelopes.c.id.in_(ids), _envelopes.c.status == "processing",
+                   _envelopes.c.claimed_by == holder)
+            .values(status="completed", processed_at=processed_at, error_message=None,
+                    claimed_by=None, updated_at=now)
+            .returning(_envelopes.c.id)
+        ).scalars())
+
+    _, completed = ingest_fact_groups(groups, observed_via="webhook",
+                                      github_url=get_settings().github_url, now=now,
+                                      engine=engine, within=complete)
+    return completed or set(), processed_at
+
+
+def _release(envelopes: list[Envelope], now: dt.datetime, engine: Engine | None) -> None:
+    """Give claimed envelopes back unprocessed: pending, their attempt not counted.
+
+    A write the database refuses is kept and written by a later drain (`settle_outcomes`).
+    """
+    for envelope in envelopes:
+        with _unsettled_lock:
+            decided = envelope.id in _unsettled  # its outcome is already waiting to be written
+        if decided:
+            continue
+        with contextlib.suppress(sa.exc.SQLAlchemyError, DatabaseUnavailable):
+            _finish(envelope, engine, status="pending", attempts=envelope.attempts - 1,
+                    updated_at=now)
 
 
 def drain(now: dt.datetime | None = None, limit: int = DRAIN_LIMIT,
           engine: Engine | None = None) -> DrainResult:
-    """Process due envelopes until none is due (at most `limit`).
+    """Process due envelopes, a batch at a time, until none is due (at most `limit`).
 
     Args:
         now: An injected clock reading used for every envelope (`tick --at`); default: the real
-            clock, read per envelope.
+            clock, read per batch.
         limit: The most envelopes to process in this call.
         engine: The database (default: the process-wide engine).
 
@@ -386,12 +604,13 @@ def drain(now: dt.datetime | None = None, limit: int = DRAIN_LIMIT,
     result = DrainResult()
     settle_outcomes(engine)
     while result.processed < limit:
-        yield_to_foreground()
+        yield_to_foreground(FOREGROUND_WAIT_S)
         moment = now or utcnow()
-        envelope = claim_next(moment, engine)
-        if envelope is None:
+        envelopes = claim_batch(moment, min(BATCH_SIZE, limit - result.processed), engine)
+        if not envelopes:
             break
-        result.count(process(envelope, moment, engine))
+        for outcome in process_batch(envelopes, moment, engine, real_clock=now is None):
+            result.count(outcome)
     return result
 
 

@@ -88,3 +88,14 @@ def test_claims_and_reclaims_on_postgres(pg_client, pg_engine):
     assert processor.reclaim_stale(now + dt.timedelta(minutes=11)) == 1
     assert processor.drain(now=now + dt.timedelta(minutes=11)).completed == 1
     assert processor.retry_failed() == 0
+
+
+def test_a_batch_claim_takes_at_most_its_limit_on_postgres(pg_client, pg_engine):
+    for index in range(10):
+        post_webhook(pg_client, "ping", {"zen": str(index)}, delivery=f"pg-batch-{index}")
+    now = utcnow()
+    first = processor.claim_batch(now, limit=3)
+    second = processor.claim_batch(now, limit=3)
+    assert (len(first), len(second)) == (3, 3)
+    assert not {e.id for e in first} & {e.id for e in second}
+    assert len(processor.claim_batch(now, limit=50)) == 4
