@@ -382,6 +382,11 @@ def render_sync_progress(progress: object, width: int = 24) -> str:
     if progress.blocked_until is not None and progress.blocked_until > progress.now:
         wait = (progress.blocked_until - progress.now).total_seconds()
         parts.append(f"rate limited, resumes in {_format_duration(wait)}")
+    if not progress.finished and progress.held_elsewhere:
+        parts.append(f"waiting for {progress.held_elsewhere} repo(s) another process is syncing")
+    if not progress.finished and progress.next_due is not None:
+        wait = (progress.next_due - progress.now).total_seconds()
+        parts.append(f"next repo due in {_format_duration(wait)}")
     return " · ".join(parts)
 
 
@@ -488,6 +493,11 @@ def sync_command(args: argparse.Namespace) -> CommandResult:
     if not args.wait:
         return CommandResult(data, "\n".join(lines))
 
+    for entry in entries:  # say at once what an attached run waits for (stderr, like the bar)
+        if entry["attached"]:
+            state = runner.snapshot_batches([entry["batch_id"]])
+            sys.stderr.write(f"{_request_line(entry)} {state.total - state.done} of "
+                             f"{state.total} repositories left to sync.\n")
     bar = SyncProgressBar(sys.stderr)
     try:
         final = runner.work_batches(batch_ids, progress=bar.update)

@@ -174,8 +174,10 @@ def reset_failed_primary(session: Session, *, now: dt.datetime | None = None) ->
     statement = (
         sa.update(_queue)
         .where(_queue.c.status == "failed", _queue.c.model == primary_model())
-        .values(status="pending", attempts=0, next_attempt_at=now, error_message=None,
-                claimed_by=None, updated_at=now)
+        # next_attempt_at stays: the row's own earliest start, already passed, and never the
+        # reading of a sweeping clock that may run ahead (docs/recovery-clocks.md).
+        .values(status="pending", attempts=0, error_message=None, claimed_by=None,
+                updated_at=now)
     )
     return session.execute(statement).rowcount or 0
 
@@ -201,9 +203,13 @@ def on_fact_changed(changes: Sequence[object] = (), engine: Engine | None = None
 
 # Recovery -----------------------------------------------------------------------------------------
 def recover_stale(session: Session, *, now: dt.datetime | None = None) -> int:
-    """Processing rows untouched for 10 min, or held by a dead process on this host → pending."""
+    """Processing rows untouched for 10 min, or held by a dead process on this host → pending.
+
+    A row keeps its `next_attempt_at` (it was due when claimed), so a sweep under a clock ahead of
+    real time never holds it back from real-clock drains.
+    """
     now = now or utcnow()
-    back = {"status": "pending", "claimed_by": None, "next_attempt_at": now, "updated_at": now}
+    back = {"status": "pending", "claimed_by": None, "updated_at": now}
     recovered = session.execute(
         sa.update(_queue)
         .where(_queue.c.status == "processing", _queue.c.last_attempt_at < now - STALE_AFTER)

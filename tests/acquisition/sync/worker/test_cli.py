@@ -209,3 +209,13 @@ def test_the_progress_line_shows_repos_facts_current_repo_eta_and_the_rate_limit
         total=2, done=0, failed=0, facts=0, current_repo=None, eta_seconds=None,
         blocked_until=None, finished=False, now=now))
     assert estimating.endswith("0/2 repos · 0 facts · ETA estimating…")
+
+
+def test_the_progress_line_says_when_it_waits_on_another_process_or_a_later_start():
+    now = dt.datetime(2025, 12, 5, 15, 0, tzinfo=dt.UTC)
+    line = render_sync_progress(SyncProgress(
+        total=3, done=1, failed=0, facts=10, current_repo="acme/api", eta_seconds=None,
+        blocked_until=None, finished=False, now=now, held_elsewhere=1,
+        next_due=now + dt.timedelta(minutes=10, seconds=59)))
+    assert line.endswith("ETA estimating… · waiting for 1 repo(s) another process is syncing · "
+                         "next repo due in 10:59")
