@@ -11,6 +11,14 @@ from gitpulse_app.core.db import DatabaseUnavailable, describe_host
 from gitpulse_app.experience.cli.main import CliError, CommandResult
 
 
+def schema_errors() -> tuple[type[Exception], ...]:
+    """What a query on an unmigrated database raises: SQLite's OperationalError ("no such
+    table"), PostgreSQL's ProgrammingError (UndefinedTable)."""
+    import sqlalchemy as sa
+
+    return (sa.exc.OperationalError, sa.exc.ProgrammingError)
+
+
 def database_error(exc: Exception) -> CliError:
     """The one-line CLI error for a database that is unreachable or not migrated."""
     if isinstance(exc, DatabaseUnavailable):
@@ -262,6 +270,8 @@ def search_facts(args: argparse.Namespace) -> CommandResult:
         raise CliError(str(exc)) from None
     except DatabaseUnavailable as exc:
         raise CliError(str(exc)) from None
+    except schema_errors() as exc:
+        raise database_error(exc) from None
     rows = [
         {
             "score": round(hit.score, 6),
