@@ -106,7 +106,7 @@ def drain_new_facts() -> None:
     """Embed the facts a command just created, so `search` finds them with no backend running."""
     from gitpulse_app.intelligence.embeddings import drain
 
-    drain()
+    drain(limit=1_000_000)  # everything due; rows that fail back off and end the drain
 
 
 def webhooks_process(args: argparse.Namespace) -> CommandResult:
@@ -516,6 +516,10 @@ def sync_command(args: argparse.Namespace) -> CommandResult:
                        "backend, or by running `sync --wait` again.") from None
     finally:
         bar.finish()
+    try:
+        drain_new_facts()  # the batch's facts are searchable when the command returns
+    except (DatabaseUnavailable, sa.exc.OperationalError) as exc:
+        raise database_error(exc) from None
     results = {result.batch_id: result for result in final.batches}
     for entry in entries:
         result = results.get(entry["batch_id"]) if entry in working else None
