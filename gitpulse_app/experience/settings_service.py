@@ -344,11 +344,19 @@ class SourceResult:
     status: int = 200
 
 
-def parse_repo_list(text: str) -> list[str]:
-    """`owner/name` entries separated by commas, spaces or new lines (duplicates dropped)."""
+def parse_repo_list(text: str, github_url: str | None = None) -> list[str]:
+    """`owner/name` entries separated by commas, spaces or new lines (duplicates dropped).
+
+    A pasted repository URL loses the prefix of the configured GitHub web URL (`GITHUB_URL`, so
+    GitHub Enterprise Server URLs too), compared without regard to case.
+    """
+    prefix = (github_url or get_settings().github_url).rstrip("/") + "/"
     seen: dict[str, str] = {}
     for entry in re.split(r"[\s,]+", text.strip()):
-        cleaned = entry.strip().removeprefix("https://github.com/").strip("/")
+        cleaned = entry.strip()
+        if cleaned.lower().startswith(prefix.lower()):
+            cleaned = cleaned[len(prefix):]
+        cleaned = cleaned.strip("/")
         if cleaned:
             seen.setdefault(cleaned.lower(), cleaned)
     return list(seen.values())

@@ -302,3 +302,20 @@ def test_changing_the_time_zone_restarts_the_catch_up_horizon(session):
     stored = session.get(User, user.id)
     assert stored.timezone == "Asia/Tokyo"
     assert stored.daily_enabled_at == now and stored.weekly_enabled_at == now
+
+
+def test_pasted_repository_urls_are_cleaned_against_the_configured_github_web_url(
+    engine, github, configure
+):
+    configure(GITHUB_URL="https://GHE.example.com/")  # GitHub Enterprise Server
+    user_id = make_user(gh_login="alice")
+    result = asyncio.run(add_pat_source(
+        user_id, TOKEN, "https://ghe.example.com/acme/api/\nhttps://GHE.example.com/acme/web"))
+    assert result.ok, result.message
+    assert [r.path for r in github.requests if r.path.startswith("/repos/")] == [
+        "/repos/acme/api", "/repos/acme/web"]
+    [view] = load_settings(user_id).pat_sources
+    assert view.repos == ["acme/api", "acme/Web"]
+    # github.com is not this server: its URL is no repository name here.
+    refused = asyncio.run(add_pat_source(user_id, TOKEN, "https://github.com/acme/api"))
+    assert not refused.ok and "is not a repository name" in refused.message
