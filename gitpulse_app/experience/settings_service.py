@@ -542,6 +542,7 @@ class SourceView:
     last_synced_at: dt.datetime | None
     failed_deliveries: int
     repos: list[SourceRepo]
+    can_retry_deliveries: bool = False  # what `retry_failed_deliveries` allows: owner or operator
 
 
 def list_sources(user_id: int) -> list[SourceView]:
@@ -555,6 +556,8 @@ def list_sources(user_id: int) -> list[SourceView]:
                 sa.select(Repo).where(sa.func.lower(Repo.full_name).in_(sorted(names)))).all()
         } if names else {}
         views = []
+        viewer = session.get(User, user_id)
+        operator = viewer is not None and is_operator(viewer)
         for source in installations:
             assert source.id is not None
             tracked = {name.lower()
@@ -576,10 +579,11 @@ def list_sources(user_id: int) -> list[SourceView]:
                               else f"{github_url}/{name}"),
                     stored=repo is not None,
                 ))
+            role = _role(session, user_id, source.id) or "viewer"
             views.append(SourceView(
                 installation_id=source.id, account_login=source.account_login or "",
-                kind=source.kind, status=source.status,
-                role=_role(session, user_id, source.id) or "viewer",
+                kind=source.kind, status=source.status, role=role,
                 last_synced_at=source.last_synced_at, failed_deliveries=failed, repos=rows,
+                can_retry_deliveries=role == "owner" or operator,
             ))
         return views

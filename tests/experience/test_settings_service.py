@@ -319,3 +319,24 @@ def test_pasted_repository_urls_are_cleaned_against_the_configured_github_web_ur
     # github.com is not this server: its URL is no repository name here.
     refused = asyncio.run(add_pat_source(user_id, TOKEN, "https://github.com/acme/api"))
     assert not refused.ok and "is not a repository name" in refused.message
+
+
+def test_the_retry_button_is_offered_only_to_whom_the_retry_is_allowed(engine, configure):
+    from gitpulse_app.experience.pages.repos import source_card
+
+    owner, viewer = make_user(), make_user(gh_login="opsperson")
+    source_id = make_source(owner, gh_installation_id=778)
+    with session_scope() as session:
+        session.add(UserInstallation(user_id=viewer, installation_id=source_id, role="viewer"))
+        session.add(WebhookEvent(delivery_id="dead", event="push", installation_gh_id=778,
+                                 status="failed", attempts=5))
+
+    def offered(user_id: int) -> bool:
+        [view] = list_sources(user_id)
+        assert view.failed_deliveries == 1  # everyone who sees the source sees the failures
+        return source_card(view, 10).can_retry
+
+    assert offered(owner) and not offered(viewer)
+    assert retry_failed_deliveries(viewer, source_id).status == 403
+    configure(GITPULSE_ADMINS="opsperson")  # an operator may retry any source's deliveries
+    assert offered(viewer)
