@@ -2,9 +2,9 @@
 
 Each is idempotent and safe to run from several processes at once: every row change is a
 conditional UPDATE on the state the sweep read. A job the sweeps put back in the queue keeps its
-own earliest start (`not_before`, or the block's `blocked_until`), never the sweeping clock: a
-`tick --at` ahead of real time, or a leader whose clock runs fast, must not make the job wait for
-that clock (docs/recovery-clocks.md).
+own earliest start (`not_before`, or the block's `blocked_until`), never later, whatever the
+sweeping clock reads: a `tick --at` ahead of real time, or a leader whose clock runs fast, must not
+make the job wait for that clock (docs/recovery-clocks.md).
 """
 
 from __future__ import annotations
@@ -145,7 +145,9 @@ def sweep_zombie_jobs(now: dt.datetime | None = None) -> int:
                 continue
             requeue = job.attempts < MAX_JOB_ATTEMPTS
             if requeue:
-                values = {"status": PENDING, "claimed_by": None}  # its not_before stays
+                # Its own earliest start (or now, if the sweeping clock is behind it).
+                values = {"status": PENDING, "claimed_by": None,
+                          "not_before": min(job.not_before, now)}
             else:
                 values = {"status": FAILED, "error_message": ZOMBIE_MESSAGE, "completed_at": now}
             # Same attempts = same claim: a job re-claimed since we read it is left alone.
