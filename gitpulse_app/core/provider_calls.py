@@ -1,4 +1,4 @@
-"""The outcome of the latest call this process made to each model provider (SPEC §13).
+"""The outcome of the latest call this process made to each model provider.
 
 The deep health check reports `llm` and `embeddings` as degraded when the latest call in the last
 hour failed. Like the providers' own availability marks, the record is per process: the call was

@@ -1,4 +1,4 @@
-"""The source's rate-limit budget, stored as GitHub reports it (SPEC §5: after every response).
+"""The source's rate-limit budget, stored as GitHub reports it: after every response.
 
 The sync policy reads `installations.rate_limit_*` to decide whether a sync may start, so the row
 must follow every response, not only the job's heartbeats. `BudgetRecorder.observe` is the

@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select, update
 
+from gitpulse_app.acquisition.sync.ingest_rate import emit_ingest_rate
 from gitpulse_app.acquisition.sync.models import SyncTrigger
 from gitpulse_app.acquisition.sync.service import BLOCKED, COMPLETED, FAILED, PENDING, RUNNING
 from gitpulse_app.core.claims import claim_id
@@ -32,8 +33,6 @@ log = get_logger(__name__)
 CLAIM_RETRIES = 5
 MISSED_FACT_GRACE = dt.timedelta(minutes=15)
 UNFINISHED = (PENDING, RUNNING, BLOCKED)
-INGEST_RATE_WINDOW = dt.timedelta(minutes=1)
-INGEST_RATE_SCAN = 100_000  # 1,666 facts/s; far above the sustained rates we serve
 # Every fact type also arrives by webhook (push carries commits), so all count as missable.
 WEBHOOK_DELIVERABLE_TYPES = frozenset(fact_type.value for fact_type in FactType)
 
@@ -402,27 +401,3 @@ def finalize_batches(now: dt.datetime | None = None) -> int:
     emit_ingest_rate(now)
     return finalized
 
-
-def count_recent_facts(now: dt.datetime, window: dt.timedelta = INGEST_RATE_WINDOW) -> int:
-    """Facts stored (by webhook or sync) in `(now − window, now]`.
-
-    `events.created_at` has no index; the newest `INGEST_RATE_SCAN` ids (a primary-key range)
-    bound the scan, so a minute with more new facts than that counts as that many.
-    """
-    with session_scope() as session:
-        newest = session.exec(select(func.max(Event.id))).one()
-        if newest is None:
-            return 0
-        statement = select(func.count(col(Event.id))).where(
-            col(Event.id) > newest - INGEST_RATE_SCAN,
-            col(Event.created_at) > now - window,
-            col(Event.created_at) <= now,
-        )
-        return int(session.exec(statement).one())
-
-
-def emit_ingest_rate(now: dt.datetime) -> int:
-    """The `events_ingested_per_min` metric (SPEC §14): facts stored in the minute up to `now`."""
-    count = count_recent_facts(now)
-    metric("events_ingested_per_min", value=count, window_end=now.isoformat())
-    return count
