@@ -400,4 +400,3 @@ def finalize_batches(now: dt.datetime | None = None) -> int:
                     if batch_id is not None and finalize_batch(batch_id, now=now))
     emit_ingest_rate(now)
     return finalized
-

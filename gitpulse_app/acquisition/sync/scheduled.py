@@ -51,8 +51,9 @@ def unblock_jobs(now: dt.datetime | None = None, limit: int = UNBLOCK_LIMIT) -> 
     """Return blocked jobs whose `blocked_until` has passed to pending; give up on long blocks.
 
     A job goes back to pending when its block (from `block_job` to `blocked_until`) lasted at most
-    24 h, however late this sweep runs; it is due again at its `blocked_until`, not at `now`. A job whose block would last longer fails with "Rate
-    limit block exceeded 24 h" once it has been blocked for 24 h.
+    24 h, however late this sweep runs; it is due again at its `blocked_until`, not at `now`. A
+    job whose block would last longer fails with "Rate limit block exceeded 24 h" once it has
+    been blocked for 24 h.
 
     Args:
         now: The clock reading.
@@ -120,7 +121,8 @@ def sweep_zombie_jobs(now: dt.datetime | None = None) -> int:
 
     A running job is a zombie when its `heartbeat_at` (or, never beaten, `created_at`) is older
     than 10 minutes, or its holder is a process on this host that is gone. It goes back to pending
-    with its cursor and `not_before` kept while `attempts < 3`, else fails "Job timed out (zombie detection)".
+    with its cursor and `not_before` kept (never later than `now`) while `attempts < 3`, else
+    fails "Job timed out (zombie detection)".
 
     Returns:
         How many zombies were re-queued or failed.
