@@ -372,11 +372,19 @@ class SourceResult:
     status: int = 200
 
 
-def parse_repo_list(text: str) -> list[str]:
-    """`owner/name` entries separated by commas, spaces or new lines (duplicates dropped)."""
+def parse_repo_list(text: str, github_url: str | None = None) -> list[str]:
+    """`owner/name` entries separated by commas, spaces or new lines (duplicates dropped).
+
+    A pasted repository URL loses the prefix of the configured GitHub web URL (`GITHUB_URL`, so
+    GitHub Enterprise Server URLs too), compared without regard to case.
+    """
+    prefix = (github_url or get_settings().github_url).rstrip("/") + "/"
     seen: dict[str, str] = {}
     for entry in re.split(r"[\s,]+", text.strip()):
-        cleaned = entry.strip().removeprefix("https://github.com/").strip("/")
+        cleaned = entry.strip()
+        if cleaned.lower().startswith(prefix.lower()):
+            cleaned = cleaned[len(prefix):]
+        cleaned = cleaned.strip("/")
         if cleaned:
             seen.setdefault(cleaned.lower(), cleaned)
     return list(seen.values())
@@ -558,6 +566,7 @@ class SourceView:
     last_synced_at: dt.datetime | None
     failed_deliveries: int
     repos: list[SourceRepo]
+    can_retry_deliveries: bool = False  # what `retry_failed_deliveries` allows: owner or operator
 
 
 def list_sources(user_id: int) -> list[SourceView]:
@@ -566,6 +575,8 @@ def list_sources(user_id: int) -> list[SourceView]:
     with session_scope() as session:
         installations = access.visible_installations(session, user_id)
         views = []
+        viewer = session.get(User, user_id)
+        operator = viewer is not None and is_operator(viewer)
         for source in installations:
             assert source.id is not None
             tracked = {name.lower()
@@ -593,10 +604,11 @@ def list_sources(user_id: int) -> list[SourceView]:
                               else f"{github_url}/{name}"),
                     stored=repo is not None,
                 ))
+            role = _role(session, user_id, source.id) or "viewer"
             views.append(SourceView(
                 installation_id=source.id, account_login=source.account_login or "",
-                kind=source.kind, status=source.status,
-                role=_role(session, user_id, source.id) or "viewer",
+                kind=source.kind, status=source.status, role=role,
                 last_synced_at=source.last_synced_at, failed_deliveries=failed, repos=rows,
+                can_retry_deliveries=role == "owner" or operator,
             ))
         return views

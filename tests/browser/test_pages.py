@@ -22,6 +22,7 @@ from gitpulse_app.core.models import (
     SyncBatch,
     User,
     UserInstallation,
+    WebhookEvent,
 )
 from gitpulse_app.experience.auth.sessions import start_session
 from gitpulse_app.experience.routes import SESSION_COOKIE
@@ -241,6 +242,28 @@ def test_adding_a_token_source_explains_what_is_missing(page, live_app, db):
     dialog.locator("#pat-token").fill("ghp_notarealtoken")
     dialog.get_by_role("button", name="Add source").click()
     expect(dialog.locator("#pat-error")).to_have_text("Name at least one repository as owner/name.")
+
+
+def test_failed_deliveries_offer_retry_to_the_owner_and_not_to_a_viewer(page, live_app, db):
+    owner = Workspace(page, live_app)
+    source_id = owner.link("api")
+    with session_scope() as session:
+        gh_id = session.get(Installation, source_id).gh_installation_id
+        session.add(WebhookEvent(delivery_id=f"dead-{gh_id}", event="push",
+                                 installation_gh_id=gh_id, status="failed", attempts=5))
+
+    page.goto("/repos")
+    card = page.locator(".source-card")
+    expect(card).to_contain_text("1 failed deliveries")
+    expect(card.get_by_role("button", name="Retry")).to_be_visible()
+
+    viewer = Workspace(page, live_app)  # signs this browser in as someone else
+    with session_scope() as session:
+        session.add(UserInstallation(user_id=viewer.user_id, installation_id=source_id,
+                                     role="viewer"))
+    page.goto("/repos")
+    expect(card).to_contain_text("1 failed deliveries")
+    expect(card.get_by_role("button", name="Retry")).to_have_count(0)
 
 
 def test_repos_without_sources_says_so(page, live_app, db):

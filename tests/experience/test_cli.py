@@ -79,3 +79,36 @@ def test_db_upgrade_creates_every_table_on_postgres(pg_url):
         "sync_batches", "user_installations", "tracked_repos", "report_regenerations",
         "auth_sessions", "email_deliveries",
     } <= tables
+
+
+UNMIGRATED = "check DATABASE_URL and run `db upgrade`."
+
+
+@pytest.mark.parametrize("argv", [
+    ["search", "login flow", "--login", "alice"],
+    ["export", "--login", "alice", "--format", "csv"],
+    ["export", "--login", "alice", "--format", "md"],
+])
+@pytest.mark.parametrize("as_json", [False, True])
+def test_search_and_export_on_an_unmigrated_database_exit_1_with_the_db_upgrade_hint(
+    tmp_path, argv, as_json
+):
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    result = run_cli(*argv, *(["--json"] if as_json else []), env={"DATABASE_URL": url})
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    message = result.stderr.strip().splitlines()[-1]
+    assert message.startswith("Cannot use the database at ") and message.endswith(UNMIGRATED)
+    assert result.stdout == (json.dumps({"error": message}) + "\n" if as_json else "")
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("argv", [["search", "login flow", "--login", "alice", "--json"],
+                                  ["export", "--login", "alice", "--format", "csv", "--json"]])
+def test_search_and_export_on_an_unmigrated_postgres_database_print_one_error_object(
+    pg_url, argv
+):
+    result = run_cli(*argv, env={"DATABASE_URL": pg_url})
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert json.loads(result.stdout)["error"].endswith(UNMIGRATED)

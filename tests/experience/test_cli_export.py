@@ -3,6 +3,8 @@ import datetime as dt
 import io
 import json
 
+import pytest
+
 from gitpulse_app.core.db import utcnow
 from gitpulse_app.experience.cli.main import main
 from gitpulse_app.intelligence.reports import generate_report
@@ -50,7 +52,10 @@ def test_export_for_an_unknown_login_exits_1(session, capsys):
     assert "No user with login nobody" in capsys.readouterr().err
 
 
-def test_export_with_only_one_bound_exits_1(session, capsys):
-    assert main(["export", "--login", "alice", "--format", "csv",
-                 "--start", "2025-12-01T00:00:00Z"]) == 1
-    assert "both --start and --end" in capsys.readouterr().err
+@pytest.mark.parametrize("bound", ["--start", "--end"])
+def test_export_with_only_one_bound_is_bad_usage_exiting_2(session, capsys, bound):
+    assert main(["export", "--login", "alice", "--format", "csv", bound,
+                 "2025-12-01T00:00:00Z", "--json"]) == 2
+    captured = capsys.readouterr()
+    assert "usage:" in captured.err and "both --start and --end" in captured.err
+    assert json.loads(captured.out) == {"error": "Give both --start and --end, or neither"}

@@ -1,4 +1,5 @@
 import datetime as dt
+import json
 import secrets
 
 import pytest
@@ -7,6 +8,7 @@ from starlette.testclient import TestClient
 
 from gitpulse_app.core.db import create_db_engine, set_engine, utcnow
 from gitpulse_app.core.models import AuthSession, User
+from gitpulse_app.core.provider_calls import forget_calls
 from gitpulse_app.experience.auth_sessions import token_hash
 from gitpulse_app.experience.http import health as health_module
 from gitpulse_app.experience.http.app import create_api
@@ -17,9 +19,11 @@ NO_CACHE = {"cache-control": "no-cache, no-store, must-revalidate", "pragma": "n
 @pytest.fixture
 def client(engine):
     health_module.clear_cache()
+    forget_calls()
     with TestClient(create_api(with_workers=False)) as test_client:
         yield test_client
     health_module.clear_cache()
+    forget_calls()
 
 
 def count_queries(engine) -> list[str]:
@@ -145,3 +149,49 @@ def test_github_check_failing_degrades_overall_status(client, configure, fake_ht
     response = client.get("/api/health?deep=1")
     assert response.status_code == 200
     assert response.json()["status"] == "degraded"
+
+
+def test_failed_llm_and_embedding_calls_degrade_their_deep_checks_until_a_call_succeeds(
+    client, session, configure, fake_http
+):
+    from gitpulse_app.intelligence.embeddings.providers import (
+        OPENAI_MODEL,
+        ProviderError,
+        provider_for,
+        reset_providers,
+    )
+    from gitpulse_app.intelligence.reports.llm import ChainFailed, ReportModelChain
+    from tests.support.fakeserver import FakeResponse
+
+    refused = FakeResponse(401, json={"error": {"message": "Incorrect API key provided",
+                                                "type": "invalid_request_error"}})
+    fake_http.add("POST", "/v1/embeddings", refused)
+    fake_http.add("POST", "/v1/chat/completions", refused)
+    settings = configure(OPENAI_API_KEY="sk-test-health", OPENAI_BASE_URL=f"{fake_http.url}/v1")
+    reset_providers()
+    with pytest.raises(ProviderError):
+        provider_for(OPENAI_MODEL).embed(["Fix the login flow"], input_type="document")
+    chain = ReportModelChain(settings.openai_api_key, settings.openai_base_url,
+                             [settings.llm_model], sleep=lambda _s: None)
+    with pytest.raises(ChainFailed):
+        chain.run([{"role": "user", "content": "Write the standup."}], json.loads)
+
+    client.cookies.set("gitpulse_session", sign_in(session))
+    body = client.get("/api/health?deep=1").json()
+
+    assert body["status"] == "degraded"
+    llm, embeddings = body["services"]["llm"], body["services"]["embeddings"]
+    assert llm["status"] == embeddings["status"] == "degraded"
+    assert llm["message"] == (f"openai ({settings.llm_model}): the latest call failed "
+                              "(Every report model failed.)")
+    assert embeddings["message"].startswith("openai (text-embedding-3-small): the latest call "
+                                            "failed (OpenAI error 401")
+    assert "sk-test-health" not in json.dumps(body)
+
+    fake_http.add("POST", "/v1/embeddings", FakeResponse(200, json={
+        "object": "list", "model": OPENAI_MODEL, "usage": {"prompt_tokens": 1, "total_tokens": 1},
+        "data": [{"object": "embedding", "index": 0, "embedding": [0.5] * 1024}]}))
+    provider_for(OPENAI_MODEL).embed(["Fix the login flow"], input_type="document")
+    health_module.clear_cache()
+    services = client.get("/api/health?deep=1").json()["services"]
+    assert (services["embeddings"]["status"], services["llm"]["status"]) == ("ok", "degraded")

@@ -370,3 +370,41 @@ def test_the_confirmation_limit_is_shared_through_redis(engine, configure, fake_
         assert client.zcard(key) == 3
     finally:
         client.delete(key)
+
+
+def test_pasted_repository_urls_are_cleaned_against_the_configured_github_web_url(
+    engine, github, configure
+):
+    configure(GITHUB_URL="https://GHE.example.com/")  # GitHub Enterprise Server
+    user_id = make_user(gh_login="alice")
+    result = asyncio.run(add_pat_source(
+        user_id, TOKEN, "https://ghe.example.com/acme/api/\nhttps://GHE.example.com/acme/web"))
+    assert result.ok, result.message
+    assert [r.path for r in github.requests if r.path.startswith("/repos/")] == [
+        "/repos/acme/api", "/repos/acme/web"]
+    [view] = load_settings(user_id).pat_sources
+    assert view.repos == ["acme/api", "acme/Web"]
+    # github.com is not this server: its URL is no repository name here.
+    refused = asyncio.run(add_pat_source(user_id, TOKEN, "https://github.com/acme/api"))
+    assert not refused.ok and "is not a repository name" in refused.message
+
+
+def test_the_retry_button_is_offered_only_to_whom_the_retry_is_allowed(engine, configure):
+    from gitpulse_app.experience.pages.repos import source_card
+
+    owner, viewer = make_user(), make_user(gh_login="opsperson")
+    source_id = make_source(owner, gh_installation_id=778)
+    with session_scope() as session:
+        session.add(UserInstallation(user_id=viewer, installation_id=source_id, role="viewer"))
+        session.add(WebhookEvent(delivery_id="dead", event="push", installation_gh_id=778,
+                                 status="failed", attempts=5))
+
+    def offered(user_id: int) -> bool:
+        [view] = list_sources(user_id)
+        assert view.failed_deliveries == 1  # everyone who sees the source sees the failures
+        return source_card(view, 10).can_retry
+
+    assert offered(owner) and not offered(viewer)
+    assert retry_failed_deliveries(viewer, source_id).status == 403
+    configure(GITPULSE_ADMINS="opsperson")  # an operator may retry any source's deliveries
+    assert offered(viewer)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from dataclasses import dataclass
 
 import pytest
 
@@ -15,16 +16,25 @@ from gitpulse_app.core.db import utcnow
 from gitpulse_app.core.models import IngestionJob, SyncBatch
 from tests.acquisition.sync import factories as f
 from tests.acquisition.sync.worker.world import World, populate, serve
-from tests.faults.harness import fact_counts, wait_for
+from tests.faults.harness import Backend, fact_counts, wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 TOKEN = "ghp_fault_suite_server_token"
 
 
-def test_a_backend_killed_during_a_sync_page_resumes_there_and_stores_every_fact_once(
-    pg_engine, fake_github, configure, backends, run_log, record_counts
-):
+@dataclass
+class KilledBackend:
+    """A backend SIGKILLed while its sync worker waited for issues page 3 of acme/api."""
+
+    backend: Backend
+    world: World
+    since: dt.datetime
+    job: IngestionJob
+    partial: set[tuple[str, str]]
+
+
+def kill_a_backend_mid_page(pg_engine, fake_github, configure, backends) -> KilledBackend:
     now = utcnow().replace(microsecond=0)
     since = now - dt.timedelta(days=30)
     world = populate(World("acme/api", 501), now)
@@ -54,28 +64,50 @@ def test_a_backend_killed_during_a_sync_page_resumes_there_and_stores_every_fact
     assert (job.status, job.attempts) == ("running", 1)
     assert f":{killed_pid}:" in job.claimed_by
     assert job.cursor["stage"] == "issues" and job.cursor["next_url"].endswith("page=3")
-    expected = world.expected_facts(since)
     partial = set(fact_counts(pg_engine))
-    assert partial and partial < expected
+    assert partial and partial < world.expected_facts(since)
     fake_github.clear_requests()
+    return KilledBackend(backend, world, since, job, partial)
 
-    backend.start()
-    # The zombie sweep (the leader's 10-minute job, and every `tick`) re-queues a job whose holder
-    # is gone at once; the restarted backend's worker then picks it up at the saved cursor. (The
-    # restarted backend does not sweep sync jobs by itself at startup.)
-    sweep_zombie_jobs(utcnow())
-    wait_for(lambda: f.get(SyncBatch, job.batch_id).status == "completed", 60,
+
+def assert_finished_once_from_page_3(pg_engine, fake_github, killed: KilledBackend,
+                                     record_counts, run_log) -> None:
+    wait_for(lambda: f.get(SyncBatch, killed.job.batch_id).status == "completed", 60,
              "the interrupted batch never completed")
-
     facts = fact_counts(pg_engine)
+    expected = killed.world.expected_facts(killed.since)
     # Rows cannot show a second processing (unique keys); a fact announced twice with the
     # same content can (tests/support/doubles.py).
     duplicated = run_log.double_processing().total
     assert set(facts) == expected and duplicated == 0
     pages = [r.param("page") for r in fake_github.requests if r.path == "/repos/acme/api/issues"]
     assert pages[0] == "3"  # resumed at the saved next URL, not from page 1
-    done = f.get(IngestionJob, job.id)
+    done = f.get(IngestionJob, killed.job.id)
     assert (done.status, done.attempts) == ("completed", 2)
-    record_counts(faults_injected=backend.kills, facts_expected=len(expected),
-                  facts_before_kill=len(partial), lost=len(expected - set(facts)),
+    record_counts(faults_injected=killed.backend.kills, facts_expected=len(expected),
+                  facts_before_kill=len(killed.partial), lost=len(expected - set(facts)),
                   duplicated=duplicated)
+
+
+def test_a_backend_killed_during_a_sync_page_resumes_there_and_stores_every_fact_once(
+    pg_engine, fake_github, configure, backends, record_counts, run_log
+):
+    killed = kill_a_backend_mid_page(pg_engine, fake_github, configure, backends)
+
+    killed.backend.start()
+    # The zombie sweep (the leader's 10-minute job, and every `tick`) re-queues a job whose holder
+    # is gone at once; the restarted backend's worker then picks it up at the saved cursor.
+    sweep_zombie_jobs(utcnow())
+    assert_finished_once_from_page_3(pg_engine, fake_github, killed, record_counts, run_log)
+
+
+def test_a_restarted_backend_requeues_its_dead_predecessors_job_by_itself_and_finishes_it(
+    pg_engine, fake_github, configure, backends, record_counts, run_log
+):
+    killed = kill_a_backend_mid_page(pg_engine, fake_github, configure, backends)
+
+    # No sweep from outside: the sync worker's start-up sweep finds the dead holder's claim.
+    killed.backend.start()
+
+    assert_finished_once_from_page_3(pg_engine, fake_github, killed, record_counts, run_log)
+    assert f.get(IngestionJob, killed.job.id).not_before == killed.job.not_before

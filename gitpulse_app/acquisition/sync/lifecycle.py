@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select, update
 
+from gitpulse_app.acquisition.sync.ingest_rate import emit_ingest_rate
 from gitpulse_app.acquisition.sync.models import SyncTrigger
 from gitpulse_app.acquisition.sync.service import BLOCKED, COMPLETED, FAILED, PENDING, RUNNING
 from gitpulse_app.core.claims import claim_id
@@ -384,7 +385,8 @@ def _record_outcome(
 
 
 def finalize_batches(now: dt.datetime | None = None) -> int:
-    """Finalise every running batch whose jobs have all ended (the every-minute job).
+    """Finalise every running batch whose jobs have all ended (the every-minute job), then emit
+    the `events_ingested_per_min` metric.
 
     Returns:
         How many batches this call finalised.
@@ -394,4 +396,7 @@ def finalize_batches(now: dt.datetime | None = None) -> int:
         ids = session.exec(
             select(SyncBatch.id).where(SyncBatch.status == RUNNING).order_by(col(SyncBatch.id))
         ).all()
-    return sum(1 for batch_id in ids if batch_id is not None and finalize_batch(batch_id, now=now))
+    finalized = sum(1 for batch_id in ids
+                    if batch_id is not None and finalize_batch(batch_id, now=now))
+    emit_ingest_rate(now)
+    return finalized

@@ -19,9 +19,10 @@ from sqlmodel import col, select
 
 from gitpulse_app.acquisition.sync.scheduled import sweep_zombie_jobs, unblock_jobs
 from gitpulse_app.acquisition.sync.lifecycle import finalize_batch
-from gitpulse_app.acquisition.sync.service import BLOCKED, COMPLETED, FAILED, RUNNING
+from gitpulse_app.acquisition.sync.service import BLOCKED, COMPLETED, FAILED, PENDING, RUNNING
 from gitpulse_app.acquisition.sync.status import estimate_eta_seconds
 from gitpulse_app.acquisition.sync.worker import MAX_CONCURRENT_JOBS, JobPool
+from gitpulse_app.core.claims import claim_id
 from gitpulse_app.core.db import session_scope, utcnow
 from gitpulse_app.core.models import IngestionJob, SyncBatch
 
@@ -60,6 +61,8 @@ class SyncProgress:
         eta_seconds: Seconds left at the pace so far; None while estimating.
         blocked_until: When rate-limited jobs resume, if any job is blocked.
         finished: Every batch is finalised.
+        held_elsewhere: Running jobs claimed by another process (this one waits for them).
+        next_due: The earliest start of a pending job not yet due, if any.
     """
 
     total: int
@@ -72,6 +75,8 @@ class SyncProgress:
     finished: bool
     now: dt.datetime
     batches: tuple[BatchResult, ...] = ()
+    held_elsewhere: int = 0
+    next_due: dt.datetime | None = None
 
 
 def run_due_jobs(
@@ -162,6 +167,7 @@ def snapshot_batches(batch_ids: Collection[int], now: dt.datetime | None = None)
     done_share = (len(ended) + sum(job.progress for job in running) / 100) / total if total else 1
     started = min((batch.created_at for batch in batches), default=now)
     current = max(running or jobs, key=lambda job: job.heartbeat_at or job.created_at, default=None)
+    later = [job.not_before for job in jobs if job.status == PENDING and job.not_before > now]
     return SyncProgress(
         total=total,
         done=len(ended),
@@ -174,6 +180,8 @@ def snapshot_batches(batch_ids: Collection[int], now: dt.datetime | None = None)
         finished=all(batch.status != RUNNING for batch in batches),
         now=now,
         batches=results,
+        held_elsewhere=sum(job.claimed_by != claim_id() for job in running),
+        next_due=min(later, default=None),
     )
 
 

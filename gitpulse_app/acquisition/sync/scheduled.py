@@ -1,7 +1,10 @@
 """Periodic sync jobs the scheduler runs (SPEC §6, §9): unblock, zombie sweep, cron and catch-up.
 
 Each is idempotent and safe to run from several processes at once: every row change is a
-conditional UPDATE on the state the sweep read.
+conditional UPDATE on the state the sweep read. A job the sweeps put back in the queue keeps its
+own earliest start (`not_before`, or the block's `blocked_until`), never later, whatever the
+sweeping clock reads: a `tick --at` ahead of real time, or a leader whose clock runs fast, must not
+make the job wait for that clock (docs/recovery-clocks.md).
 """
 
 from __future__ import annotations
@@ -48,8 +51,9 @@ def unblock_jobs(now: dt.datetime | None = None, limit: int = UNBLOCK_LIMIT) -> 
     """Return blocked jobs whose `blocked_until` has passed to pending; give up on long blocks.
 
     A job goes back to pending when its block (from `block_job` to `blocked_until`) lasted at most
-    24 h, however late this sweep runs. A job whose block would last longer fails with "Rate
-    limit block exceeded 24 h" once it has been blocked for 24 h.
+    24 h, however late this sweep runs; it is due again at its `blocked_until`, not at `now`. A
+    job whose block would last longer fails with "Rate limit block exceeded 24 h" once it has
+    been blocked for 24 h.
 
     Args:
         now: The clock reading.
@@ -86,7 +90,8 @@ def unblock_jobs(now: dt.datetime | None = None, limit: int = UNBLOCK_LIMIT) -> 
                 job.blocked_until <= now and job.blocked_until - since <= MAX_BLOCKED
             )
             if due:
-                values = {"status": PENDING, "blocked_until": None, "not_before": now}
+                values = {"status": PENDING, "blocked_until": None,
+                          "not_before": job.blocked_until or job.not_before}
             elif now - since > MAX_BLOCKED:
                 values = {"status": FAILED, "error_message": BLOCK_EXCEEDED_MESSAGE,
                           "completed_at": now}
@@ -116,7 +121,8 @@ def sweep_zombie_jobs(now: dt.datetime | None = None) -> int:
 
     A running job is a zombie when its `heartbeat_at` (or, never beaten, `created_at`) is older
     than 10 minutes, or its holder is a process on this host that is gone. It goes back to pending
-    with its cursor kept while `attempts < 3`, else fails "Job timed out (zombie detection)".
+    with its cursor and `not_before` kept (never later than `now`) while `attempts < 3`, else
+    fails "Job timed out (zombie detection)".
 
     Returns:
         How many zombies were re-queued or failed.
@@ -141,7 +147,9 @@ def sweep_zombie_jobs(now: dt.datetime | None = None) -> int:
                 continue
             requeue = job.attempts < MAX_JOB_ATTEMPTS
             if requeue:
-                values = {"status": PENDING, "claimed_by": None, "not_before": now}
+                # Its own earliest start (or now, if the sweeping clock is behind it).
+                values = {"status": PENDING, "claimed_by": None,
+                          "not_before": min(job.not_before, now)}
             else:
                 values = {"status": FAILED, "error_message": ZOMBIE_MESSAGE, "completed_at": now}
             # Same attempts = same claim: a job re-claimed since we read it is left alone.

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import col, select, update
+from sqlmodel import col, select
 
 from gitpulse_app.acquisition import access
 from gitpulse_app.acquisition.github import (
@@ -40,11 +40,10 @@ from gitpulse_app.acquisition.github import (
     NotModified,
     Page,
     RateLimited,
-    RateLimitInfo,
 )
 from gitpulse_app.acquisition.sync.lifecycle import heartbeat
 from gitpulse_app.core.db import session_scope
-from gitpulse_app.core.models import Event, IngestionJob, Installation, Repo, User
+from gitpulse_app.core.models import Event, IngestionJob, Repo, User
 from gitpulse_app.normalization.canonicalize import (
     first_timestamp,
     get_bool,
@@ -106,13 +105,15 @@ def iso_z(moment: dt.datetime) -> str:
 
 @dataclass
 class Cursor:
-    """Where a job resumes: the stage, the next page's URL, the PRs whose reviews are still due and
-    the detail requests spent (the 200 cap holds across attempts)."""
+    """Where a job resumes: the stage, the next page's URL, the PRs whose reviews are still due,
+    the detail requests spent (the 200 cap holds across attempts) and those skipped past the cap
+    (`details_skipped`, stored only once non-zero)."""
 
     stage: str = STAGES[0]
     next_url: str | None = None
     pending_prs: list[int] = field(default_factory=list)
     stats_done: int = 0
+    details_skipped: int = 0
 
     @classmethod
     def load(cls, raw: Any) -> Cursor:
@@ -122,16 +123,22 @@ class Cursor:
         next_url = raw.get("next_url")
         pending = raw.get("pending_prs")
         stats = raw.get("stats_done")
+        skipped = raw.get("details_skipped")
         return cls(
             stage=raw["stage"],
             next_url=next_url if isinstance(next_url, str) and next_url else None,
             pending_prs=[n for n in pending if isinstance(n, int)] if isinstance(pending, list) else [],
             stats_done=stats if isinstance(stats, int) and stats >= 0 else 0,
+            details_skipped=skipped if isinstance(skipped, int) and skipped >= 0 else 0,
         )
 
     def as_json(self) -> dict[str, Any]:
-        return {"stage": self.stage, "next_url": self.next_url,
-                "pending_prs": list(self.pending_prs), "stats_done": self.stats_done}
+        saved: dict[str, Any] = {"stage": self.stage, "next_url": self.next_url,
+                                 "pending_prs": list(self.pending_prs),
+                                 "stats_done": self.stats_done}
+        if self.details_skipped:
+            saved["details_skipped"] = self.details_skipped
+        return saved
 
 
 @dataclass(frozen=True)
@@ -204,7 +211,6 @@ class RepoSync:
         self.inserted = job.events_ingested
         self.updated = job.events_updated
         self.duplicates = job.duplicates
-        self.details_skipped = 0
         self.progress = job.progress
         self.repo: RepoRef | None = None
         self._etags: dict[str, str] = {}
@@ -212,7 +218,6 @@ class RepoSync:
         self._pull_titles: dict[int, str | None] = {}
         self._signed_up = SignedUp()
         self._last_beat = time.monotonic()
-        self._recorded_budget: RateLimitInfo | None = None
         self._lost = False
 
     # The walk ------------------------------------------------------------------------------------
@@ -244,7 +249,8 @@ class RepoSync:
                 await self._enter(index)
 
     async def _enter(self, index: int) -> None:
-        self.cursor = Cursor(STAGES[index], None, self.cursor.pending_prs, self.cursor.stats_done)
+        self.cursor = Cursor(STAGES[index], None, self.cursor.pending_prs, self.cursor.stats_done,
+                             self.cursor.details_skipped)
         await self.beat(0.0)
 
     def _path(self, suffix: str = "") -> str:
@@ -491,7 +497,7 @@ class RepoSync:
 
     async def _detail(self, path: str) -> dict[str, Any] | None:
         if self.cursor.stats_done >= MAX_DETAIL_REQUESTS:
-            self.details_skipped += 1
+            self.cursor.details_skipped += 1  # saved with the cursor at the page's heartbeat
             return None
         try:
             response = await self.client.get_json(path)
@@ -541,7 +547,7 @@ class RepoSync:
         raise AssertionError("unreachable")
 
     async def beat(self, share: float | None = None) -> None:
-        """Save cursor, progress and counters with the heartbeat (and the source's budget).
+        """Save cursor, progress and counters with the heartbeat (the budget has its own writer).
 
         Raises:
             JobLost: The job is no longer running under our claim.
@@ -549,22 +555,18 @@ class RepoSync:
         if share is not None:
             index = STAGES.index(self.cursor.stage)
             self.progress = max(self.progress, progress_percent(index, share))
-        alive = await asyncio.to_thread(self._save, self.cursor.as_json(), self.client.rate_limit)
+        alive = await asyncio.to_thread(self._save, self.cursor.as_json())
         if not alive:
             self._lost = True
             raise JobLost()
 
-    def _save(self, cursor: dict[str, Any], budget: RateLimitInfo | None) -> bool:
+    def _save(self, cursor: dict[str, Any]) -> bool:
         self._last_beat = time.monotonic()
-        alive = heartbeat(
+        return heartbeat(
             self.job.id, cursor, self.progress, events_ingested=self.inserted,
             events_updated=self.updated, duplicates=self.duplicates,
             detail_requests=cursor["stats_done"], holder=self.holder, now=self.clock(),
         )
-        if budget is not None and budget != self._recorded_budget:
-            record_budget(self.job.installation_id, budget)
-            self._recorded_budget = budget
-        return alive
 
     async def _keepalive(self) -> None:
         """Beat at least every 30 s, also while a call sleeps through a short rate limit."""
@@ -647,14 +649,3 @@ def _stored_keys(keys: list[tuple[str, str]], with_metrics: bool = False) -> set
             )
     return found
 
-
-def record_budget(installation_id: int, budget: RateLimitInfo) -> None:
-    """Store the budget a response reported on the source (SPEC §5: after every response)."""
-    with session_scope() as session:
-        session.exec(
-            update(Installation)
-            .where(col(Installation.id) == installation_id)
-            .values(rate_limit_remaining=budget.remaining, rate_limit_limit=budget.limit,
-                    rate_limit_reset=budget.reset)
-            .execution_options(synchronize_session=False)
-        )

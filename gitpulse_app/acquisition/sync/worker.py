@@ -20,6 +20,7 @@ from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from gitpulse_app.acquisition.github import GitHubError, RateLimited, client_for
+from gitpulse_app.acquisition.sync.budget import BudgetRecorder
 from gitpulse_app.acquisition.sync.lifecycle import (
     block_job,
     claim_next_job,
@@ -106,8 +107,10 @@ async def execute_job(
     installation = await asyncio.to_thread(_installation, spec.installation_id)
     if installation is None:
         return await fail(INSTALLATION_NOT_FOUND)
+    budget_writer = BudgetRecorder(spec.installation_id)
+    options = {"on_rate_limit": budget_writer.observe, **dict(client_options or {})}
     try:
-        client = client_for(installation, now=clock, **dict(client_options or {}))
+        client = client_for(installation, now=clock, **options)
     except (GitHubError, ValueError) as exc:  # no usable token, App not configured, demo
         return await fail(str(exc))
     walk = RepoSync(spec, client, holder=holder, clock=clock,
@@ -128,6 +131,8 @@ async def execute_job(
             message = (f"Sync stopped by an unexpected problem ({type(exc).__name__}). "
                        "Try again; if it persists, check the server logs.")
             return await _end_with(walk, fail, message)
+        finally:
+            await budget_writer.flush()
     budget = client.rate_limit
     done = await asyncio.to_thread(
         complete_job, spec.id, events_ingested=walk.inserted, events_updated=walk.updated,
@@ -138,9 +143,9 @@ async def execute_job(
     if budget is not None and budget.remaining is not None:
         metric("rate_limit_remaining", installation_id=spec.installation_id,
                remaining=budget.remaining, limit=budget.limit)
-    if walk.details_skipped:
+    if walk.cursor.details_skipped:
         log_fields(log, logging.INFO, "Detail requests skipped (200 per job)", job_id=spec.id,
-                   repo=spec.repo_full_name, skipped=walk.details_skipped)
+                   repo=spec.repo_full_name, skipped=walk.cursor.details_skipped)
     return COMPLETED if done else LOST
 
 

@@ -11,6 +11,14 @@ from gitpulse_app.core.db import DatabaseUnavailable, describe_host
 from gitpulse_app.experience.cli.main import CliError, CommandResult
 
 
+def schema_errors() -> tuple[type[Exception], ...]:
+    """What a query on an unmigrated database raises: SQLite's OperationalError ("no such
+    table"), PostgreSQL's ProgrammingError (UndefinedTable)."""
+    import sqlalchemy as sa
+
+    return (sa.exc.OperationalError, sa.exc.ProgrammingError)
+
+
 def database_error(exc: Exception) -> CliError:
     """The one-line CLI error for a database that is unreachable or not migrated."""
     if isinstance(exc, DatabaseUnavailable):
@@ -98,7 +106,7 @@ def drain_new_facts() -> None:
     """Embed the facts a command just created, so `search` finds them with no backend running."""
     from gitpulse_app.intelligence.embeddings import drain
 
-    drain()
+    drain(limit=1_000_000)  # everything due; rows that fail back off and end the drain
 
 
 def webhooks_process(args: argparse.Namespace) -> CommandResult:
@@ -267,6 +275,8 @@ def search_facts(args: argparse.Namespace) -> CommandResult:
         raise CliError(str(exc)) from None
     except DatabaseUnavailable as exc:
         raise CliError(str(exc)) from None
+    except schema_errors() as exc:
+        raise database_error(exc) from None
     rows = [
         {
             "score": round(hit.score, 6),
@@ -389,6 +399,11 @@ def render_sync_progress(progress: object, width: int = 24) -> str:
     if progress.blocked_until is not None and progress.blocked_until > progress.now:
         wait = (progress.blocked_until - progress.now).total_seconds()
         parts.append(f"rate limited, resumes in {_format_duration(wait)}")
+    if not progress.finished and progress.held_elsewhere:
+        parts.append(f"waiting for {progress.held_elsewhere} repo(s) another process is syncing")
+    if not progress.finished and progress.next_due is not None:
+        wait = (progress.next_due - progress.now).total_seconds()
+        parts.append(f"next repo due in {_format_duration(wait)}")
     return " · ".join(parts)
 
 
@@ -495,6 +510,11 @@ def sync_command(args: argparse.Namespace) -> CommandResult:
     if not args.wait:
         return CommandResult(data, "\n".join(lines))
 
+    for entry in entries:  # say at once what an attached run waits for (stderr, like the bar)
+        if entry["attached"]:
+            state = runner.snapshot_batches([entry["batch_id"]])
+            sys.stderr.write(f"{_request_line(entry)} {state.total - state.done} of "
+                             f"{state.total} repositories left to sync.\n")
     bar = SyncProgressBar(sys.stderr)
     try:
         final = runner.work_batches(batch_ids, progress=bar.update)
@@ -503,6 +523,10 @@ def sync_command(args: argparse.Namespace) -> CommandResult:
                        "backend, or by running `sync --wait` again.") from None
     finally:
         bar.finish()
+    try:
+        drain_new_facts()  # the batch's facts are searchable when the command returns
+    except (DatabaseUnavailable, sa.exc.OperationalError) as exc:
+        raise database_error(exc) from None
     results = {result.batch_id: result for result in final.batches}
     for entry in entries:
         result = results.get(entry["batch_id"]) if entry in working else None

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from gitpulse_app.core.db import check_database, session_scope, utcnow
 from gitpulse_app.core.models import Report
-from gitpulse_app.experience.cli.commands import user_by_login
+from gitpulse_app.experience.cli.commands import database_error, schema_errors, user_by_login
 from gitpulse_app.experience.cli.main import CliError, CommandResult
 
 
@@ -53,21 +53,28 @@ def _markdown(user_id: int, start, end) -> tuple[str, int]:
     return ("\n\n---\n\n".join(documents) + "\n") if documents else "", len(documents)
 
 
-def export_command(args: argparse.Namespace) -> CommandResult:
+def check_export_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """One bound without the other is bad usage (exit 2)."""
     if (args.start is None) != (args.end is None):
-        raise CliError("Give both --start and --end, or neither")
+        parser.error("Give both --start and --end, or neither")
+
+
+def export_command(args: argparse.Namespace) -> CommandResult:
     try:
         check_database()
     except Exception as exc:  # DatabaseUnavailable names the host
         raise CliError(str(exc)) from None
-    with session_scope() as session:
-        user = user_by_login(session, args.login)
-        user_id, zone = user.id, user.timezone
-    start, end = _window(args, zone)
-    if args.format == "csv":
-        text, count = _csv(user_id, zone, start, end)
-    else:
-        text, count = _markdown(user_id, start, end)
+    try:
+        with session_scope() as session:
+            user = user_by_login(session, args.login)
+            user_id, zone = user.id, user.timezone
+        start, end = _window(args, zone)
+        if args.format == "csv":
+            text, count = _csv(user_id, zone, start, end)
+        else:
+            text, count = _markdown(user_id, start, end)
+    except schema_errors() as exc:  # e.g. an unmigrated database
+        raise database_error(exc) from None
     return CommandResult(
         {"format": args.format, "count": count, "start": start.isoformat(),
          "end": end.isoformat(), "content": text},

@@ -151,7 +151,7 @@ def build_parser() -> _Parser:
     export.add_argument("--format", required=True, choices=["csv", "md"])
     export.add_argument("--start", type=iso_instant, metavar="ISO")
     export.add_argument("--end", type=iso_instant, metavar="ISO")
-    export.set_defaults(run=export_cli.export_command)
+    export.set_defaults(run=export_cli.export_command, check=export_cli.check_export_args)
 
     secrets_cmd = sub.add_parser("secrets", help="stored secrets", parents=[common])
     secrets_sub = secrets_cmd.add_subparsers(dest="secrets_command", metavar="ACTION",

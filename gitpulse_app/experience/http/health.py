@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from gitpulse_app.core.config import VERSION, get_settings
 from gitpulse_app.core.db import DatabaseUnavailable, check_database, session_scope, utcnow
 from gitpulse_app.core.models import EmailDelivery, Installation, SchedulerLease, WebhookEvent
+from gitpulse_app.core.provider_calls import EMBEDDINGS, LLM, latest_call
 from gitpulse_app.experience.auth_sessions import session_user_id
 
 NO_CACHE = {
@@ -29,6 +30,7 @@ DEEP_CACHE_S = 30.0
 SCHEDULER_MAX_AGE = dt.timedelta(minutes=20)
 STARTED_AT = time.monotonic()
 SCHEDULER_LEASE = "scheduler"
+PROVIDER_FAILURE_WINDOW = dt.timedelta(hours=1)
 
 
 @dataclass
@@ -118,18 +120,29 @@ def check_sync(now: dt.datetime | None = None) -> dict:
     return _check("ok", last_at=last)
 
 
-def check_llm() -> dict:
+def _provider_check(service: str, label: str, now: dt.datetime | None = None) -> dict:
+    """ok with the provider's label, or degraded when this process's latest call to it in the
+    last hour failed (the local providers never fail)."""
+    latest = latest_call(service)
+    if latest is None or (now or utcnow()) - latest.at > PROVIDER_FAILURE_WINDOW:
+        return _check("ok", label)
+    if not latest.ok:
+        return _check("degraded", f"{label}: the latest call failed ({latest.message})", latest.at)
+    return _check("ok", label, latest.at)
+
+
+def check_llm(now: dt.datetime | None = None) -> dict:
     if get_settings().openai_enabled:
-        return _check("ok", f"openai ({get_settings().llm_model})")
+        return _provider_check(LLM, f"openai ({get_settings().llm_model})", now)
     return _check("ok", "local writer")
 
 
-def check_embeddings() -> dict:
+def check_embeddings(now: dt.datetime | None = None) -> dict:
     settings = get_settings()
     if settings.voyage_enabled:
-        return _check("ok", f"voyage ({settings.embedding_model})")
+        return _provider_check(EMBEDDINGS, f"voyage ({settings.embedding_model})", now)
     if settings.openai_enabled:
-        return _check("ok", "openai (text-embedding-3-small)")
+        return _provider_check(EMBEDDINGS, "openai (text-embedding-3-small)", now)
     return _check("ok", "local embeddings")
 
 

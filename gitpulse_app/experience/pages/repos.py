@@ -72,6 +72,7 @@ class SourceCard:
     status: str = ""
     is_owner: bool = False
     failed_deliveries: int = 0
+    can_retry: bool = False
     repos: list[RepoItem] = field(default_factory=list)
     more: int = 0
     total: int = 0
@@ -87,7 +88,8 @@ def source_card(view: SourceView, limit: int) -> SourceCard:
         installation_id=view.installation_id, key=str(view.installation_id),
         account=view.account_login, kind=view.kind, kind_label=KIND_LABELS.get(view.kind, view.kind),
         status=view.status, is_owner=view.role == "owner",
-        failed_deliveries=view.failed_deliveries, repos=repos,
+        failed_deliveries=view.failed_deliveries, can_retry=view.can_retry_deliveries,
+        repos=repos,
         more=max(0, len(view.repos) - limit), total=len(view.repos),
     )
 
@@ -296,8 +298,12 @@ def source_view(card: SourceCard) -> rx.Component:
                 rx.hstack(
                     rx.text(card.failed_deliveries.to_string() + " failed deliveries", size="2",
                             color_scheme="red"),
-                    rx.button("Retry", size="1", variant="soft", color_scheme="red",
-                              on_click=ReposState.retry_deliveries(card.installation_id)),
+                    # Viewers cannot replay deliveries (the service answers 403): no button.
+                    rx.cond(
+                        card.can_retry,
+                        rx.button("Retry", size="1", variant="soft", color_scheme="red",
+                                  on_click=ReposState.retry_deliveries(card.installation_id)),
+                    ),
                     align="center",
                 ),
             ),

@@ -13,13 +13,14 @@ import datetime as dt
 import hashlib
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from enum import StrEnum
 from typing import Protocol
 
 import numpy as np
 
 from gitpulse_app.core.config import Settings, get_settings
+from gitpulse_app.core.provider_calls import EMBEDDINGS, record_call
 
 DIMENSIONS = 1024
 LOCAL_MODEL = "local-hash-v1"
@@ -93,6 +94,17 @@ def _as_matrix(rows: Sequence[Sequence[float]], expected: int) -> np.ndarray:
     return np.asarray(rows, dtype=np.float32).reshape(expected, -1)
 
 
+def recorded(call: Callable[[], np.ndarray]) -> np.ndarray:
+    """Run a paid provider's call and record its outcome for the deep health check."""
+    try:
+        vectors = call()
+    except ProviderError as exc:
+        record_call(EMBEDDINGS, False, str(exc))
+        raise
+    record_call(EMBEDDINGS, True)
+    return vectors
+
+
 class VoyageProvider:
     """Voyage AI through its SDK; `VOYAGE_BASE_URL` is honoured and the SDK never retries."""
 
@@ -109,6 +121,9 @@ class VoyageProvider:
         )
 
     def embed(self, texts: Sequence[str], *, input_type: str) -> np.ndarray:
+        return recorded(lambda: self._embed(texts, input_type))
+
+    def _embed(self, texts: Sequence[str], input_type: str) -> np.ndarray:
         from voyageai import error as voyage_error
 
         try:
@@ -137,6 +152,9 @@ class OpenAIProvider:
         )
 
     def embed(self, texts: Sequence[str], *, input_type: str) -> np.ndarray:
+        return recorded(lambda: self._embed(texts))
+
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
         import openai
 
         try:

@@ -84,6 +84,17 @@ def _ts(value: dt.datetime) -> sa.BindParameter[dt.datetime]:
     return sa.literal(value, UTCDateTime)
 
 
+def _due_by(now: dt.datetime) -> sa.ColumnElement[dt.datetime]:
+    """A returned row's `next_attempt_at`: its own, or `now` when that is earlier.
+
+    Never later than the row's own earliest start: a sweep whose clock runs ahead (`tick --at`)
+    must not hold the row back from drains on the real clock; and due for the sweeping clock
+    itself (docs/recovery-clocks.md).
+    """
+    column = _queue.c.next_attempt_at
+    return sa.case((column > _ts(now), _ts(now)), else_=column)
+
+
 def _chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
@@ -174,8 +185,8 @@ def reset_failed_primary(session: Session, *, now: dt.datetime | None = None) ->
     statement = (
         sa.update(_queue)
         .where(_queue.c.status == "failed", _queue.c.model == primary_model())
-        .values(status="pending", attempts=0, next_attempt_at=now, error_message=None,
-                claimed_by=None, updated_at=now)
+        .values(status="pending", attempts=0, error_message=None, claimed_by=None,
+                next_attempt_at=_due_by(now), updated_at=now)
     )
     return session.execute(statement).rowcount or 0
 
@@ -203,7 +214,8 @@ def on_fact_changed(changes: Sequence[object] = (), engine: Engine | None = None
 def recover_stale(session: Session, *, now: dt.datetime | None = None) -> int:
     """Processing rows untouched for 10 min, or held by a dead process on this host → pending."""
     now = now or utcnow()
-    back = {"status": "pending", "claimed_by": None, "next_attempt_at": now, "updated_at": now}
+    back = {"status": "pending", "claimed_by": None, "next_attempt_at": _due_by(now),
+            "updated_at": now}
     recovered = session.execute(
         sa.update(_queue)
         .where(_queue.c.status == "processing", _queue.c.last_attempt_at < now - STALE_AFTER)

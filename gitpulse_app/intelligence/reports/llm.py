@@ -23,6 +23,7 @@ from typing import Any, Generic, TypeVar
 import openai
 
 from gitpulse_app.core.logging import metric
+from gitpulse_app.core.provider_calls import LLM, record_call
 from gitpulse_app.intelligence.reports.validate import AnswerError
 
 log = logging.getLogger(__name__)
@@ -166,6 +167,16 @@ class ReportModelChain:
         Raises:
             ChainFailed: Every model failed, or the deadline passed.
         """
+        try:
+            result = self._run(messages, parse)
+        except ChainFailed as failure:
+            # The chain's own sentence: the models' answers may quote what the request carried.
+            record_call(LLM, False, str(failure))
+            raise
+        record_call(LLM, True)
+        return result
+
+    def _run(self, messages: list[dict[str, str]], parse: Callable[[str], T]) -> ChainResult[T]:
         usage = ChainUsage()
         try:
             for model in self.models:

@@ -10,7 +10,7 @@ dies.
 |----------|---------------------------|---------------------------------------------------------|
 | tick     | minutes 0, 15, 30, 45 UTC | `tick.run_tick` (reports, syncs, slot jobs, …)          |
 | drain    | every 10 s                | due envelopes, embedding rows, emails, channel messages |
-| finalize | every minute              | sync batches whose jobs all ended                       |
+| finalize | every minute              | sync batches whose jobs all ended; the ingest-rate metric |
 | unblock  | every 5 minutes           | blocked sync jobs past `blocked_until` (≤ 100)          |
 | zombies  | every 10 minutes          | stale and dead-holder claims, interrupted regenerations |
 

@@ -150,3 +150,18 @@ def test_non_cron_batches_leave_reconciliation_alone() -> None:
     finalize_batches(now=LATER)
     inst = f.get(Installation, source.id)
     assert (inst.recovery_attempts, inst.last_reconciled_at) == (4, None)
+
+
+def test_the_finalize_job_emits_the_facts_stored_in_the_last_minute(caplog) -> None:
+    source, owner = f.healthy_installation()
+    where = f.repo()
+    for seconds_ago in (0, 30, 59, 60, 61, 600):
+        f.event(source, owner, where, created_at=NOW - dt.timedelta(seconds=seconds_ago))
+    f.event(source, owner, where, created_at=NOW + dt.timedelta(seconds=1))  # after the window
+
+    with caplog.at_level("INFO", logger="gitpulse.metrics"):
+        finalize_batches(now=NOW)
+
+    (line,) = [r for r in caplog.records
+               if getattr(r, "metric", None) == "events_ingested_per_min"]
+    assert line.value == 3 and line.window_end == NOW.isoformat()

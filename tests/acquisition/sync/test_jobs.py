@@ -193,3 +193,26 @@ def test_a_fresh_claim_by_another_host_is_left_alone() -> None:
     job = running_job(claimed_by="elsewhere:1:1", heartbeat_at=NOW)
     assert sweep_zombie_jobs(now=NOW) == 0
     assert f.get(IngestionJob, job.id).status == "running"
+
+
+def test_a_zombie_swept_by_a_clock_ahead_keeps_its_own_not_before() -> None:
+    job = one_job(not_before=NOW - dt.timedelta(seconds=30), cursor=CURSOR)
+    claim_next_job(now=NOW, holder=HOLDER)
+
+    assert sweep_zombie_jobs(now=NOW + dt.timedelta(minutes=11)) == 1  # `tick --at now+11min`
+
+    stored = f.get(IngestionJob, job.id)
+    assert (stored.status, stored.not_before) == ("pending", NOW - dt.timedelta(seconds=30))
+    # A process on the real clock (a minute later) claims it at once, not 11 minutes later.
+    assert claim_next_job(now=NOW + dt.timedelta(minutes=1), holder=HOLDER).id == job.id
+
+
+def test_an_unblocked_job_is_due_at_its_blocked_until_not_at_the_sweeping_clock() -> None:
+    blocked_until = NOW + dt.timedelta(minutes=5)
+    job = one_job(status="blocked", blocked_until=blocked_until, heartbeat_at=NOW)
+
+    assert unblock_jobs(now=NOW + dt.timedelta(hours=2)) == 1  # a leader whose clock runs ahead
+
+    assert f.get(IngestionJob, job.id).not_before == blocked_until
+    assert claim_next_job(now=blocked_until - dt.timedelta(seconds=1), holder=HOLDER) is None
+    assert claim_next_job(now=blocked_until, holder=HOLDER).id == job.id

@@ -289,6 +289,19 @@ def test_stale_and_dead_holder_claims_return_to_pending(client, session):
     assert envelope(session, "stale").attempts == 2
 
 
+def test_an_envelope_reclaimed_by_a_clock_ahead_stays_due_for_a_real_clock_drain(client, session):
+    post_webhook(client, "ping", {"zen": "x"}, delivery="abandoned")
+    now = utcnow()
+    due_at = envelope(session, "abandoned").next_attempt_at
+    host = claim_id().rsplit(":", 2)[0]
+    _claim_as(session, "abandoned", f"{host}:999999999:1", now)
+
+    assert processor.reclaim_stale(now + dt.timedelta(hours=2)) == 1  # `tick --at` far ahead
+
+    assert envelope(session, "abandoned").next_attempt_at == due_at
+    assert processor.drain(now=now).completed == 1
+
+
 def test_claim_on_another_host_waits_the_ten_minutes(client, session):
     post_webhook(client, "ping", {"zen": "x"}, delivery="remote")
     now = utcnow()

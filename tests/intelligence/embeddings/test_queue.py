@@ -490,3 +490,22 @@ def test_concurrent_drains_and_enqueues_on_postgres_embed_every_fact_once(pg_eng
         assert len({row.content_hash for row in embeddings(session)}) == len(embeddings(session))
         assert len(embeddings(session)) == 1200
         assert queue_rows(session) == []
+
+
+def test_rows_returned_by_a_sweep_on_a_clock_ahead_stay_due_for_real_clock_drains(session, t0):
+    facts = make_facts(session, ["Stale claim", "Failed primary"])
+    _enqueue(session, facts, now=t0)
+    session.execute(sa.update(EmbeddingQueueItem).where(EmbeddingQueueItem.event_id == facts[0].id)
+                    .values(status="processing", last_attempt_at=t0, claimed_by="gone:1:1"))
+    session.execute(sa.update(EmbeddingQueueItem).where(EmbeddingQueueItem.event_id == facts[1].id)
+                    .values(status="failed", attempts=5))
+    session.commit()
+    ahead = t0 + dt.timedelta(hours=3)  # `tick --at` far ahead of the real clock
+
+    assert recover_stale(session, now=ahead) == 1
+    assert reset_failed_primary(session, now=ahead) == 1
+    session.commit()
+
+    rows = queue_rows(session)
+    assert [(row.status, row.next_attempt_at) for row in rows] == [("pending", t0)] * 2
+    assert drain(now=t0 + dt.timedelta(seconds=1)).embedded == 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 
 import pytest
 
@@ -12,6 +13,7 @@ from gitpulse_app.core.models import Event, IngestionJob, Installation, SyncBatc
 from tests.acquisition.sync import factories as f
 from tests.acquisition.sync.worker.conftest import run_jobs, start_sync, stored_facts
 from tests.acquisition.sync.worker.world import World, iso, populate, serve
+from tests.faults.harness import wait_for
 from tests.support.fakeserver import FakeResponse
 
 pytestmark = pytest.mark.usefixtures("db")
@@ -266,6 +268,7 @@ def test_250_commits_by_a_signed_up_user_cost_exactly_200_stats_requests(github,
     commits = f.all_rows(Event, type="commit")
     assert len(commits) == 251
     assert sum(event.additions is not None for event in commits) == 200
+    assert job.cursor["details_skipped"] == len(commits) - 200  # counted on the job, not logged
     assert all(e.actor_id == member.id for e in commits if e.additions is not None)
 
 
@@ -331,3 +334,39 @@ def test_backfill_and_webhook_sightings_converge_on_one_row(github, sleeps):
     rows = f.all_rows(Event)
     assert {(e.type, e.source_url): e.id for e in rows} == webhook_rows
     assert {e.observed_via for e in rows} == {"webhook"}
+
+
+def test_the_sources_budget_is_stored_as_each_response_reports_it_not_only_on_heartbeats(
+    github, sleeps, now
+):
+    user(login="member", gh_id=9001)
+    author = payload_user("member", 9001)
+    world = World("acme/api", 501, author=author)
+    for n in range(3):
+        world.commit(now - dt.timedelta(hours=n + 1), author=author)
+    commit_detail = serve(github, world)["commit_detail"]
+    held, release = [], threading.Event()
+
+    def hold_the_second_stats_call(request):
+        held.append(request)
+        if len(held) == 2:
+            release.wait(30)  # no heartbeat since the commits page: only the callback writes
+        return commit_detail.respond(request)
+
+    github.add("GET", re.compile(r"/repos/acme/api/commits/(?P<sha>[0-9a-f]+)"),
+               hold_the_second_stats_call)
+    github.set_rate_limit(remaining=4000, limit=5000)
+    source = f.get(Installation, f.get(SyncBatch, start_sync(["acme/api"], now - dt.timedelta(
+        days=30))).installation_id)
+    runner = threading.Thread(target=run_jobs, args=(sleeps,), daemon=True)
+    runner.start()
+    try:
+        wait_for(lambda: len(held) == 2, 20, "the job never made its second stats call")
+        # Every answered response has been counted by the fake; the held call not yet.
+        answered_budget = github.rate_limit.remaining
+        wait_for(lambda: f.get(Installation, source.id).rate_limit_remaining == answered_budget,
+                 5, "the budget of the latest response was not stored")
+    finally:
+        release.set()
+        runner.join(30)
+    assert f.get(Installation, source.id).rate_limit_remaining == github.rate_limit.remaining

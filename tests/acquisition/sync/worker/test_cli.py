@@ -9,12 +9,20 @@ import pytest
 
 from gitpulse_app.acquisition.sync.runner import SyncProgress
 from gitpulse_app.core.crypto import encrypt_token
-from gitpulse_app.core.models import IngestionJob, Installation, SyncBatch, TrackedRepo
+from gitpulse_app.core.models import (
+    Embedding,
+    EmbeddingQueueItem,
+    Event,
+    IngestionJob,
+    Installation,
+    SyncBatch,
+    TrackedRepo,
+)
 from gitpulse_app.experience.cli.commands import render_sync_progress
 from gitpulse_app.experience.cli.main import main
 from tests.acquisition.sync import factories as f
 from tests.acquisition.sync.worker.conftest import start_sync, stored_facts
-from tests.acquisition.sync.worker.world import World, populate, serve
+from tests.acquisition.sync.worker.world import World, iso, populate, serve
 
 pytestmark = pytest.mark.usefixtures("db")
 
@@ -209,3 +217,29 @@ def test_the_progress_line_shows_repos_facts_current_repo_eta_and_the_rate_limit
         total=2, done=0, failed=0, facts=0, current_repo=None, eta_seconds=None,
         blocked_until=None, finished=False, now=now))
     assert estimating.endswith("0/2 repos · 0 facts · ETA estimating…")
+
+
+def test_the_progress_line_says_when_it_waits_on_another_process_or_a_later_start():
+    now = dt.datetime(2025, 12, 5, 15, 0, tzinfo=dt.UTC)
+    line = render_sync_progress(SyncProgress(
+        total=3, done=1, failed=0, facts=10, current_repo="acme/api", eta_seconds=None,
+        blocked_until=None, finished=False, now=now, held_elsewhere=1,
+        next_due=now + dt.timedelta(minutes=10, seconds=59)))
+    assert line.endswith("ETA estimating… · waiting for 1 repo(s) another process is syncing · "
+                         "next repo due in 10:59")
+
+
+def test_wait_embeds_the_new_facts_with_the_local_provider_before_it_returns(github, capsys, now):
+    world = populate(World("acme/api", 501), now)
+    serve(github, world)
+    since = now - dt.timedelta(days=30)
+
+    code, out, err = cli(capsys, "sync", "--repo", "acme/api", "--since", iso(since), "--wait")
+
+    assert code == 0, err
+    assert stored_facts() == world.expected_facts(since)
+    hashes = {event.content_hash for event in f.all_rows(Event)}
+    embedded = f.all_rows(Embedding)
+    assert {row.content_hash for row in embedded} == hashes
+    assert {row.provider for row in embedded} == {"local"}
+    assert f.all_rows(EmbeddingQueueItem) == []

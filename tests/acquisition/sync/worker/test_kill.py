@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -24,21 +25,34 @@ from tests.acquisition.sync.worker.world import World, iso, populate, serve
 ROOT = Path(__file__).resolve().parents[4]
 
 
-def sync_process(db_url: str, api_url: str, cwd: Path, *args: str) -> subprocess.Popen:
+def cli_process(db_url: str, api_url: str, cwd: Path, *args: str) -> subprocess.Popen:
+    """`python -m gitpulse_app ARGS…` in a child process on the test's database and fake GitHub."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GITPULSE_", "GITHUB_"))}
     env |= {"PYTHONPATH": str(ROOT), "DATABASE_URL": db_url, "GITHUB_API_URL": api_url,
             "GITHUB_TOKEN": TOKEN, "GITPULSE_SECRET_KEY": "child-secret"}
     # Logs go to a file: an undrained pipe would fill up and stall the child.
     with (cwd / "stderr.log").open("a", encoding="utf-8") as log:  # the child keeps its copy
-        return subprocess.Popen([sys.executable, "-m", "gitpulse_app", "sync", *args], cwd=cwd,
+        return subprocess.Popen([sys.executable, "-m", "gitpulse_app", *args], cwd=cwd,
                                 env=env, stdout=subprocess.PIPE, stderr=log, text=True)
 
 
-@pytest.mark.slow
-@pytest.mark.usefixtures("db")
-def test_a_sync_killed_with_sigkill_and_started_again_ends_with_the_exact_fact_set(
-    github, db_file_url, tmp_path, now
-):
+def sync_process(db_url: str, api_url: str, cwd: Path, *args: str) -> subprocess.Popen:
+    return cli_process(db_url, api_url, cwd, "sync", *args)
+
+
+@dataclass
+class KilledSync:
+    """A `sync --wait` child SIGKILLed while it waited for issues page 3 of acme/api."""
+
+    world: World
+    since: dt.datetime
+    args: tuple[str, ...]
+    job: IngestionJob
+    pid: int
+
+
+def kill_a_sync_mid_page(github, db_file_url: str, tmp_path: Path, now: dt.datetime
+                         ) -> KilledSync:
     world = populate(World("acme/api", 501), now)
     issues = serve(github, world)["issues"]
     held, release = [], threading.Event()
@@ -72,6 +86,25 @@ def test_a_sync_killed_with_sigkill_and_started_again_ends_with_the_exact_fact_s
     assert job.cursor["stage"] == "issues" and job.cursor["next_url"].endswith("page=3")
     partial = stored_facts()
     assert partial and partial < world.expected_facts(since)
+    return KilledSync(world, since, args, job, child.pid)
+
+
+def assert_resumed_at_page_3(github, killed: KilledSync) -> None:
+    assert stored_facts() == killed.world.expected_facts(killed.since)
+    pages = [r.param("page") for r in github.requests if r.path == "/repos/acme/api/issues"]
+    assert pages[0] == "3"  # resumed at the saved next URL; pages 1 and 2 were not fetched again
+    done = f.get(IngestionJob, killed.job.id)
+    assert (done.status, done.attempts, done.progress) == ("completed", 2, 100)
+    assert f.get(SyncBatch, killed.job.batch_id).status == "completed"
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("db")
+def test_a_sync_killed_with_sigkill_and_started_again_ends_with_the_exact_fact_set(
+    github, db_file_url, tmp_path, now
+):
+    killed = kill_a_sync_mid_page(github, db_file_url, tmp_path, now)
+    job, args = killed.job, killed.args
 
     assert sweep_zombie_jobs(utcnow()) == 1
     requeued = f.get(IngestionJob, job.id)
@@ -84,11 +117,37 @@ def test_a_sync_killed_with_sigkill_and_started_again_ends_with_the_exact_fact_s
     assert again.returncode == 0, (tmp_path / "stderr.log").read_text()[-3000:]
     data = json.loads(out)
     assert data["batches"][0]["attached"] and data["status"] == "completed"
-    assert stored_facts() == world.expected_facts(since)
-    pages = [r.param("page") for r in github.requests if r.path == "/repos/acme/api/issues"]
-    assert pages[0] == "3"  # resumed at the saved next URL; pages 1 and 2 were not fetched again
+    assert_resumed_at_page_3(github, killed)
     assert not [r for r in github.requests if r.path.startswith("/repos/acme/api/pulls/")
                 and r.path.endswith("/reviews")]
-    done = f.get(IngestionJob, job.id)
-    assert (done.status, done.attempts, done.progress) == ("completed", 2, 100)
-    assert f.get(SyncBatch, job.batch_id).status == "completed"
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("db")
+def test_a_tick_ahead_of_the_clock_requeues_a_killed_sync_that_sync_wait_then_finishes_at_once(
+    github, db_file_url, tmp_path, now
+):
+    killed = kill_a_sync_mid_page(github, db_file_url, tmp_path, now)
+    ahead = utcnow() + dt.timedelta(minutes=11)
+
+    tick = cli_process(db_file_url, github.url, tmp_path, "tick", "--at", iso(ahead), "--json")
+    out, _ = tick.communicate(timeout=120)
+    assert tick.returncode == 0, (tmp_path / "stderr.log").read_text()[-3000:]
+    assert json.loads(out)["zombies"] == 1
+    requeued = f.get(IngestionJob, killed.job.id)
+    assert requeued.status == "pending" and requeued.not_before == killed.job.not_before
+    github.clear_requests()
+    log_before = (tmp_path / "stderr.log").read_text()
+
+    started = time.monotonic()
+    again = sync_process(db_file_url, github.url, tmp_path, *killed.args)
+    out, _ = again.communicate(timeout=120)  # the tick's clock would hold it for 11 minutes
+
+    assert again.returncode == 0, (tmp_path / "stderr.log").read_text()[-3000:]
+    assert time.monotonic() - started < 60
+    data = json.loads(out)
+    assert data["batches"][0]["attached"] and data["status"] == "completed"
+    stderr = (tmp_path / "stderr.log").read_text()[len(log_before):]
+    assert (f"Waiting for the sync already in progress for server token (env): batch "
+            f"{killed.job.batch_id}. 1 of 1 repositories left to sync.") in stderr
+    assert_resumed_at_page_3(github, killed)

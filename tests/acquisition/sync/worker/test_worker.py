@@ -49,6 +49,8 @@ def test_a_saved_cursor_round_trips():
     saved = {"stage": "reviews", "next_url": "https://api.github.com/x?page=2",
              "pending_prs": [4, 9], "stats_done": 17}
     assert Cursor.load(saved).as_json() == saved
+    capped = saved | {"stats_done": 200, "details_skipped": 31}
+    assert Cursor.load(capped).as_json() == capped
 
 
 @pytest.mark.usefixtures("db")
