@@ -327,9 +327,10 @@ def compose_message(
 
 
 # Shared with the chat renderers (delivery/channels/render.py) -------------------------------------
-def inline_pieces(text: str) -> list[tuple[str, str | None]]:
-    """A bullet as (text, safe URL or None) pieces: markdown links and bare http(s) URLs split out."""
-    return [(piece.text, piece.url) for piece in _pieces(text)]
+def inline_pieces(text: str, citations: Iterable[str]) -> list[tuple[str, str | None]]:
+    """A bullet as (text, URL or None) pieces: markdown links and bare URLs split out; a URL is
+    kept only when it is one of `citations` (as stored), else its piece is text alone."""
+    return [(piece.text, piece.url) for piece in _pieces(text, allowed_map(citations))]
 
 
 def report_sections(report: Report) -> list[tuple[str, list[str], list[str]]]:

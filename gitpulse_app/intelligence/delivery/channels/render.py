@@ -120,7 +120,7 @@ def discord_text(text: str) -> str:
 def _inline(text: str, allowed: frozenset[str], escape: Callable[[str], str],
             link: Callable[[str, str], str]) -> str:
     out = []
-    for label, url in inline_pieces(text):
+    for label, url in inline_pieces(text, allowed):
         label = label.replace("**", "")
         out.append(link(url, escape(label)) if url and url in allowed else escape(label))
     return " ".join("".join(out).split())

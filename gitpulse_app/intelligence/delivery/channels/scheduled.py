@@ -1,7 +1,8 @@
 """Team digests: each tick writes the due team reports of team channels (docs/CHANNELS.md).
 
 A team channel receives, for each kind it wants, the team report of the owner's most recent
-completed local day (daily) or week (weekly, on the owner's week start), in the owner's time zone.
+completed work-day window (daily: the first work day after days off also covers them, as in
+docs/SCHEDULING.md) or week (weekly, on the owner's week start), in the owner's time zone.
 The report is written by the ordinary pipeline (`generate_report`, origin `scheduled`), so it has
 the same citations, coverage and caching as any report; when two channels share a scope they share
 the report. A window is handled once per channel: the report × channel row is the record, and an
@@ -23,20 +24,21 @@ from gitpulse_app.intelligence.reports import generate_report
 from gitpulse_app.intelligence.reports.models import ReportError
 from gitpulse_app.intelligence.windows import (
     Window,
-    last_completed_day,
     last_completed_week,
+    last_completed_work_day,
     resolve_zone,
 )
 
 log = logging.getLogger(__name__)
 
 
-def _team_channels() -> list[tuple[int, int, list[str], list[str], str | None, str | None, int]]:
+def _team_channels() -> list[tuple[int, int, list[str], list[str], str | None, str | None, int,
+                                   str]]:
     with session_scope() as session:
         rows = session.execute(
             sa.select(DeliveryChannel.id, DeliveryChannel.user_id, DeliveryChannel.report_kinds,
                       DeliveryChannel.scope_logins, DeliveryChannel.scope_repo, User.timezone,
-                      User.week_start_day)
+                      User.week_start_day, User.work_days)
             .join(User, User.id == DeliveryChannel.user_id)
             .where(DeliveryChannel.scope == "team", DeliveryChannel.status == "active")
             .order_by(DeliveryChannel.id)).all()
@@ -59,10 +61,11 @@ def run_team_digests(at: dt.datetime) -> int:
     others go on.
     """
     queued = 0
-    for channel_id, owner_id, kinds, logins, repo, zone_name, week_start in _team_channels():
+    for (channel_id, owner_id, kinds, logins, repo, zone_name, week_start,
+         work_days) in _team_channels():
         zone = resolve_zone(zone_name)
         for kind in kinds:
-            window = (last_completed_day(at, zone) if kind == "daily"
+            window = (last_completed_work_day(at, zone, work_days) if kind == "daily"
                       else last_completed_week(at, zone, week_start))
             if _handled(channel_id, kind, window):
                 continue

@@ -50,7 +50,7 @@ class Team:
     def __post_init__(self) -> None:
         self.repo = Repo(gh_id=90_000, full_name="acme/app", owner="acme", name="app")
         installation = Installation(kind="app", gh_installation_id=91_000, account_login="acme",
-                                    repositories=["acme/app"],
+                                    repositories=["acme/app"], repository_ids=[90_000],
                                     last_reconciled_at=dt.datetime(2100, 1, 1, tzinfo=dt.UTC),
                                     last_synced_at=dt.datetime(2100, 1, 1, tzinfo=dt.UTC))
         self.session.add_all([self.repo, installation])

@@ -24,6 +24,7 @@ def test_add_list_test_remove_a_webhook_channel_with_a_generated_secret(team, fa
     receiver = fake_chat("webhook")
     team.user("alice")
     team.user("bob")
+    team.merged("bob", "Speed up the importer")  # team logins resolve among visible actors
 
     code, added, _ = run(capsys, "channel", "add", "--login", "ALICE", "--kind", "webhook",
                          "--url", receiver.url, "--name", "Ops hook", "--logins", "bob",

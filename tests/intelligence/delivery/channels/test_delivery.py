@@ -217,3 +217,20 @@ def test_a_repository_team_channel_gets_a_digest_of_that_repository_in_discord(t
         embed["footer"]["text"]
     (delivery,) = team.deliveries(channel_id)
     assert delivery.status == "sent" and embed["url"] == f"{BASE_URL}/reports/{delivery.report_id}"
+
+
+def test_a_team_digest_follows_the_owners_work_week(team, fake_chat):
+    receiver = fake_chat("webhook")
+    team.user("alice", work_days="12345")
+    team.user("bob")
+    saturday = dt.datetime(2025, 12, 6, 11, tzinfo=dt.UTC)
+    weekend = team.merged("bob", "Weekend hotfix", at=(saturday,))
+    team.channel("alice", "webhook", receiver.url, logins=["bob"], reports=["daily"],
+                 secret=SECRET)
+
+    run_tick(dt.datetime(2025, 12, 9, 0, 15, tzinfo=dt.UTC))  # Tuesday: Monday's window ended
+
+    (request,) = receiver.requests
+    report = json.loads(request.body)["report"]
+    assert (report["start"], report["end"]) == ("2025-12-06T00:00:00Z", "2025-12-09T00:00:00Z")
+    assert report["citations"] == weekend
