@@ -1,4 +1,4 @@
-"""Search benchmark (issue 5, CONTRACT §2): 100,000 stored 1024-dim vectors, one user's repos.
+"""Search benchmark (issue 5): 100,000 stored 1024-dim vectors, one user's repos.
 
 `search_first_ms` is the first search on a freshly opened database (its matrix not loaded yet, so
 it includes reading the 100,000 vectors); `search_100k_p50_ms` then times the app's whole search

@@ -1,7 +1,7 @@
 """`make bench`: run every benchmark, print a table, rewrite bench/results.json.
 
 Each benchmark is a function returning `Figure`s; later capabilities append theirs to `BENCHMARKS`.
-Ratios are written so that higher is better (CONTRACT §2).
+Ratios are written so that higher is better.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Page-load benchmarks (issue 9, CONTRACT §2) on a migrated SQLite file.
+"""Page-load benchmarks (issue 9) on a migrated SQLite file.
 
 The workload: one signed-up user (zone America/Chicago, so local dates cross DST changes) who is
 the actor of 100,000 facts over the last 365 days in 5 repositories of one App installation, with

@@ -1,4 +1,4 @@
-"""`python -m gitpulse_app COMMAND` (CONTRACT §5)."""
+"""`python -m gitpulse_app COMMAND` (README "Command line")."""
 
 import sys
 

@@ -1,4 +1,4 @@
-"""`gitpulse_app.api:app` — the backend routes as a standalone ASGI app (CONTRACT §6).
+"""`gitpulse_app.api:app` — the backend routes as a standalone ASGI app (docs/ARCHITECTURE.md).
 
 Run with `uvicorn gitpulse_app.api:app`; it starts the same in-process workers as the Reflex backend.
 """

@@ -1,4 +1,4 @@
-"""Initial schema: every table of SPEC §2.
+"""Initial schema: every table of `core/models.py` at the time.
 
 Revision ID: 0001
 Revises:
@@ -291,7 +291,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("gh_id", name=op.f("uq_users_gh_id")),
         sa.UniqueConstraint("git_email", name=op.f("uq_users_git_email")),
     )
-    # Written by hand: autogenerate cannot see expression indexes on SQLite (SPEC §2).
+    # Written by hand: autogenerate cannot see expression indexes on SQLite.
     op.create_index(
         op.f("uq_users_lower_gh_login"), "users", [sa.text("lower(gh_login)")], unique=True
     )

@@ -1,4 +1,4 @@
-"""Who can see which sources and repositories (SPEC §11 authorization invariants).
+"""Who can see which sources and repositories (docs/VISIBILITY.md).
 
 `user_installations` is the only link between a user and a source. A user sees the linked sources
 that are not deleted and, in them, the repositories they track: App (and demo) installations are

@@ -1,9 +1,9 @@
-"""Schema check of a webhook payload before it is canonicalized (SPEC §4).
+"""Schema check of a webhook payload before it is canonicalized.
 
 A payload that fails marks its envelope failed at once, with an error naming the path
 (`pull_request.number: missing`, `issue: expected object`, `commits[0].id: expected string`).
 Required objects and keys of the seven fact events (and `installation.id` for installation events)
-must be present and non-null; every value the canonicalizers read (SPEC §3) must, when present and
+must be present and non-null; every value the canonicalizers read must, when present and
 non-null, have the JSON type they expect. Absent optional data (no `installation`, a null `body`) is
 fine, and so is any action: the check is the same for every action of an event.
 """

@@ -1,4 +1,4 @@
-"""Claim ids for claimable rows and the dead-holder test (SPEC §4 Claims).
+"""Claim ids for claimable rows and the dead-holder test.
 
 A claim id is `{hostname}:{pid}:{process start time}`. A claim held by a process on this host whose
 pid is gone, or now belongs to a process with another start time, is dead: its rows can be reclaimed

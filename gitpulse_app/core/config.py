@@ -1,4 +1,4 @@
-"""One settings object for every variable of CONTRACT §3.
+"""One settings object for every environment variable (README "Configuration").
 
 Values come from the environment, then from a `.env` file in the working directory. Derived flags
 (`demo_enabled`, `voyage_enabled`, …) are computed from what is configured, so no module re-reads the
@@ -25,7 +25,7 @@ class ConfigurationError(RuntimeError):
 
 
 class Settings(BaseSettings):
-    """Every setting GitPulse reads (CONTRACT §3)."""
+    """Every setting GitPulse reads."""
 
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 

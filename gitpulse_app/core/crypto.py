@@ -1,4 +1,4 @@
-"""Tokens at rest (SPEC §2 Secrets): Fernet with a key derived from GITPULSE_SECRET_KEY."""
+"""Tokens at rest: Fernet with a key derived from GITPULSE_SECRET_KEY."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""JSON logs, redaction and metrics (SPEC §14).
+"""JSON logs, redaction and metrics.
 
 Every log line is one JSON object: `ts, level, service, logger, msg` followed by the record's extra
 fields. Servers log to stdout and the CLI to stderr; the caller picks the stream. Extra fields pass
@@ -20,7 +20,7 @@ from typing import IO, Any
 SERVICE = "gitpulse"
 REDACTED = "[REDACTED]"
 
-# The original's list (snake_case) plus every secret variable of CONTRACT §3.
+# The original's list (snake_case) plus every secret environment variable.
 SENSITIVE_KEYS = frozenset(
     {
         "email",
@@ -83,7 +83,7 @@ def is_sensitive_key(key: object) -> bool:
         key: A mapping key; compared case-insensitively, ignoring `_`, `-`, `.` and spaces.
 
     Returns:
-        True for the keys of SPEC §14, the secret variables of CONTRACT §3, and names ending in
+        True for `SENSITIVE_KEYS` (the secret environment variables among them), and names ending in
         token, secret, password, api key or private key.
     """
     if _normalize_key(key) in _NORMALIZED_SENSITIVE:
@@ -211,9 +211,9 @@ def configure_logging(stream: IO[str] | None = None, level: int | str = logging.
     """Send every log record to `stream` as JSON lines; calling it again only retargets the stream.
 
     Args:
-        stream: `sys.stdout` for server processes, `sys.stderr` for the CLI (CONTRACT §5);
+        stream: `sys.stdout` for server processes, `sys.stderr` for the CLI;
             defaults to stdout.
-        level: Minimum level of the root logger (INFO per SPEC §14).
+        level: Minimum level of the root logger (INFO by default).
     """
     root = logging.getLogger()
     target = stream if stream is not None else sys.stdout
@@ -259,7 +259,7 @@ def metric(name: str, /, **fields: Any) -> None:
     """Emit a metric line: message `metric:NAME`, fields `{"metric": NAME, **fields}`, at INFO.
 
     Args:
-        name: The metric name of SPEC §14, e.g. `fact.upserted`.
+        name: The metric name, e.g. `fact.upserted`.
         **fields: Its labels and value, e.g. `result="inserted"`.
     """
     log_fields(_metrics_logger, logging.INFO, f"metric:{name}", metric=name, **fields)

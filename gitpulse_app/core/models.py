@@ -1,4 +1,4 @@
-"""Every database table of GitPulse (SPEC §2), on one `SQLModel.metadata` that Alembic owns.
+"""Every database table of GitPulse, on one `SQLModel.metadata` that Alembic owns.
 
 Tables are plain `SQLModel` classes. Every constraint and index has a name (explicitly or through
 the naming convention below) so that SQLite batch migrations and downgrades can address them.
@@ -64,7 +64,7 @@ def _json_list() -> Any:
 
 
 def _sha256_hex(*, index: bool = False, unique: bool = False) -> Any:
-    """A SHA-256 hex digest (SPEC's char(64))."""
+    """A SHA-256 hex digest, 64 characters."""
     if unique:
         return Field(sa_type=sa.String(64), nullable=False, unique=True)
     return Field(sa_type=sa.String(64), nullable=False, index=index)
@@ -257,7 +257,7 @@ class Event(_Row, table=True):
     additions: int | None = None
     deletions: int | None = None
     files_changed: int | None = None
-    # SQLAlchemy reserves the attribute name `metadata`; the column keeps SPEC's name.
+    # SQLAlchemy reserves the attribute name `metadata`; the column is still named `metadata`.
     meta: dict[str, Any] = Field(
         default_factory=dict, sa_column=sa.Column("metadata", sa.JSON, nullable=False)
     )

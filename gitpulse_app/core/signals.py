@@ -1,4 +1,6 @@
-"""In-process signals for notifications that travel against the layer direction (SPEC §1).
+"""In-process signals for notifications that travel against the layer direction.
+
+The layers and the path of a fact through them: docs/ARCHITECTURE.md.
 
 `fact_changed(event_id, result)` goes from Normalization to Intelligence (queue the embedding, mark
 reports stale); `batch_finalized(batch_id)` from Acquisition to Intelligence (post-sync report).

@@ -9,7 +9,7 @@ from gitpulse_app.core.config import ConfigurationError, get_settings
 
 
 def require_secret_key() -> str:
-    """The instance secret; exits 1 with the reason when production has none (SPEC §2)."""
+    """The instance secret; exits 1 with the reason when production has none."""
     try:
         return get_settings().secret_key
     except ConfigurationError as exc:
@@ -18,7 +18,7 @@ def require_secret_key() -> str:
 
 
 def prepare_process() -> None:
-    """Refuse to start without a usable secret, then log as JSON (SPEC §14)."""
+    """Refuse to start without a usable secret, then log as JSON."""
     from gitpulse_app.core.logging import configure_logging
 
     require_secret_key()
@@ -30,7 +30,7 @@ def freeze_startup_heap() -> None:
 
     Call once the process has imported and built its app: those objects live as long as the
     process, and full collections over them (100+ ms) would otherwise stall requests mid-burst
-    (webhook acks, SPEC §4).
+    (webhook acks, docs/decisions/webhook-group-commit.md).
     """
     gc.collect()
     gc.freeze()

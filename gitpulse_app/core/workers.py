@@ -1,4 +1,6 @@
-"""The in-process workers every backend process runs (SPEC §1): one registry, two hosts.
+"""The in-process workers every backend process runs: one registry, two hosts.
+
+Which workers there are: docs/ARCHITECTURE.md.
 
 The Reflex backend starts them as a lifespan task and the standalone `gitpulse_app.api:app` from its
 own lifespan, so both processes do the same work. Capabilities add their worker with `worker()`.

@@ -1,7 +1,7 @@
 """What the JSON API and the MCP server do for a token's user (docs/API.md).
 
 Both adapters call these functions with a `Principal` and turn `ApiError` into their own error
-shape. Every read goes through the intelligence layer's visibility (SPEC §11): a repository, report
+shape. Every read goes through the intelligence layer's visibility rule: a repository, report
 or fact the token's user cannot see answers exactly like a missing one. Results are plain JSON.
 """
 

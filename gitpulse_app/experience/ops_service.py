@@ -1,4 +1,4 @@
-"""What an instance operator sees on /ops (SPEC §11, §12): webhook envelopes (metadata only, never
+"""What an instance operator sees on /ops: webhook envelopes (metadata only, never
 payload bodies), sync batches and jobs with errors, scheduler runs, queue depths, provider
 configuration with deep health, and recent email deliveries with masked addresses — plus the two
 operator actions: replaying dead-lettered envelopes and adding repositories through the server
@@ -46,7 +46,7 @@ NOT_FOUND = "Page not found"
 
 
 def operator_allowed(user_id: int | None) -> bool:
-    """Whether the signed-in user is an instance operator (CONTRACT §7)."""
+    """Whether the signed-in user is an instance operator (`is_operator`)."""
     if user_id is None:
         return False
     with session_scope() as session:
@@ -384,7 +384,7 @@ def server_token_available(user_id: int | None) -> bool:
 async def use_server_token(user_id: int, repos_text: str,
                            now: dt.datetime | None = None) -> tuple[OpsResult, int | None]:
     """Add repositories through the server token (`env_pat`): operators only, each repository
-    checked against GitHub, the operator linked as a viewer and tracking them (opt-in, SPEC §11).
+    checked against GitHub, the operator linked as a viewer and tracking them (opt-in).
 
     Returns:
         The result and the server-token source's id (None when refused).

@@ -1,4 +1,4 @@
-"""Reports as the pages show them (SPEC §8, §10, §12): display-ready cards, the detail view with its
+"""Reports as the pages show them: display-ready cards, the detail view with its
 numbered sources, coverage levels, the Generate modal's request, and backfill's sync-and-wait.
 
 Nothing here knows about Reflex. Every read is scoped to the owner: a report that is missing,
@@ -74,7 +74,7 @@ class SourceItem:
 
 
 def source_item(number: int, url: str) -> SourceItem:
-    """The card of one cited URL (SPEC §12 "Sources (N)")."""
+    """The card of one cited URL ("Sources (N)")."""
     parts = urlsplit(url)
     match = _GITHUB_PATH.match(parts.path)
     if match is None:
@@ -150,7 +150,7 @@ def citations_label(count: int) -> str:
 # The list ----------------------------------------------------------------------------------------
 @dataclass
 class ReportCardView:
-    """One card of /reports (SPEC §12)."""
+    """One card of /reports."""
 
     report_id: int = 0
     url: str = ""
@@ -326,7 +326,7 @@ def report_detail(user_id: int, report_id: int, *, open_it: bool = False,
     Args:
         user_id: The signed-in user.
         report_id: The report.
-        open_it: Mark it read (`opened_at`, SPEC §10) — the page does on every load.
+        open_it: Mark it read (`opened_at`) — the page does on every load.
         api_url: The backend's URL, for the markdown download link.
         now: The clock reading.
     """
@@ -557,7 +557,7 @@ def generate_options(user_id: int, now: dt.datetime | None = None) -> GenerateOp
 
 # Backfill ----------------------------------------------------------------------------------------
 def backfill_message(result: BackfillResult) -> tuple[bool, str]:
-    """The toast after "Backfill 7 Days": (success, text) per SPEC §12."""
+    """The toast after "Backfill 7 Days": (success, text)."""
     if result.reports_generated:
         return True, f"Generated {result.reports_generated} report(s)"
     if result.days_without_events == 0 and result.days_skipped > 0:
@@ -572,7 +572,7 @@ def sync_and_wait(user_id: int, *, timeout_s: float = BACKFILL_WAIT_S,
                   sleep: Callable[[float], None] = time.sleep,
                   clock: Callable[[], float] = time.monotonic) -> int:
     """Request a manual sync of the user's sources (unless the policy blocks it) and wait for the
-    running batches to end, polling every 3 s for up to 120 s (SPEC §8 backfill).
+    running batches to end, polling every 3 s for up to 120 s.
 
     Returns:
         How many sources a sync was started for.

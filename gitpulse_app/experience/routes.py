@@ -1,4 +1,4 @@
-"""Every UI and backend path in one place (CONTRACT §6, §7); pages never hard-code another's path."""
+"""Every UI and backend path in one place; pages never hard-code another's path."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 address, add and remove personal-access-token sources, track repositories, replay dead letters.
 
 Nothing here knows about Reflex: pages call these functions and keep the display-ready results.
-Every action checks what the user may see first (SPEC §11); an object the user cannot see answers
+Every action checks what the user may see first; an object the user cannot see answers
 exactly like a missing one. The module is longer than most because /settings, /repos and onboarding
 share its source functions (token sources, tracking, replay); it splits cleanly at the
 token-source section below.
@@ -73,7 +73,7 @@ def all_time_zones() -> tuple[str, ...]:
 
 
 def is_valid_zone(value: str) -> bool:
-    """Whether `value` names an IANA zone `zoneinfo` can load (never coerced, SPEC §9)."""
+    """Whether `value` names an IANA zone `zoneinfo` can load (never coerced)."""
     if not value or value != value.strip():
         return False
     try:
@@ -89,7 +89,7 @@ def week_start_label(day: int) -> str:
 
 def is_operator(user: User) -> bool:
     """Instance operators: `GITPULSE_ADMINS` logins; in demo mode also the demo user unless the
-    base URL is https (CONTRACT §7)."""
+    base URL is https."""
     settings = get_settings()
     if user.gh_login and user.gh_login.lower() in settings.admins:
         return True
@@ -228,10 +228,10 @@ class SaveResult:
 
 
 def save_settings(user_id: int, form: SettingsForm, now: dt.datetime | None = None) -> SaveResult:
-    """Validate and save the form; a changed email address waits for confirmation (SPEC §11).
+    """Validate and save the form; a changed email address waits for confirmation.
 
     Turning the daily or weekly toggle on records `daily_enabled_at` / `weekly_enabled_at`, the
-    scheduler's catch-up horizon (SPEC §2). With any field error nothing is saved.
+    scheduler's catch-up horizon (docs/SCHEDULING.md). With any field error nothing is saved.
 
     Returns:
         The result; `confirm_email_to` names a new address that must be confirmed before use.

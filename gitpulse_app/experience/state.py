@@ -56,7 +56,7 @@ def _lookup(cookie_header: str) -> _Visitor:
 
 
 def local_capabilities() -> list[str]:
-    """What runs on the local providers (SPEC §12 "Local mode" badge)."""
+    """What runs on the local providers (the "Local mode" badge)."""
     settings = get_settings()
     capabilities = []
     if not settings.openai_enabled:
@@ -98,7 +98,7 @@ class SessionState(rx.State):
         """Resolve the visitor; the redirect a protected page needs, or None to go on.
 
         Signed-out visitors go to `/?next=<path>`; signed-in users who have not finished
-        onboarding go to /onboarding (SPEC §12).
+        onboarding go to /onboarding.
         """
         await self._resolve()
         path = route_of(self.router.url.path or "/")

@@ -1,4 +1,4 @@
-"""Activity aggregates for the dashboard and repository pages (SPEC §12), computed in SQL.
+"""Activity aggregates for the dashboard and repository pages, computed in SQL.
 
 Counts are grouped in the database, never by loading facts: the dashboard reads one row per fact
 type for its KPIs and one row per (local date, type) for its chart, whatever the number of facts.
@@ -81,7 +81,7 @@ TOP_CONTRIBUTORS = 10
 
 # Trends -------------------------------------------------------------------------------------------
 def trend_percent(current: int, previous: int) -> float:
-    """`prev > 0 ? Δ/prev·100 : (cur > 0 ? 100 : 0)` (SPEC §12)."""
+    """`prev > 0 ? Δ/prev·100 : (cur > 0 ? 100 : 0)`."""
     if previous > 0:
         return (current - previous) / previous * 100
     return 100.0 if current > 0 else 0.0

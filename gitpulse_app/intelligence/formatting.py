@@ -1,4 +1,4 @@
-"""Dates and times as people read them, in the user's zone (SPEC §9 "Formatting").
+"""Dates and times as people read them, in the user's zone.
 
 `format_report_date` → "December 5, 2025"; `format_short_date` → "Dec 5"; `format_date_range` →
 "Dec 1 - Dec 7, 2025" (the end is exclusive, so the last covered instant is `end − 1 µs`; the

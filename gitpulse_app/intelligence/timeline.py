@@ -1,9 +1,9 @@
-"""The timeline: every fact a user may see, newest first, in keyset pages (SPEC §12 /timeline),
-and the same facts as CSV rows (SPEC §12 "CSV export").
+"""The timeline: every fact a user may see, newest first, in keyset pages,
+and the same facts as CSV rows.
 
 Pages are cut by `(ts, id)` — the cursor is the last row's pair — so page 200 costs what page 1
 costs, and facts arriving meanwhile never shift or repeat rows. Only facts in the repositories the
-caller passes as visible are ever read (SPEC §11).
+caller passes as visible are ever read (docs/VISIBILITY.md).
 """
 
 from __future__ import annotations
@@ -375,7 +375,7 @@ class ScoredRow:
 
 def search_timeline(user_id: int, query: str, filters: TimelineFilters, zone: ZoneLike,
                     actor_login: str | None = None, limit: int = PAGE_SIZE) -> list[ScoredRow]:
-    """Rank the visible facts matching `filters` by similarity to `query` (SPEC §7).
+    """Rank the visible facts matching `filters` by similarity to `query`.
 
     Raises:
         SearchError: The query is empty.

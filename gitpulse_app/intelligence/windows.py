@@ -1,4 +1,4 @@
-"""Report windows in a user's time zone (SPEC §8 CLI windows, §9 "Start of a local day").
+"""Report windows in a user's time zone (docs/SCHEDULING.md).
 
 A window is `[start, end)` in aware UTC. Windows step by local calendar dates, never by 24 h, so a
 day across a DST change lasts 23 or 25 hours and `yesterday.end == today.start` always holds. The
@@ -46,7 +46,7 @@ ZoneLike = ZoneInfo | str | None
 
 
 def resolve_zone(zone: ZoneLike) -> ZoneInfo:
-    """A user's zone: NULL is UTC, and so is a stored name that no longer resolves (SPEC §9).
+    """A user's zone: NULL is UTC, and so is a stored name that no longer resolves.
 
     Args:
         zone: A `ZoneInfo`, an IANA name, or None.

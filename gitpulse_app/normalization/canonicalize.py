@@ -1,9 +1,9 @@
-"""Shared pieces of the canonicalizers: typed readers and a fact builder per GitHub object (§3).
+"""Shared pieces of the canonicalizers: typed readers and a fact builder per GitHub object.
 
 Webhook payloads (`canonicalize_webhook.py`) and REST responses (`canonicalize_rest.py`) carry the
-same objects in slightly different envelopes; both pick the actor and timestamp their row of the
-SPEC table names, then build the fact here, so a webhook and a backfill sighting render the same
-text and URL.
+same objects in slightly different envelopes; both pick the actor and timestamp from the fields
+their fact type names, then build the fact here, so a webhook and a backfill sighting render the
+same text and URL.
 
 Every reader checks the JSON type of what it reads and answers None otherwise, so no input shape can
 make a canonicalizer raise: a missing repository, actor, timestamp or source URL just means no fact.
@@ -83,7 +83,7 @@ def parse_timestamp(value: Any) -> datetime | None:
 
 
 def first_timestamp(obj: Any, *keys: str) -> datetime | None:
-    """Returns the first of `keys` holding a valid timestamp (the SPEC's `a ?? b`)."""
+    """Returns the first of `keys` holding a valid timestamp (`a ?? b`)."""
     for key in keys:
         parsed = parse_timestamp(obj.get(key) if isinstance(obj, Mapping) else None)
         if parsed is not None:
@@ -149,7 +149,7 @@ def git_actor(identity: Any) -> ActorRef | None:
 
 
 def pick_actor(*candidates: ActorRef | None) -> ActorRef | None:
-    """The first available actor (the SPEC's `a ?? b`)."""
+    """The first available actor (`a ?? b`)."""
     return next((actor for actor in candidates if actor is not None), None)
 
 

@@ -1,4 +1,4 @@
-"""REST canonicalizers for the backfill: one REST item → zero or more facts (SPEC §3, §6).
+"""REST canonicalizers for the backfill: one REST item → zero or more facts.
 
 Shapes follow GitHub's REST API (list pulls / pull detail, reviews, issues, issue comments, pulls
 comments, commits list / commit detail, releases). `repo` is the repository object the sync job

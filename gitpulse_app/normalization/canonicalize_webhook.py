@@ -1,6 +1,6 @@
-"""Webhook canonicalizers: one GitHub delivery → zero or more normalized facts (SPEC §3).
+"""Webhook canonicalizers: one GitHub delivery → zero or more normalized facts.
 
-Only the seven fact events and the actions the SPEC table names yield facts; every other event or
+Only the seven fact events and the actions `_HANDLERS` lists yield facts; every other event or
 action (labeled, edited issue, dismissed review, deleted comment, release created/edited, …) yields
 none.
 """

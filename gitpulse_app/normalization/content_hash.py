@@ -1,4 +1,4 @@
-"""The content hash of a fact: the original's exact formula (SPEC §3).
+"""The content hash of a fact: the original's exact formula.
 
 `sha256_hex(trim(canonical_text) + "::" + trim(source_url) + "::" + M)`, where `M` is "" without
 metrics and otherwise the metrics object as JavaScript's `JSON.stringify` writes it with sorted

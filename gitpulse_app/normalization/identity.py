@@ -1,6 +1,6 @@
-"""Who did it and where: the users and repos rows behind every fact (SPEC §2, §3 "Renames").
+"""Who did it and where: the users and repos rows behind every fact.
 
-`resolve_actor` finds or creates the user for an observed actor in SPEC's identity order
+`resolve_actor` finds or creates the user for an observed actor in identity order
 (gh_id → lower(gh_login) → git_email) and fills in what a later observation adds. `upsert_repo`
 patches the repository row by gh_id from GitHub's repository object and carries a rename through
 to the repository's facts. `IdentityResolver` does both at most once per actor and repository for

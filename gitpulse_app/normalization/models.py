@@ -1,4 +1,4 @@
-"""Non-table types of the normalization layer: references and the normalized fact (SPEC §3).
+"""Non-table types of the normalization layer: references and the normalized fact.
 
 A canonicalizer turns one observation of a GitHub object into `NormalizedFact`s. They carry
 everything the fact store needs (repo and actor to resolve, natural identity `(type, source_url)`,
@@ -78,7 +78,7 @@ class ActorRef:
 
     @property
     def has_identity(self) -> bool:
-        """True when the actor can be resolved to a user (gh_id, login or git email; SPEC §2)."""
+        """True when the actor can be resolved to a user (gh_id, login or git email)."""
         return self.gh_id is not None or bool(self.login) or bool(self.git_email)
 
     @property
@@ -137,7 +137,7 @@ class NormalizedFact:
         ts: When it happened (aware UTC).
         source_url: The GitHub page it came from; with `type` the natural identity.
         metrics: Additions, deletions, files changed (possibly all unknown).
-        metadata: Type-specific snake_case keys (SPEC §3), JSON-serialisable.
+        metadata: Type-specific snake_case keys, JSON-serialisable.
         gh_id: The GitHub object's id as text (a commit's sha).
         gh_node_id: The GitHub object's node id.
         source_updated_at: The object's own `updated_at`, else `ts`; orders observations.

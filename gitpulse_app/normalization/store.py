@@ -1,4 +1,6 @@
-"""The fact store: upsert by natural identity `(type, source_url)` (SPEC §3 "Fact store").
+"""The fact store: upsert by natural identity `(type, source_url)`.
+
+Why: docs/decisions/natural-identity-fact-store.md.
 
 A new `(type, source_url)` is inserted. An observation older (by `source_updated_at`) than the
 stored one is a duplicate, so an out-of-order "created" never overwrites an "edited". Otherwise it
@@ -42,7 +44,7 @@ Key = tuple[str, str]
 T = TypeVar("T")
 
 LOOKUP_CHUNK = 500
-# SPEC §15: after SQLite's 5 s busy timeout, three more attempts.
+# A locked SQLite database: after the 5 s busy timeout, three more attempts.
 LOCKED_RETRY_DELAYS_S = (0.1, 0.2, 0.4)
 
 EVENTS = Event.__table__
@@ -194,7 +196,7 @@ class _Fold:
     def observe(
         self, fact: NormalizedFact, resolver: IdentityResolver, installation_id: int | None
     ) -> None:
-        """Merges a later observation of the same fact (SPEC §3); an older one changes nothing."""
+        """Merges a later observation of the same fact; an older one changes nothing."""
         self.observations += 1
         newer = fact.source_updated_at
         if self.source_updated_at is not None and newer is not None:
@@ -588,7 +590,7 @@ def ingest_facts(
 
     After the commit, `fact_changed` is sent once with `changes=[FactChange, …]` (when anything
     changed) and the metrics `fact.upserted{result,count}` and `events_ingested` per inserted fact
-    are logged (SPEC §14). A locked SQLite database is retried after 100, 200 and 400 ms (§15).
+    are logged. A locked SQLite database is retried after 100, 200 and 400 ms.
 
     Args:
         facts: Normalized facts, in observation order.

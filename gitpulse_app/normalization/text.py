@@ -1,4 +1,4 @@
-"""Canonical text: the shared string rules and one template per fact type (SPEC §3).
+"""Canonical text: the shared string rules and one template per fact type.
 
 The text is rendered from a normalized fact (its type, actor, metrics and metadata), never from a
 raw payload, so the fact store can re-render a fact after merging a later observation into it.
@@ -117,7 +117,7 @@ def metrics_part(metrics: Metrics | None) -> str | None:
 
 
 def render_canonical_text(fact: NormalizedFact) -> str:
-    """Renders the canonical text of a normalized fact with its type's template (SPEC §3).
+    """Renders the canonical text of a normalized fact with its type's template.
 
     Args:
         fact: The fact; only its type, actor, metrics and metadata are read.

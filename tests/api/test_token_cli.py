@@ -1,4 +1,4 @@
-"""`python -m gitpulse_app token create|list|revoke` (CONTRACT §5 conventions, docs/API.md)."""
+"""`python -m gitpulse_app token create|list|revoke` (docs/API.md)."""
 
 from __future__ import annotations
 

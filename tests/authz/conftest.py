@@ -1,6 +1,6 @@
 """Two users, A and B, each with their own sources, repositories, facts, reports, regenerations,
 email deliveries and a dead-lettered webhook envelope: the world of the authorization matrix
-(SPEC §11 "Authorization invariants", issue 8 Acceptance).
+(docs/SECURITY.md, docs/VISIBILITY.md; issue 8 Acceptance).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Every API route of CONTRACT §6 exercised as the other user, and signed out (SPEC §11).
+"""Every API route exercised as the other user, and signed out (docs/VISIBILITY.md).
 
 Objects a user cannot see answer exactly like missing ones (404), so existence never leaks. The
 route table below must name every mounted route: a new route without a row fails the test.

@@ -1,4 +1,4 @@
-"""The services behind every page action, called as user B against user A's objects (SPEC §11).
+"""The services behind every page action, called as user B against user A's objects.
 
 Each `check_*` function is one row of the authorization matrix: it drives the service functions a
 Reflex handler uses, as B, asserts the refusal (or that nothing of A's comes back) and, where it

@@ -1,7 +1,7 @@
 """Property: any /settings submission is saved whole, or refused with field errors and nothing saved.
 
 `save_settings` is what the page calls. With SMTP configured (a fake server on 127.0.0.1), a new
-address waits for confirmation: the old one stays until the link is opened (SPEC §11).
+address waits for confirmation: the old one stays until the link is opened.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The signed-in pages in headless Chromium against the running app (SPEC §12, CONTRACT §7).
+"""The signed-in pages in headless Chromium against the running app.
 
 Each test signs in by inserting a user and an `auth_sessions` row into the live app's database
 and handing the browser the session cookie; facts go through the real fact store.

@@ -1,4 +1,4 @@
-"""Reports, a report, onboarding, ops and the 404 page in headless Chromium (SPEC §12, CONTRACT §7).
+"""Reports, a report, onboarding, ops and the 404 page in headless Chromium.
 
 Most tests sign in as a fresh user (a user row and a session cookie, as in `test_pages`); the demo
 tests seed the live app's database with the real demo seed and sign in through `/auth/demo`.

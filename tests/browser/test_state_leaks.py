@@ -1,4 +1,4 @@
-"""No secret and no other user's data in the Reflex state sent to a signed-in browser (SPEC §11).
+"""No secret and no other user's data in the Reflex state sent to a signed-in browser.
 
 User A signs in and opens every page; every websocket frame the browser receives is recorded and
 searched for A's session token and its hash, A's encrypted OAuth token and PAT, their plain values,

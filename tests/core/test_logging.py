@@ -1,4 +1,4 @@
-"""SPEC §14: JSON log lines, redaction and metric lines."""
+"""JSON log lines, redaction and metric lines."""
 
 from __future__ import annotations
 

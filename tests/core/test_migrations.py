@@ -7,7 +7,7 @@ from sqlmodel import SQLModel
 from gitpulse_app.core import migrate
 from gitpulse_app.core.db import DatabaseUnavailable, create_db_engine
 
-# CONTRACT §4, plus SPEC §2's extra table.
+# Every table the app's schema has.
 CONTRACT_TABLES = {
     "users",
     "repos",

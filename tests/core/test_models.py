@@ -1,4 +1,4 @@
-"""SPEC §2 rules the database itself enforces, on SQLite and on PostgreSQL."""
+"""Data-model rules the database itself enforces, on SQLite and on PostgreSQL."""
 
 import datetime as dt
 import json

@@ -1,4 +1,4 @@
-"""What operators see on /ops and may do there; everyone else gets nothing (SPEC §11, §12)."""
+"""What operators see on /ops and may do there; everyone else gets nothing."""
 
 from __future__ import annotations
 

@@ -174,7 +174,7 @@ def test_cut_and_refused_connections_answer_503_and_lose_no_accepted_delivery(
     # The backends drain what they can: an outcome the database refused is written by the next
     # drain, retries wait out their backoff, and a claim whose own commit was cut (so the backend
     # never learnt it holds it) waits for the zombie sweep. A tick 11 minutes on runs the sweep and
-    # every due retry (SPEC §9), as the leader would.
+    # every due retry, as the leader would.
     settled(pg_engine)
     waiting = envelope_statuses(pg_engine)  # retries in their backoff; claims nobody can finish
     run_tick(utcnow() + dt.timedelta(minutes=11))

@@ -1,6 +1,6 @@
 """SIGKILL a backend process while it writes a report (the model call stalls); restart; one report.
 
-The backend writes the post-sync "today so far" report after a user's sync completes (SPEC §6, §8).
+The backend writes the post-sync "today so far" report after a user's sync completes.
 Here the fake OpenAI-compatible API holds the first completion request until the process is dead.
 After the restart a webhook-triggered sync completes and the report is written; the interrupted
 run is failed by the zombie sweep, and the report exists exactly once.

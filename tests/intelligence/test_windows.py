@@ -127,7 +127,7 @@ def test_null_or_unknown_zone_reads_as_utc():
     assert resolve_zone("Mars/Olympus_Mons").key == "UTC"
 
 
-# CLI windows (SPEC §8) ----------------------------------------------------------------------------
+# CLI windows --------------------------------------------------------------------------------------
 CHICAGO = "America/Chicago"
 
 

@@ -25,7 +25,7 @@ def _one(event: str, payload: dict, **kwargs):
     return facts[0]
 
 
-# Every recorded fixture that SPEC §3 maps to a fact.
+# Every recorded fixture that maps to a fact.
 FACT_FIXTURES = [
     ("pull_request", "opened", "pr_opened", "2019-05-15T15:20:33Z",
      f"PR #2 {D} {PR_TITLE} opened by Codertocat (+1, -1, 1 files)", f"{REPO_URL}/pull/2"),

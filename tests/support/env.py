@@ -1,4 +1,4 @@
-"""Every test starts from a known configuration: none of CONTRACT §3's variables leak in."""
+"""Every test starts from a known configuration: none of GitPulse's variables leak in."""
 
 from __future__ import annotations
 

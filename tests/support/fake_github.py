@@ -119,7 +119,7 @@ class FakeGitHub(FakeHTTPServer):
         self._add_defaults()
 
     def _add_defaults(self) -> None:
-        # The health check reads this (SPEC §13); like GitHub, it does not spend the budget.
+        # The health check reads this; like GitHub, it does not spend the budget.
         self.add("GET", "/rate_limit", self._rate_limit_response)
 
     def reset(self) -> None:

@@ -993,7 +993,7 @@ class FakeSMTPServer:
         return self._server.server_address[1]
 
     def smtp_url(self, *, with_auth: bool = True) -> str:
-        """A `SMTP_URL` for this server (CONTRACT §3), credentials included when configured."""
+        """A `SMTP_URL` for this server, credentials included when configured."""
         scheme = "smtps" if self.tls == "implicit" else "smtp"
         userinfo = ""
         if with_auth and self.username is not None:

@@ -1,4 +1,4 @@
-"""GitHub REST client and App authentication (SPEC §5).
+"""GitHub REST client and App authentication.
 
 Import from here: `GitHubClient`, the token sources, `token_source_for`, and the errors.
 """

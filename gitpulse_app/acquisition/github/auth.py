@@ -1,7 +1,7 @@
-"""Who GitPulse is when it calls GitHub (SPEC §5): App JWTs, installation tokens, token sources.
+"""Who GitPulse is when it calls GitHub: App JWTs, installation tokens, token sources.
 
 A `TokenSource` gives the client its bearer token and, after a 401, one chance to get a fresh one.
-Each kind of installation (SPEC §2) has its source: an App installation mints short-lived
+Each kind of installation has its source: an App installation mints short-lived
 installation tokens; a PAT source uses the user's decrypted token; `env_pat` uses `GITHUB_TOKEN`.
 The user's OAuth token is only ever wrapped in a `StaticTokenSource` for identity calls.
 
@@ -197,7 +197,7 @@ class AppAuth:
                     Installation.gh_installation_id == gh_installation_id
                 )
                 row = session.exec(query).first()
-                # Lifecycle (SPEC §2): any → deleted; only an active installation becomes suspended.
+                # Lifecycle: any → deleted; only an active installation becomes suspended.
                 if row is None or row.status == status:
                     return
                 if status == "suspended" and row.status != "active":
@@ -275,7 +275,7 @@ def get_app_auth() -> AppAuth:
 
 
 def token_source_for(installation: Installation, *, app_auth: AppAuth | None = None) -> TokenSource:
-    """The token source for a source row, by its kind (SPEC §5).
+    """The token source for a source row, by its kind.
 
     Raises:
         AuthError: The source has no usable token (demo, unreadable PAT, unset `GITHUB_TOKEN`).

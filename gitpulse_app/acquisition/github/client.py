@@ -1,4 +1,4 @@
-"""The one async client for GitHub's REST API (SPEC §5).
+"""The one async client for GitHub's REST API.
 
 Every call carries the same headers, goes only to `GITHUB_API_URL`'s host, records the rate-limit
 budget, and follows one retry policy:
@@ -75,7 +75,7 @@ logger = get_logger(__name__)
 
 
 def api_headers(token: str) -> dict[str, str]:
-    """The headers every GitHub call carries (SPEC §5)."""
+    """The headers every GitHub call carries."""
     return {
         "Accept": "application/vnd.github+json",
         "X-GitHub-Api-Version": API_VERSION,
@@ -167,7 +167,7 @@ class GitHubClient:
         Raises:
             NotModified: The resource is unchanged since `etag` (304).
             RateLimited: The budget is spent until `reset` (more than 60 s away).
-            GitHubError: Any other failure, after the retries SPEC §5 allows.
+            GitHubError: Any other failure, after the allowed retries.
         """
         return await self.request("GET", path_or_url, params=params, etag=etag)
 
@@ -265,7 +265,7 @@ class GitHubClient:
         etag: str | None = None,
         following_link: bool = False,
     ) -> Response:
-        """One call with SPEC §5's headers, retries and rate-limit handling; 2xx → `Response`."""
+        """One call with the standard headers, retries and rate-limit handling; 2xx → `Response`."""
         url = self._resolve(path_or_url, following_link=following_link)
         await self._respect_reserve()
         retries = rate_limit_waits = redirects = 0

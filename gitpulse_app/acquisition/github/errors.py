@@ -1,4 +1,4 @@
-"""What can go wrong when GitPulse talks to GitHub (SPEC §5).
+"""What can go wrong when GitPulse talks to GitHub.
 
 Every failure of a call is a `GitHubError`, so a job can catch that one name; the subclasses say
 what the job should do about it (`RateLimited` → blocked until `reset`, `AuthError` → ask for a new

@@ -1,4 +1,4 @@
-"""What the GitHub client hands back: responses, pages and the rate-limit budget (SPEC §5).
+"""What the GitHub client hands back: responses, pages and the rate-limit budget.
 
 Also the pure rules that read them: which 403/429 is a rate limit and until when, and which page
 a URL names. The client applies them; keeping them here keeps its request loop short.

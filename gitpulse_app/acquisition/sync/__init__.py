@@ -1,4 +1,4 @@
-"""Sync orchestration (SPEC §6): requests and policy, job transitions, batches, periodic sweeps.
+"""Sync orchestration: requests and policy, job transitions, batches, periodic sweeps.
 
 The names other layers call are re-exported here; `status` (the UI's view model) and `scheduled`
 (periodic jobs) are imported from their modules.

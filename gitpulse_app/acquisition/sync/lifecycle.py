@@ -1,4 +1,4 @@
-"""Sync job state transitions and batch finalisation (SPEC §6).
+"""Sync job state transitions and batch finalisation.
 
 The sync worker moves jobs through `claim_next_job` → `heartbeat` → `complete_job` | `block_job` |
 `fail_job`; the periodic jobs in `scheduled.py` return blocked and zombie jobs to the queue.

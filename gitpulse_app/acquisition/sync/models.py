@@ -1,4 +1,4 @@
-"""Non-table types of sync orchestration: triggers, policy outcomes, request results (SPEC §6)."""
+"""Non-table types of sync orchestration: triggers, policy outcomes, request results."""
 
 from __future__ import annotations
 

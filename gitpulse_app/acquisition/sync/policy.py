@@ -1,4 +1,4 @@
-"""The sync policy: a pure decision whether a requested sync may start (SPEC §6, request step 4).
+"""The sync policy: a pure decision whether a requested sync may start.
 
 Checks run in a fixed order and the first failure wins: inactive › no_linked_user ›
 no_repositories › cooldown_active › rate_limited › already_syncing. The CLI (`skip_user_checks`)

@@ -1,4 +1,4 @@
-"""Periodic sync jobs the scheduler runs (SPEC §6, §9): unblock, zombie sweep, cron and catch-up.
+"""Periodic sync jobs the scheduler runs: unblock, zombie sweep, cron and catch-up.
 
 Each is idempotent and safe to run from several processes at once: every row change is a
 conditional UPDATE on the state the sweep read. A job the sweeps put back in the queue keeps its
@@ -117,7 +117,7 @@ def unblock_jobs(now: dt.datetime | None = None, limit: int = UNBLOCK_LIMIT) -> 
 
 
 def sweep_zombie_jobs(now: dt.datetime | None = None) -> int:
-    """Re-queue or fail running jobs whose worker stopped (SPEC §6 Zombies).
+    """Re-queue or fail running jobs whose worker stopped (docs/recovery-clocks.md).
 
     A running job is a zombie when its `heartbeat_at` (or, never beaten, `created_at`) is older
     than 10 minutes, or its holder is a process on this host that is gone. It goes back to pending

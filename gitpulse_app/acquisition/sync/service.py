@@ -1,4 +1,4 @@
-"""Sync requests and the job states (SPEC §6).
+"""Sync requests and the job states.
 
 `request_sync` turns a request into one running batch of pending jobs (one per repository) or a
 sentence saying why not; `lifecycle.py` moves the jobs through their states and closes batches.
@@ -102,7 +102,7 @@ def request_sync(
     cli: bool = False,
     now: dt.datetime | None = None,
 ) -> SyncRequestResult:
-    """Request a sync of one source and start it when the policy allows (SPEC §6 request()).
+    """Request a sync of one source and start it when the policy allows.
 
     Args:
         installation_id: Our `installations.id`.

@@ -1,4 +1,4 @@
-"""Which source a `sync` command reads through (CONTRACT §5 `sync`, SPEC §11 server token).
+"""Which source a `sync` command reads through (`sync`, the server token).
 
 `--installation ID` names one source: GitHub's installation id for an App installation, `pat:<our
 installations.id>` for a personal-token source, `env` for the server-token source. `--repo
@@ -126,7 +126,8 @@ def source_for_repo(full_name: str) -> SyncTarget:
 def ensure_env_source(repo: str | None = None) -> Installation:
     """The single server-token (`env_pat`) source, created on first use; `repo` joins its list.
 
-    Its repositories stay invisible to users until an operator tracks them (opt-in, SPEC §11).
+    Its repositories stay invisible to users until an operator tracks them (opt-in,
+    docs/VISIBILITY.md).
     """
     token = get_settings().github_token or ""
     with session_scope() as session:

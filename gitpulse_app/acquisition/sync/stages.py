@@ -1,4 +1,4 @@
-"""The eight stages of one repository's backfill (SPEC §6 Worker).
+"""The eight stages of one repository's backfill (docs/ARCHITECTURE.md).
 
 `RepoSync` walks `repo → pulls → reviews → issues → issue_comments → review_comments → commits →
 releases` for one claimed job. After every page it saves the resumable cursor
@@ -439,7 +439,7 @@ class RepoSync:
 
     # Details -------------------------------------------------------------------------------------
     async def _with_pull_details(self, pulls: list[Any]) -> list[Any]:
-        """The pulls, each replaced by its detail (metrics, merged_by) where SPEC wants one."""
+        """The pulls, each replaced by its detail (metrics, merged_by) where a fact needs one."""
         needs = [
             self._window_keys(canonicalize_rest_pull(pull, self.repo, self.job.since,
                                                      github_url=self.github_url))

@@ -1,4 +1,4 @@
-"""What the UI shows about syncing: the status view model and the integration status (SPEC §6).
+"""What the UI shows about syncing: the status view model and the integration status.
 
 Everything here reads; nothing changes a row. Views are plain dataclasses holding display-ready
 values, never ORM objects.
@@ -132,7 +132,7 @@ class SyncStatusView:
 
 
 def normalize_sync_error(raw: str | None) -> str | None:
-    """Turn a stored sync error into a sentence that says what to do (SPEC §6)."""
+    """Turn a stored sync error into a sentence that says what to do."""
     if not raw:
         return None
     lowered = raw.lower()

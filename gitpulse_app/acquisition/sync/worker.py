@@ -1,4 +1,4 @@
-"""The sync worker every backend process runs (SPEC §6 Worker).
+"""The sync worker every backend process runs.
 
 It polls every 2 s (and wakes at once on `wake()`), claims due pending jobs atomically and runs at
 most 4 of them at a time in its event loop; database work goes to threads. Each claimed job ends
@@ -273,7 +273,7 @@ async def sync_worker() -> None:
         _wakers.append((loop, event))
     pool = JobPool()
     try:
-        # At startup, jobs held by a dead process on this host go back to pending at once (SPEC §4);
+        # At startup, jobs held by a dead process on this host go back to pending at once;
         # stale claims elsewhere wait for the 10-minute rule inside the same sweep.
         try:
             await asyncio.to_thread(sweep_zombie_jobs)

@@ -1,4 +1,4 @@
-"""GitHub webhooks (SPEC §4): receive, store and process deliveries.
+"""GitHub webhooks (docs/ARCHITECTURE.md): receive, store and process deliveries.
 
 - `signature` — `X-Hub-Signature-256` verification (current, previous and demo seed keys).
 - `receiver` — `POST /api/webhooks/github`: checks, then stores the envelope and acknowledges.

@@ -1,4 +1,4 @@
-"""Installation events (SPEC §4): `installation`, `installation_repositories`,
+"""Installation events: `installation`, `installation_repositories`,
 `github_app_authorization`.
 
 Every effect is an upsert or a guarded request, so replaying a delivery changes nothing: rows are

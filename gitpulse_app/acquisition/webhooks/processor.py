@@ -1,4 +1,4 @@
-"""Webhook processing (SPEC §4): claim due envelopes, check, dispatch, retry, reclaim.
+"""Webhook processing: claim due envelopes, check, dispatch, retry, reclaim.
 
 Any number of processes may drain at once: envelopes are claimed in batches by a conditional
 UPDATE (pending and due → processing), so exactly one of them processes each; a batch's facts are

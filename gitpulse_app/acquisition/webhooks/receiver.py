@@ -1,6 +1,6 @@
-"""`POST /api/webhooks/github` (SPEC §4 steps 1–7): check, store, acknowledge, then wake the worker.
+"""`POST /api/webhooks/github`: check, store, acknowledge, then wake the worker.
 
-Only the envelope insert runs before the response (ack p99 < 100 ms). The checks run in the SPEC's
+Only the envelope insert runs before the response (ack p99 < 100 ms). The checks run in a fixed
 order, and the signature is verified over the raw bytes before the body is parsed as JSON, so an
 unsigned body is never parsed. Bad input is answered 4xx; nothing is written for it.
 """
@@ -63,7 +63,7 @@ class _BadJson(Exception):
 def trust_demo_seed(app: ASGIApp) -> ASGIApp:
     """Wrap the API so requests through the wrapper may be signed with the demo seed key.
 
-    Only the demo seed (SPEC §11) uses this, calling the wrapped app in-process (for example with
+    Only the demo seed uses this, calling the wrapped app in-process (for example with
     `httpx.ASGITransport`); requests arriving over the network never pass through it.
 
     Args:
@@ -300,7 +300,7 @@ def _instance_secret() -> str | None:
 
 
 async def receive_webhook(request: Request) -> JSONResponse:
-    """The Starlette endpoint for `POST /api/webhooks/github` (SPEC §4 steps 1–7)."""
+    """The Starlette endpoint for `POST /api/webhooks/github` (docs/webhook-batches.md)."""
     try:
         with foreground_request():
             return await _receive(request)

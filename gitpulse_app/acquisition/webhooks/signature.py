@@ -1,8 +1,8 @@
-"""Webhook signatures: `X-Hub-Signature-256` over the raw request body (SPEC §4 step 4).
+"""Webhook signatures: `X-Hub-Signature-256` over the raw request body.
 
 GitHub signs every delivery with HMAC-SHA256 under the App's webhook secret and sends
 `sha256=<64 hex digits>`. We compare the decoded digest bytes in constant time, trying the current
-secret and then the previous one (secret rotation). The demo seed (SPEC §11) may sign with a key
+secret and then the previous one (secret rotation). The demo seed may sign with a key
 derived from `GITPULSE_SECRET_KEY` instead; that key is accepted only when the caller says the
 request came from the in-process seed, never because of anything the request itself carries.
 """

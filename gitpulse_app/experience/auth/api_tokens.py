@@ -36,7 +36,7 @@ class TokenError(ValueError):
 
 
 def iso_z(value: dt.datetime | None) -> str | None:
-    """An instant as ISO-8601 UTC with `Z` (CONTRACT §5's JSON convention); None stays None."""
+    """An instant as ISO-8601 UTC with `Z` (the JSON convention); None stays None."""
     return None if value is None else value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 

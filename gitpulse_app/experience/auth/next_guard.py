@@ -1,4 +1,4 @@
-"""The open-redirect guard on `next` (SPEC §11): only in-app relative paths survive."""
+"""The open-redirect guard on `next`: only in-app relative paths survive."""
 
 from __future__ import annotations
 

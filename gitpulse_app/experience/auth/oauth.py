@@ -1,4 +1,4 @@
-"""GitHub OAuth and the identity calls made with the user's token (SPEC §5 Token sources, §11).
+"""GitHub OAuth and the identity calls made with the user's token.
 
 The user's OAuth token is used only for identity (`GET /user`, `GET /user/emails`) and for
 `GET /user/installations`, never for repository data. Every URL comes from `GITHUB_URL` (OAuth
@@ -240,7 +240,7 @@ def list_user_installations(access_token: str) -> list[dict[str, Any]]:
                 )
             found.extend(item for item in body["installations"] if isinstance(item, dict))
             url = response.links.get("next", {}).get("url")
-            # Tokens never leave GITHUB_API_URL's host (SPEC §5 Pagination).
+            # Tokens never leave GITHUB_API_URL's host.
             if url is not None and urlsplit(url)[:2] != api_origin:
                 raise InstallationsUnavailable("pagination link to another host refused")
     return found
@@ -283,7 +283,7 @@ def refresh_tokens(refresh_token: str, now: dt.datetime | None = None) -> OAuthT
 
 
 def store_tokens(user: User, tokens: OAuthTokens) -> None:
-    """Write `tokens` to the user row, encrypted (SPEC §2 Secrets at rest)."""
+    """Write `tokens` to the user row, encrypted (`core.crypto`)."""
     user.oauth_access_token_enc = encrypt_token(tokens.access_token)
     user.oauth_refresh_token_enc = encrypt_token(tokens.refresh_token) if tokens.refresh_token else None
     user.oauth_token_expires_at = tokens.expires_at

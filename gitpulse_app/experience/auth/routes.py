@@ -1,4 +1,4 @@
-"""The auth endpoints of CONTRACT §6: GitHub login and callback, logout, demo sign-in (SPEC §11).
+"""The auth endpoints: GitHub login and callback, logout, demo sign-in.
 
 Every redirect is absolute (`GITPULSE_BASE_URL` + path). Callback failures never leave a partial
 sign-in behind: they end on `/settings` (signed in) or `/` with `?github=error&message=…`, which the
@@ -41,7 +41,7 @@ DEMO_NOT_SEEDED = "Demo workspace not seeded. Run: python -m gitpulse_app demo s
 SERVICE_UNAVAILABLE = "Service temporarily unavailable. Please try again."
 NEXT_KEY = "gitpulse_next"
 
-# Callback messages (SPEC §11), shown to the user as a toast.
+# Callback messages, shown to the user as a toast.
 MSG_UNKNOWN_ERROR = "Unknown error"
 MSG_MISSING_CODE = "Missing authorization code"
 MSG_INVALID_STATE = "Invalid state token"
@@ -60,7 +60,7 @@ class CallbackFailed(Exception):
 
 
 def absolute(path: str) -> str:
-    """`GITPULSE_BASE_URL` + path: every backend redirect is absolute (SPEC §11)."""
+    """`GITPULSE_BASE_URL` + path: every backend redirect is absolute."""
     return get_settings().base_url + path
 
 

@@ -1,4 +1,4 @@
-"""Browser sessions: the `gitpulse_session` cookie and `auth_sessions` (CONTRACT §6, SPEC §11).
+"""Browser sessions: the `gitpulse_session` cookie and `auth_sessions` (docs/SECURITY.md).
 
 The cookie holds an opaque random token; `auth_sessions` stores only its SHA-256 hex digest, so a
 database leak leaks no live session. The cookie itself lives 400 days (the browser maximum); the

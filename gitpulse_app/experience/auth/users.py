@@ -1,6 +1,6 @@
-"""What a sign-in writes: the user row, its tokens, installation links and a session (SPEC §11).
+"""What a sign-in writes: the user row, its tokens, installation links and a session.
 
-Identity follows SPEC §2: a user is found by gh_id, then by lower(login). A row created by ingestion
+Identity: a user is found by gh_id, then by lower(login). A row created by ingestion
 (identity-only, no sign-up) is upgraded in place, so its facts stay attributed to it; a row holding
 the login under another gh_id is stale (GitHub gave the login away) and is renamed
 `{login}#{its gh_id}`.
@@ -89,7 +89,7 @@ def upsert_user(session: Session, identity: GitHubIdentity, now: dt.datetime) ->
     user.display_name = identity.name or user.display_name
     for key, value in identity.profile.items():
         setattr(user, key, value)
-    # A confirmed edit of the delivery address (SPEC §11) outlives later sign-ins.
+    # A confirmed edit of the delivery address outlives later sign-ins.
     if identity.email and not user.email:
         user.email = identity.email
     if user.signed_up_at is None:

@@ -1,4 +1,4 @@
-"""The command implementations behind `python -m gitpulse_app` (CONTRACT §5)."""
+"""The command implementations behind `python -m gitpulse_app`."""
 
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ def _seed_progress(stream=None):
 
 
 def demo_seed(args: argparse.Namespace) -> CommandResult:
-    """`demo seed [--reset]`: load the demo workspace through the real pipeline (SPEC §11)."""
+    """`demo seed [--reset]`: load the demo workspace through the real pipeline."""
     import sqlalchemy as sa
 
     from gitpulse_app.experience.demo.seed import SeedError, seed_demo
@@ -110,7 +110,7 @@ def drain_new_facts() -> None:
 
 
 def webhooks_process(args: argparse.Namespace) -> CommandResult:
-    """`webhooks process [--retry-failed]`: drain due envelopes in this process (SPEC §4)."""
+    """`webhooks process [--retry-failed]`: drain due envelopes in this process."""
     import sqlalchemy as sa
 
     from gitpulse_app.acquisition.webhooks import processor
@@ -145,7 +145,7 @@ def secrets_rotate(args: argparse.Namespace) -> CommandResult:
     Every OAuth access/refresh token and PAT readable with the old key (the file's content,
     stripped) is re-encrypted with the current `GITPULSE_SECRET_KEY`, in one transaction. Values
     already under the current key are left alone; values unreadable under both are counted as
-    skipped and kept as they are (their owners are asked to reconnect, SPEC §2).
+    skipped and kept as they are (their owners are asked to reconnect).
     """
     from pathlib import Path
 
@@ -221,7 +221,7 @@ def user_by_login(session, login: str) -> User:
 
 
 def _user_zone(name: str | None) -> ZoneInfo:
-    """The user's zone; NULL or a name that no longer resolves reads as UTC (SPEC §9)."""
+    """The user's zone; NULL or a name that no longer resolves reads as UTC."""
     try:
         return ZoneInfo(name) if name else ZoneInfo("UTC")
     except (ZoneInfoNotFoundError, ValueError):
@@ -315,7 +315,7 @@ def _report_record(report: object) -> dict:
 def report_command(args: argparse.Namespace) -> CommandResult:
     """`report --login LOGIN --kind daily|weekly [--end D|ISO] [--start D|ISO] [--query TEXT]`.
 
-    Generates (or returns the cached) report of that one user for the window of SPEC §8, in the
+    Generates (or returns the cached) report of that one user for the `cli_window` window, in the
     user's zone (UTC when unset). `--json` prints the report row plus `cache_hit`.
     """
     import sqlalchemy as sa
@@ -482,7 +482,7 @@ def _request_line(entry: dict) -> str:
 
 
 def sync_command(args: argparse.Namespace) -> CommandResult:
-    """`sync [--installation ID | --repo OWNER/NAME] [--since ISO] [--wait]` (CONTRACT §5)."""
+    """`sync [--installation ID | --repo OWNER/NAME] [--since ISO] [--wait]`."""
     import sys
 
     import sqlalchemy as sa
@@ -551,7 +551,7 @@ def sync_command(args: argparse.Namespace) -> CommandResult:
 
 # tick -------------------------------------------------------------------------------------------
 def tick_command(args: argparse.Namespace) -> CommandResult:
-    """`tick [--at ISO]`: one scheduler tick in this process with the clock reading ISO (SPEC §9).
+    """`tick [--at ISO]`: one scheduler tick in this process with the clock reading ISO.
 
     It runs whoever leads (every step is idempotent), writes `report_job_history`, requests syncs
     but runs no ingestion jobs, and neither takes the scheduler lease nor writes its heartbeat.

@@ -1,4 +1,4 @@
-"""`make dev` step: run `demo seed` when the demo is on and nobody has signed up yet (CONTRACT §2)."""
+"""`make dev` step: run `demo seed` when the demo is on and nobody has signed up yet."""
 
 from __future__ import annotations
 

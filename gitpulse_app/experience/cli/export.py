@@ -1,4 +1,4 @@
-"""`export --login LOGIN --format csv|md [--start ISO --end ISO]` (CONTRACT §5, SPEC §12).
+"""`export --login LOGIN --format csv|md [--start ISO --end ISO]`.
 
 `csv` writes the timeline CSV of every fact LOGIN can see (the same rows as
 `/api/export/timeline.csv`); `md` writes LOGIN's reports in the range, separated by `---`.

@@ -1,4 +1,4 @@
-"""The command line of CONTRACT §5.
+"""The command line (README "Command line").
 
 Every command returns a `CommandResult` (a JSON-able dict plus its human summary). `--json` prints
 exactly one JSON object on stdout; logs and progress go to stderr. Exit codes: 0 success, 1 handled

@@ -1,4 +1,4 @@
-"""The stacked daily activity chart (`rx.recharts`), one bar per local date (SPEC §12)."""
+"""The stacked daily activity chart (`rx.recharts`), one bar per local date."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The coverage chip of report cards and the coverage meter of the report page (SPEC §8, §12).
+"""The coverage chip of report cards and the coverage meter of the report page.
 
 Levels come from `report_views.coverage_level`: excellent (≥ 0.9), good (≥ 0.7), warning (≥ 0.5),
 poor, or none for an empty report. The meter marks the trust threshold (0.7) with a line.
@@ -48,7 +48,7 @@ def coverage_chip(label: Var[str], level: Var[str]) -> rx.Component:
 
 
 def coverage_meter(percent: Var[int], label: Var[str], level: Var[str]) -> rx.Component:
-    """The bar, its level and the trust-threshold line (always shown, SPEC §12)."""
+    """The bar, its level and the trust-threshold line (always shown)."""
     return rx.vstack(
         rx.hstack(
             rx.text("Coverage", weight="medium", size="2"),

@@ -1,4 +1,4 @@
-"""Empty, loading and error states shared by every page (SPEC §12: skeletons, inline alert + Retry)."""
+"""Empty, loading and error states shared by every page (skeletons, inline alert + Retry)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Toasts (top-right, SPEC §12) for results and errors, sent from event handlers."""
+"""Toasts (top-right) for results and errors, sent from event handlers."""
 
 from __future__ import annotations
 

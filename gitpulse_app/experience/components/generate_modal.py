@@ -1,4 +1,4 @@
-"""The "Generate report" modal of /reports (SPEC §8 manual entry point, §12): kind, local dates,
+"""The "Generate report" modal of /reports: kind, local dates,
 just me / people / one repository, an optional focus query, and the run's live stage progress.
 
 The run is a background event: it queues the `report_regenerations` row, runs the pipeline in a

@@ -1,4 +1,4 @@
-"""KPI cards: a count, its label and the trend against the previous period (SPEC §12)."""
+"""KPI cards: a count, its label and the trend against the previous period."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The report preferences onboarding's Schedule step and `/settings` share (SPEC §12).
+"""The report preferences onboarding's Schedule step and `/settings` share.
 
 `PreferencesMixin` holds the fields and their setters; the view helpers take the page's state
 class, so both pages show the same controls with the same element ids.

@@ -1,4 +1,4 @@
-"""A report card of /reports (SPEC §12): kind badge, date, title, two lines of description,
+"""A report card of /reports: kind badge, date, title, two lines of description,
 citations, coverage, diagnostics, stale and in-progress badges, unread dot, Delete (confirm)."""
 
 from __future__ import annotations

@@ -46,7 +46,7 @@ def sign_out_form() -> rx.Component:
 
 def nav_link(label: str, href: str) -> rx.Component:
     if href == routes.REPORTS:
-        # Unread, non-empty reports (SPEC §10 in-app delivery).
+        # Unread, non-empty reports (in-app delivery).
         return rx.link(
             rx.hstack(
                 rx.text(label),
@@ -62,7 +62,7 @@ def nav_link(label: str, href: str) -> rx.Component:
 
 
 def local_mode_badge() -> rx.Component:
-    """"Local mode" and each capability running on a local provider (SPEC §12)."""
+    """"Local mode" and each capability running on a local provider."""
     return rx.box(rx.cond(
         SessionState.local_modes.length() > 0,
         rx.hover_card.root(

@@ -1,4 +1,4 @@
-"""The numbered "Sources (N)" cards of a report (SPEC §12): each opens its link in a new tab."""
+"""The numbered "Sources (N)" cards of a report: each opens its link in a new tab."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The sync banner of /dashboard and the live sync state of /repos (SPEC §6 status view, §12).
+"""The sync banner of /dashboard and the live sync state of /repos.
 
 `SyncStatusState` turns the sync status views into display-ready rows and, while any source is
 syncing, polls them in a background event (every second while a source waits for the rate limit,
@@ -303,7 +303,7 @@ def progress_card(card: SyncCard) -> rx.Component:
 
 
 def sync_banner() -> rx.Component:
-    """The dashboard's sync banner (SPEC §12)."""
+    """The dashboard's sync banner."""
     state = SyncStatusState
     return rx.vstack(
         rx.foreach(state.active_cards, progress_card),

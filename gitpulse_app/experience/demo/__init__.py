@@ -1,4 +1,4 @@
-"""The demo workspace (SPEC §11): an `acme` organisation's 60 days of GitHub activity, generated as
+"""The demo workspace: an `acme` organisation's 60 days of GitHub activity, generated as
 webhook deliveries and fed through the real receiver, processor, embeddings and report pipeline.
 
 - `generator` — the deterministic deliveries (`generate_deliveries`).

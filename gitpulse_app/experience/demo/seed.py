@@ -1,4 +1,4 @@
-"""Load the demo workspace through the real pipeline (SPEC §11 "Demo", CONTRACT §5 `demo seed`).
+"""Load the demo workspace through the real pipeline (`demo seed`).
 
 The seed creates the demo source (kind `demo`, never synced) and its people, then posts every
 generated delivery, signed, to the receiver's ASGI app in this process — the receiver's rules apply

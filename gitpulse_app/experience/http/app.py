@@ -1,4 +1,4 @@
-"""The backend HTTP routes of CONTRACT §6 as one Starlette application factory."""
+"""The backend HTTP routes as one Starlette application factory."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`GET /api/export/timeline.csv?start=&end=&repo=` (CONTRACT §6, SPEC §12 "CSV export").
+"""`GET /api/export/timeline.csv?start=&end=&repo=`.
 
 The signed-in user's visible facts as CSV: `start`/`end` are local dates (end inclusive) or ISO-8601
 instants (end exclusive), by default the last 30 local days; `repo` narrows to one visible

@@ -1,4 +1,4 @@
-"""`GET|HEAD|POST /api/health` (SPEC §13): liveness, and deep checks with `?deep=…`."""
+"""`GET|HEAD|POST /api/health`: liveness, and deep checks with `?deep=…`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`GET /api/reports/{id}.md`: a report as a markdown download (CONTRACT §6, SPEC §12).
+"""`GET /api/reports/{id}.md`: a report as a markdown download.
 
 No valid session → 401 `{"error":"Not signed in"}`; the database unreachable → 503; a report that is missing, deleted or someone
 else's → 404 `{"error":"Report not found"}` (existence never leaks). Otherwise `# {title}`, the date

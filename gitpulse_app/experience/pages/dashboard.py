@@ -1,4 +1,4 @@
-"""`/dashboard` — your week at a glance (SPEC §12): the sync banner, KPI cards this week vs the
+"""`/dashboard` — your week at a glance: the sync banner, KPI cards this week vs the
 same time last week, a 14-day stacked activity chart, yesterday's TL;DR and the latest reports."""
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ class LandingState(SessionState):
     async def load(self):
         params = self.router.url.query_parameters
         if params.get("github") == "error":
-            # A failed GitHub sign-in lands here with its message (SPEC §11 Callback).
+            # A failed GitHub sign-in lands here with its message.
             yield rx.toast.error(params.get("message") or "Unknown error")
         await self._resolve()
         settings = get_settings()

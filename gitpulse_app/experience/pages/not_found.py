@@ -1,4 +1,4 @@
-"""The standard "Page not found" (SPEC §12): unknown paths, and pages the visitor may not see
+"""The standard "Page not found": unknown paths, and pages the visitor may not see
 (a non-operator's /ops answers with the same view, so the page's existence never leaks)."""
 
 from __future__ import annotations

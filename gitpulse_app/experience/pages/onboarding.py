@@ -1,4 +1,4 @@
-"""`/onboarding` — three steps to a first report (SPEC §12): 1 Connect GitHub, 2 Sources (linked
+"""`/onboarding` — three steps to a first report: 1 Connect GitHub, 2 Sources (linked
 installations polled every 5 s, the App install link, a personal access token, or the server token for
 operators), 3 Schedule (IANA zone defaulting to the browser's, toggles, week start). "Complete
 setup" saves the schedule, follows the running syncs live, writes the first report and opens it.
@@ -151,7 +151,7 @@ class OnboardingState(PreferencesMixin, SessionState):
         self.loading = False
         events: list = [OnboardingState.poll_sources]
         if not view.timezone:
-            # No zone yet: default to the browser's (SPEC §12).
+            # No zone yet: default to the browser's.
             events.append(rx.call_script(preferences.BROWSER_ZONE_JS,
                                          callback=OnboardingState.set_browser_zone))
         return events

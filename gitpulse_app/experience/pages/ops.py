@@ -1,7 +1,7 @@
-"""`/ops` — what an operator opens when something looks wrong (SPEC §12): webhook deliveries with
+"""`/ops` — what an operator opens when something looks wrong: webhook deliveries with
 Replay for dead letters, sync batches and jobs with errors, the scheduler's last 50 runs, queue
 depths, provider configuration with deep health, and the last 50 email deliveries (addresses
-masked). Anyone who is not an operator gets the standard "Page not found" (CONTRACT §7)."""
+masked). Anyone who is not an operator gets the standard "Page not found"."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Every UI route of CONTRACT §7 with its page, title and on_load, and the 404 page."""
+"""Every UI route (`routes`) with its page, title and on_load, and the 404 page."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`/repos/[owner]/[name]` — one repository's activity (SPEC §12): header, 7/30/90/180/365-day
+"""`/repos/[owner]/[name]` — one repository's activity: header, 7/30/90/180/365-day
 ranges ending at the instant the page loaded, KPI cards with trends, the event breakdown (rows
 toggle the chart's types), a stacked daily chart by local date, and the top contributors."""
 
@@ -162,7 +162,7 @@ class RepoDetailState(SessionState):
             return redirect
         self.loading, self.not_found, self.repo_full_name = True, False, ""
         self.range_days = str(DEFAULT_RANGE)
-        # The window's end is frozen when the page loads (SPEC §12).
+        # The window's end is frozen when the page loads.
         self._end = utcnow()
         await self._fetch()
         zone = resolve_zone(self._zone)

@@ -1,9 +1,9 @@
-"""`/reports/[id]` — one cited report (SPEC §12): header, metadata, the coverage meter, stale banner,
+"""`/reports/[id]` — one cited report: header, metadata, the coverage meter, stale banner,
 diagnostics, the sanitised body with inline citation links, numbered sources, email status, and
 Download markdown / Regenerate (live stages) / Delete. Keys: ← older, → newer, Esc → /reports.
 
 Only the owner sees a report; anyone else — and everyone, once it is deleted — gets "Report not
-found", exactly as for an id that never existed (SPEC §11).
+found", exactly as for an id that never existed.
 """
 
 from __future__ import annotations

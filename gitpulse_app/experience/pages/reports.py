@@ -1,4 +1,4 @@
-"""`/reports` — your reports, newest first (SPEC §12): 20 cards at a time with infinite scroll, a kind
+"""`/reports` — your reports, newest first: 20 cards at a time with infinite scroll, a kind
 filter, Delete with confirmation, "Generate report" (the modal), "Backfill 7 Days" and "Sync now"."""
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ class ReportsState(SyncStatusState):
 
     @rx.event(background=True)
     async def backfill(self):
-        """Generate the missing daily reports of the last 7 days, after a sync (SPEC §8)."""
+        """Generate the missing daily reports of the last 7 days, after a sync."""
         async with self:
             if self.backfilling:
                 return

@@ -1,4 +1,4 @@
-"""`/repos` — your sources and their repositories (SPEC §12): integration health, a card per
+"""`/repos` — your sources and their repositories: integration health, a card per
 source with live sync state and "Sync now", failed deliveries with Retry, repositories with track
 toggles (50 at a time), and adding a personal-access-token source."""
 

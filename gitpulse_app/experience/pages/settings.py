@@ -1,5 +1,5 @@
-"""`/settings` — GitHub connection, report schedule, email, token sources, sign out everywhere
-(SPEC §12). Saving validates every field first: with any field error nothing is saved."""
+"""`/settings` — GitHub connection, report schedule, email, token sources, sign out everywhere.
+Saving validates every field first: with any field error nothing is saved."""
 
 from __future__ import annotations
 
@@ -98,7 +98,7 @@ class SettingsState(PreferencesMixin, SessionState):
         ]
         self.loading = False
         if not view.timezone:
-            # No zone yet: default to the browser's (SPEC §12).
+            # No zone yet: default to the browser's.
             notices.append(rx.call_script(preferences.BROWSER_ZONE_JS,
                                           callback=SettingsState.set_browser_zone))
         return notices

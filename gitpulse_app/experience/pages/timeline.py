@@ -1,4 +1,4 @@
-"""`/timeline` — every fact you can see, newest first (SPEC §12): keyset pages of 50 with infinite
+"""`/timeline` — every fact you can see, newest first: keyset pages of 50 with infinite
 scroll, filters (repository, person, types, local dates), a semantic search box whose ranked hits
 show score bars ("Clear" returns), and "Export CSV" for the current range and repository."""
 

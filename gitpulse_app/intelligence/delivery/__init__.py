@@ -1,4 +1,4 @@
-"""Email and in-app delivery of reports (SPEC §10).
+"""Email and in-app delivery of reports.
 
 - `enqueue_report_email` — called by the reports pipeline after a scheduled report is saved;
 - `enqueue_report_channels` — the same for the owner's Slack, Discord and webhook channels

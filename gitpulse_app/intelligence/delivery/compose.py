@@ -1,4 +1,4 @@
-"""The email of a report: subject, plain text, inline-styled HTML and headers (SPEC §10).
+"""The email of a report: subject, plain text, inline-styled HTML and headers.
 
 Both bodies are rendered here from the report's `sections` (or, for a report without sections,
 from its `markdown`), never by copying stored HTML, so the email's safety does not depend on any
@@ -35,7 +35,7 @@ from gitpulse_app.intelligence.formatting import (
 from gitpulse_app.intelligence.reports.markup import allowed_map, normalize_url
 
 
-# The date label of SPEC §8, in the report's zone --------------------------------------------------
+# The date label of the report's window, in the report's zone ----------------------------------
 def date_label(report: Report) -> str:
     """`December 5, 2025` for a daily report (a standard one: its work day), `Dec 1 - Dec 7, 2025`
     otherwise."""
@@ -49,7 +49,7 @@ def date_label(report: Report) -> str:
 def subject_for(report: Report) -> str:
     """`GitPulse daily standup — December 5, 2025`, `GitPulse weekly retro — Dec 1 - Dec 7, 2025`.
 
-    The dash is an em dash; the label is the one of SPEC §8, in the report's time zone.
+    The dash is an em dash; the label is `date_label`'s, in the report's time zone.
     """
     what = "daily standup" if report.kind == "daily" else "weekly retro"
     return f"GitPulse {what} \u2014 {date_label(report)}"

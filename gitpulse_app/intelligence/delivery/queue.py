@@ -1,4 +1,6 @@
-"""The email queue: enqueue, claim, send, retry and the at-most-once sweep (SPEC §10).
+"""The email queue: enqueue, claim, send, retry and the at-most-once sweep.
+
+Why at most once: docs/decisions/at-most-once-delivery.md.
 
 Machine of an `email_deliveries` row: pending → sending (claimed by a conditional UPDATE that
 records `claimed_by`, `attempts+1`) → sent | pending (retry after 1 m, 5 m, 15 m) | failed (after

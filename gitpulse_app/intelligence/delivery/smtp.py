@@ -1,4 +1,4 @@
-"""Sending one message through the server named by `SMTP_URL` (SPEC §10, CONTRACT §3).
+"""Sending one message through the server named by `SMTP_URL`.
 
 URL forms:
 - `smtp://[user:pass@]host[:port]` — plain SMTP, default port 25;

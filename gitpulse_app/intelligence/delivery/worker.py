@@ -1,4 +1,4 @@
-"""The in-process email drain every backend process runs (SPEC §1, §10).
+"""The in-process email drain every backend process runs.
 
 Every 10 s it sweeps stale `sending` claims and sends every due email; the scheduler's tick also
 drains, so a report's email goes out in the tick that made it. SMTP and database work run in a

@@ -1,4 +1,4 @@
-"""Embeddings and semantic search (SPEC §7).
+"""Embeddings and semantic search.
 
 Importing this package registers the `embeddings` worker and connects the `fact_changed` receiver
 that queues new and updated facts; every process that ingests facts or runs workers imports it.

@@ -1,4 +1,4 @@
-"""Provider calls for facts: batch budgets, halving, and checking what comes back (SPEC §7).
+"""Provider calls for facts: batch budgets, halving, and checking what comes back.
 
 Nothing here touches the database. A batch holds at most 128 texts and stays within the provider's
 character budget (100,000 for Voyage, safe even at ~1 token per character; 240,000 for OpenAI), so

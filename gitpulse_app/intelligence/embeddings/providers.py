@@ -1,4 +1,4 @@
-"""Embedding providers behind one small protocol, and the provider chain (SPEC §7).
+"""Embedding providers behind one small protocol, and the provider chain.
 
 The chain is Voyage (when `VOYAGE_API_KEY` is set) → OpenAI (when `OPENAI_API_KEY` is set) → the
 local hashing provider, which needs nothing and never fails. Every provider returns one float32 row
@@ -68,7 +68,7 @@ class EmbeddingProvider(Protocol):
 
 
 def classify_http_error(status: int | None, message: str, model: str) -> FailureKind:
-    """Map a provider's HTTP error to what the queue does (SPEC §7).
+    """Map a provider's HTTP error to what the queue does.
 
     A 404, or an error naming the model, makes the provider unavailable; a 400 naming a token or
     batch limit halves the batch; anything else counts as an attempt.
@@ -174,7 +174,7 @@ class OpenAIProvider:
 
 
 class LocalProvider:
-    """Deterministic feature hashing of words and word pairs (SPEC §7); never fails.
+    """Deterministic feature hashing of words and word pairs; never fails.
 
     Lower-cased `\\w+` tokens plus adjacent-token bigrams ("a b"); each feature's SHA-256 picks the
     index (first 4 bytes big-endian mod 1024) and the sign (+ when the 5th byte is even), weight 1

@@ -1,4 +1,4 @@
-"""The embedding queue: enqueue rules, claims, drain passes and recovery (SPEC §7).
+"""The embedding queue: enqueue rules, claims, drain passes and recovery.
 
 A row targets one `(content_hash, model)`. Machine: pending → processing (claimed by a conditional
 UPDATE, `attempts+1`) → deleted on success, back to pending with backoff 30 s·2^(attempts−1) on a
@@ -129,7 +129,7 @@ def enqueue_events(
     session: Session, event_ids: Iterable[int], model: str | None = None,
     *, now: dt.datetime | None = None,
 ) -> None:
-    """Queue facts for `model` (default: the primary model) by SPEC §7's rules.
+    """Queue facts for `model` (default: the primary model) by the rules below.
 
     One INSERT…SELECT per 5000 facts: skipped when the embedding exists, a failed row is reset to
     pending with attempts 0, a pending or processing row is kept, otherwise a pending row is

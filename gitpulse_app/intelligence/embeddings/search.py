@@ -1,4 +1,4 @@
-"""Semantic search over the facts a user can see (SPEC §7).
+"""Semantic search over the facts a user can see (docs/decisions/search-matrix.md).
 
 SQL selects only the candidates' ids and content hashes (newest first, at most 200,000), as two
 comma-joined strings parsed by NumPy. Each process keeps, per database and model, one float32
@@ -49,7 +49,7 @@ MAX_CANDIDATES = 200_000
 SYNC_EMBED_MAX = 2000
 _REFRESH_PAGE = 10_000
 _VECTOR_BYTES = DIMENSIONS * 4
-_HASH_CHARS = 64  # a SHA-256 hex digest (SPEC §3)
+_HASH_CHARS = 64  # a SHA-256 hex digest
 class SearchError(ValueError):
     """The search cannot run as asked; the message says what to change."""
 
@@ -371,7 +371,7 @@ def search_facts(
     Args:
         session: A session on the database to search.
         query: What to look for; cut to 8000 characters.
-        repo_ids: The repositories the searching user can see (SPEC §11); nothing else is searched.
+        repo_ids: The repositories the searching user can see; nothing else is searched.
         actor_logins: Only facts by these GitHub logins (case-insensitive).
         repo: Only facts of this repository (`owner/name`, case-insensitive).
         types: Only facts of these types.

@@ -1,4 +1,4 @@
-"""The text embedded for each fact (SPEC §7), read from the fact's metadata keys.
+"""The text embedded for each fact, read from the fact's metadata keys.
 
 Templates use the metadata keys the canonicalizers actually write (`number`, `pr_number`,
 `issue_number`, `sha`, `tag_name`), fixing the original's mismatched keys. A fact whose type has no

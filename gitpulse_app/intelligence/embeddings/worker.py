@@ -1,4 +1,4 @@
-"""The in-process embedding drain every backend process runs (SPEC §1, §7).
+"""The in-process embedding drain every backend process runs.
 
 It drains the queue as soon as `fact_changed` wakes it (facts embedded within seconds) and polls
 every 10 s; each poll also runs the background enqueuer, which fills in facts that have neither a

@@ -1,4 +1,4 @@
-"""Cited reports (SPEC §8): collect → cache → generate → validate → save, and staleness.
+"""Cited reports: collect → cache → generate → validate → save, and staleness.
 
 Importing this package connects the `fact_changed` receiver that marks reports stale; every process
 that ingests facts imports it through `experience.wiring.load_capabilities`.

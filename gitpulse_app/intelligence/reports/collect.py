@@ -1,4 +1,4 @@
-"""Collecting: the facts of a report's window and scope (SPEC §8 "Scope", pipeline step 1).
+"""Collecting: the facts of a report's window and scope.
 
 Facts are those with `start ≤ ts < end`, in repositories the owner can see, by the scope's actors
 (or in the scope's repository), newest first and at most 2,000 (the newest are kept). With a focus

@@ -1,4 +1,4 @@
-"""What to tell a reader about a report's citations (SPEC §8 "Diagnostics", as the original).
+"""What to tell a reader about a report's citations.
 
 - no facts → "No activity";
 - facts with source URLs but no citation → "Review needed";

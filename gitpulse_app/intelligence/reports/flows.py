@@ -1,4 +1,4 @@
-"""Multi-step report flows of SPEC §8's entry points: backfill, the first report, "today so far".
+"""Multi-step report flows: backfill, the first report, "today so far".
 
 Backfill first lets the caller request and await a sync of the user's sources (the UI passes the
 sync service's request-and-wait, up to 120 s), then generates the standard daily report of each work

@@ -1,4 +1,4 @@
-"""Generating with a model: the openai SDK against `OPENAI_BASE_URL`, with SPEC §8's retry schedule.
+"""Generating with a model: the openai SDK against `OPENAI_BASE_URL`, with the retry schedule below.
 
 Each model of the chain (`GITPULSE_LLM_MODEL`, then `GITPULSE_LLM_FALLBACK_MODEL`) is asked through
 `chat.completions` with temperature 0.3, `max_tokens` 4000, `response_format` json_object and a 60 s
@@ -37,7 +37,7 @@ REPORT_DEADLINE_S = 180.0
 RETRY_DELAYS_S = (1.0, 2.0, 4.0)
 PROVIDER = "openai"
 
-# USD per 1M tokens (input, output), SPEC §14; unknown models cost None.
+# USD per 1M tokens (input, output); unknown models cost None.
 PRICES_PER_MILLION: dict[str, tuple[float, float]] = {
     "gpt-4.1-mini": (0.40, 1.60),
     "gpt-4.1": (2.0, 8.0),
@@ -47,7 +47,7 @@ PRICES_PER_MILLION: dict[str, tuple[float, float]] = {
 
 
 def estimate_cost(model: str, input_tokens: int, output_tokens: int) -> float | None:
-    """The price of one call, from the table of SPEC §14.
+    """The price of one call, from the table above.
 
     A router prefix such as `openai/` (OpenRouter) is ignored; unknown models give None.
     """

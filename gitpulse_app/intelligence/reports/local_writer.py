@@ -1,4 +1,4 @@
-"""The local writer: a deterministic, extractive report that cites every fact (SPEC §8, beyond).
+"""The local writer: a deterministic, extractive report that cites every fact.
 
 Facts go to sections by type. Within a section there is one bullet per repository (most facts
 first, then by name), its items in time order joined by "; ", e.g.

@@ -1,4 +1,4 @@
-"""Non-table types of the report pipeline (SPEC §8): scope, collected facts, sections, outcomes."""
+"""Non-table types of the report pipeline: scope, collected facts, sections, outcomes."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ SECTION_TITLES: dict[str, tuple[str, ...]] = {
              "Momentum & Direction"),
 }
 
-# Origins that never restore a soft-deleted standard report (SPEC §8 "Saving").
+# Origins that never restore a soft-deleted standard report.
 AUTOMATIC_ORIGINS = frozenset({"scheduled", "post_sync", "onboarding", "backfill"})
 ORIGINS = AUTOMATIC_ORIGINS | {"manual", "demo"}
 

@@ -3,7 +3,7 @@
 A request names an owner, a kind, a window and optionally logins, a repository or a focus query.
 Planning checks them against the database (unknown logins and invisible repositories are refused),
 decides whether the report is *standard* (the owner alone, no query, exactly the daily window of one
-of the owner's work days or the owner's week) and computes the cache key of SPEC §8 step 2.
+of the owner's work days or the owner's week) and computes the cache key.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The post-sync "today so far" report (SPEC §6 Batch finalisation, §8 entry points).
+"""The post-sync "today so far" report.
 
 A completed `manual` batch requested by a user, or a completed `webhook` batch, produces the standard
 daily report of the work-day window in progress (partial until it ends) for the requesting user or, for webhook

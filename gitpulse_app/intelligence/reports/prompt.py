@@ -1,4 +1,4 @@
-"""The report prompt, `prompt_version = "py-v1"` (SPEC §8 "Prompt").
+"""The report prompt, `prompt_version = "py-v1"`.
 
 The system message holds the role line for the report's kind (or the team role) and the rules:
 cite every claim, invent nothing, cover every event, answer with one JSON object. The user message

@@ -1,6 +1,6 @@
 """Rendering: markdown from sections, sanitised HTML, titles, descriptions, the markdown download.
 
-SPEC §8 "Rendering". Markdown is `## {title}` then `- {bullet}` lines per section, sections joined
+Markdown is `## {title}` then `- {bullet}` lines per section, sections joined
 by one blank line. HTML is rendered from that markdown by markdown-it-py (the parser the validator
 uses, raw HTML shown as text) and sanitised by nh3 with an allowlist: only h2, h3, p, ul, ol, li, a,
 strong, em, code, pre, blockquote and br survive, without attributes, except `href` on links, kept

@@ -1,4 +1,4 @@
-"""Saving: one transaction writes the report and its coverage rows (SPEC §8 step 5).
+"""Saving: one transaction writes the report and its coverage rows.
 
 A standard window's report is replaced in place (same id, so links stay valid; the row takes the
 new origin and is undeleted). A regeneration replaces the report it was asked for. Until this

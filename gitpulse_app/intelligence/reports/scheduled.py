@@ -1,4 +1,4 @@
-"""Periodic report jobs: the sweep for interrupted runs (SPEC §8 stages, §9 "zombies").
+"""Periodic report jobs: the sweep for interrupted runs.
 
 A regeneration not updated for 10 minutes while still in an active stage was interrupted (the
 process died or hung): it becomes failed "Interrupted; try again" at that stage. A user whose

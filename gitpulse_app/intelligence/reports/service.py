@@ -1,4 +1,4 @@
-"""Report generation: collect → cache → generate → validate → save (SPEC §8).
+"""Report generation: collect → cache → generate → validate → save (docs/ARCHITECTURE.md).
 
 `generate_report` is the one entry point of every producer (scheduler, post-sync, onboarding,
 backfill, the UI and the CLI); `regenerate_report` reruns an existing report without the cache and

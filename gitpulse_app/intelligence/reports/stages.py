@@ -1,4 +1,4 @@
-"""The `report_regenerations` record of one report run (SPEC §8 "Pipeline and stages").
+"""The `report_regenerations` record of one report run.
 
 queued 0 → collecting 10 → generating 30 → validating 70 → saving 90 → completed 100, or failed with
 `error_stage` and the progress it had reached. Each step commits on its own, so a page polling the

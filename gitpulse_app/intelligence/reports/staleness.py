@@ -1,4 +1,4 @@
-"""Staleness: a fact that lands in an existing report's window marks it stale (SPEC §8, beyond).
+"""Staleness: a fact that lands in an existing report's window marks it stale.
 
 On `fact_changed`, every non-deleted report whose window contains the fact's time, whose scope
 includes it (its actor among `scope_logins`, or its repository = `scope_repo`), whose owner can see

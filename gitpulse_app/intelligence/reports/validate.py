@@ -1,6 +1,6 @@
 """Validating: parse a model's answer, map its sections, keep only real citations, measure coverage.
 
-SPEC §8 step 4. Parsing strips code fences, else takes the last balanced `{…}` holding `"sections"`.
+Parsing strips code fences, else takes the last balanced `{…}` holding `"sections"`.
 Titles match case-insensitively after trimming `#`, numbering and spaces; sections come out in the
 expected order, missing ones as "No activity recorded", extra ones dropped; at most 5 bullets.
 Control characters (NUL included) are stripped before anything else.

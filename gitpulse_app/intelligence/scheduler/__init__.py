@@ -1,4 +1,6 @@
-"""The scheduler (SPEC §9): reports at every user's local midnight, and all periodic work.
+"""The scheduler: reports at every user's local midnight, and all periodic work.
+
+The rules of windows and due reports: docs/SCHEDULING.md.
 
 - `tick` — `run_tick(at)`: one tick with an injected clock (`tick --at` and the 15-minute job);
 - `due` — which daily and weekly windows are due at an instant;

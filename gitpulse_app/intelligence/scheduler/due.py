@@ -1,4 +1,4 @@
-"""Which standard reports are due at a tick instant (SPEC §9 Daily, Weekly).
+"""Which standard reports are due at a tick instant (docs/SCHEDULING.md).
 
 Due-ness is computed from each user's IANA zone at tick time; nothing stores a UTC hour.
 
@@ -11,7 +11,7 @@ Due-ness is computed from each user's IANA zone at tick time; nothing stores a U
 The catch-up horizon is `daily_enabled_at` / `weekly_enabled_at` (a change of work days moves the
 daily one to the change, so new work days apply from the next window on), or, while the toggle was never
 switched (it defaults to on), `onboarding_completed_at`: a new user is not handed a week of reports
-about the days before they joined. A soft-deleted report counts as existing (SPEC §8: automatic
+about the days before they joined. A soft-deleted report counts as existing (automatic
 producers never recreate it); a partial one does not, so "today so far" becomes final at the first
 tick after its day ends.
 

@@ -1,4 +1,4 @@
-"""The in-process scheduler every backend process runs (SPEC §9): APScheduler, leader only.
+"""The in-process scheduler every backend process runs: APScheduler, leader only.
 
 An `AsyncIOScheduler` fires the jobs on the event loop; their database work runs in threads
 (`asyncio.to_thread`), so the loop keeps serving requests. Every job first asks the election

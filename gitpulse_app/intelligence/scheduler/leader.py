@@ -1,7 +1,9 @@
-"""Leader election for the scheduler (SPEC §9): only one process runs the periodic jobs.
+"""Leader election for the scheduler: only one process runs the periodic jobs.
+
+Why this design: docs/decisions/leader-election.md.
 
 Every backend process runs the scheduler; its jobs work only in the leader, whose holder id is its
-claim id (SPEC §4). Two implementations share one small interface:
+claim id (`core.claims`). Two implementations share one small interface:
 
 - `acquire(now)` — at startup and at every tick: become or stay the leader; the leader writes
   `heartbeat_at` (the heartbeat `/api/health?deep=1` reads) each time.

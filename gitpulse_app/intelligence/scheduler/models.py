@@ -1,4 +1,4 @@
-"""Non-table types of the scheduler (SPEC §9): what a tick did, and the windows it found due."""
+"""Non-table types of the scheduler: what a tick did, and the windows it found due."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ class KindTally:
 
 @dataclass
 class TickResult:
-    """Everything one tick did (`tick --json`, SPEC §9).
+    """Everything one tick did (`tick --json`).
 
     Attributes:
         at: The injected clock reading every step used.
@@ -81,7 +81,7 @@ class TickResult:
     failed_steps: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
-        """The `tick --json` object: exactly the keys of SPEC §9."""
+        """The `tick --json` object: exactly these keys, stable for scripts."""
         return {
             "at": iso_z(self.at),
             "daily": self.daily.as_json(),

@@ -1,4 +1,4 @@
-"""Retention (SPEC §9): the daily cleanup run by the 03:45 UTC tick.
+"""Retention: the daily cleanup run by the 03:45 UTC tick.
 
 Deleted, by age at the injected clock reading:
 - completed or failed ingestion jobs, and finished (completed/failed) sync batches, after 7 days;
@@ -6,7 +6,7 @@ Deleted, by age at the injected clock reading:
 - expired auth sessions;
 - report regenerations after 30 days.
 
-Facts, reports, embeddings and email deliveries are never touched (SPEC §15).
+Facts, reports, embeddings and email deliveries are never touched.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def _count(result: sa.CursorResult) -> int:
 
 
 def cleanup(now: dt.datetime) -> RetentionResult:
-    """Delete what SPEC §9 Retention lets go, in one transaction.
+    """Delete what the rules above let go, in one transaction.
 
     Args:
         now: The clock reading (`tick --at`): every age is measured from it.

@@ -1,4 +1,4 @@
-"""One scheduler tick (SPEC §9): what the 15-minute job and `tick --at` both run.
+"""One scheduler tick: what the 15-minute job and `tick --at` both run.
 
 In order: zombie and unblock sweeps; drains; due daily and weekly reports; reconciliation syncs
 (6 h); the daily slot jobs of the tick whose instant, floored to 15 minutes, equals their slot
@@ -172,7 +172,7 @@ def _step(result: TickResult, name: str, fn: Callable[[], object]) -> None:
 
 
 def run_tick(at: dt.datetime) -> TickResult:
-    """Run everything a tick at `at` does (SPEC §9), with `at` as the only clock.
+    """Run everything a tick at `at` does, with `at` as the only clock.
 
     Args:
         at: The tick instant (aware). The CLI passes `--at`; the scheduler passes the time its

@@ -1,4 +1,4 @@
-"""App JWTs, installation tokens and token sources against a fake GitHub (SPEC §5 Acceptance)."""
+"""App JWTs, installation tokens and token sources against a fake GitHub."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""GitHubClient against a fake GitHub on 127.0.0.1 (SPEC §5 Acceptance)."""
+"""GitHubClient against a fake GitHub on 127.0.0.1."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Visibility of sources and repositories (SPEC §11) as sync and the UI use it."""
+"""Visibility of sources and repositories (docs/VISIBILITY.md) as sync and the UI use it."""
 
 from __future__ import annotations
 

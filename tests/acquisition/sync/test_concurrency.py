@@ -1,4 +1,4 @@
-"""Concurrent requests and claims: one batch per installation, each job claimed once (SPEC §2, §6).
+"""Concurrent requests and claims: one batch per installation, each job claimed once.
 
 SQLite runs on a file (an in-memory database is one shared connection, which cannot race) and
 PostgreSQL on the real server; both use real threads.

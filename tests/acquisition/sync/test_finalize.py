@@ -1,4 +1,4 @@
-"""Batch finalisation (SPEC §6): once all jobs ended, exactly once, with the source's outcome."""
+"""Batch finalisation: once all jobs ended, exactly once, with the source's outcome."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Job state transitions, the unblock job and the zombie sweep (SPEC §2 ingestion_jobs, §6)."""
+"""Job state transitions, the unblock job and the zombie sweep."""
 
 from __future__ import annotations
 

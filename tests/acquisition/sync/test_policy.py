@@ -1,4 +1,4 @@
-"""The pure sync policy (SPEC §6 request step 4)."""
+"""The pure sync policy."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Sync requests: request() steps 1–5 (SPEC §6) and the CLI's variant (CONTRACT §5)."""
+"""Sync requests: `request_sync` and the CLI's variant."""
 
 from __future__ import annotations
 

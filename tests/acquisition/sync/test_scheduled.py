@@ -1,4 +1,4 @@
-"""The periodic sync requests: 6-hourly reconciliation and the 04:30 catch-up (SPEC §6, §9)."""
+"""The periodic sync requests: 6-hourly reconciliation and the 04:30 catch-up."""
 
 from __future__ import annotations
 

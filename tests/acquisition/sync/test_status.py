@@ -1,4 +1,4 @@
-"""The sync status view model and the integration status (SPEC §6)."""
+"""The sync status view model and the integration status."""
 
 from __future__ import annotations
 

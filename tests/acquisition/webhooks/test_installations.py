@@ -1,5 +1,5 @@
-"""Installation events (SPEC §4 `installation`, `installation_repositories`,
-`github_app_authorization`)."""
+"""Installation events: `installation`, `installation_repositories`,
+`github_app_authorization`."""
 
 import logging
 

@@ -1,4 +1,4 @@
-"""Processing stored envelopes (SPEC §4 Processing, Dispatch and Acceptance)."""
+"""Processing stored envelopes (docs/webhook-batches.md)."""
 
 import datetime as dt
 import logging

@@ -1,4 +1,4 @@
-"""The receiver through the real HTTP endpoint (SPEC §4 steps 1–7, §15 webhook rows)."""
+"""The receiver through the real HTTP endpoint."""
 
 import codecs
 import datetime as dt

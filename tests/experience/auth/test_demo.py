@@ -1,4 +1,4 @@
-"""`GET /auth/demo` (SPEC §11 Demo)."""
+"""`GET /auth/demo`."""
 
 from __future__ import annotations
 

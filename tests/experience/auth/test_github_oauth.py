@@ -1,4 +1,4 @@
-"""The GitHub OAuth round trip through the real routes, against a fake GitHub (SPEC §11)."""
+"""The GitHub OAuth round trip through the real routes, against a fake GitHub."""
 
 from __future__ import annotations
 

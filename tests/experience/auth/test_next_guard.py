@@ -1,4 +1,4 @@
-"""The open-redirect guard on `next` (SPEC §11)."""
+"""The open-redirect guard on `next`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`/auth/*` allows 60 requests a minute per client IP (SPEC §11 Rate limit)."""
+"""`/auth/*` allows 60 requests a minute per client IP (docs/SECURITY.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Expired OAuth tokens are refreshed; a failed refresh asks the user to reconnect (SPEC §5)."""
+"""Expired OAuth tokens are refreshed; a failed refresh asks the user to reconnect."""
 
 from __future__ import annotations
 

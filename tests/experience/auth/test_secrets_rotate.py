@@ -1,4 +1,4 @@
-"""`secrets rotate --from-key-file PATH` (CONTRACT §5): re-encrypt stored tokens."""
+"""`secrets rotate --from-key-file PATH`: re-encrypt stored tokens."""
 
 from __future__ import annotations
 

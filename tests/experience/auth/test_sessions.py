@@ -1,4 +1,4 @@
-"""Session cookies: logout, expiry, sliding, sign out everywhere (SPEC §11 Sessions)."""
+"""Session cookies: logout, expiry, sliding, sign out everywhere (docs/SECURITY.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What a sign-in writes about the user and their installations (SPEC §2 users, §11 Callback)."""
+"""What a sign-in writes about the user and their installations."""
 
 from __future__ import annotations
 

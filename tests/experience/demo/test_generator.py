@@ -1,4 +1,4 @@
-"""The demo's generated webhook deliveries (SPEC §11 Demo, §3, §4)."""
+"""The demo's generated webhook deliveries."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def deliveries() -> list[Delivery]:
 
 
 def expected_fact_types(delivery: Delivery) -> list[str]:
-    """What SPEC §3 says each delivery yields, worked out from the payload alone."""
+    """The facts each delivery should yield, worked out from the payload alone."""
     payload = delivery.payload
     match delivery.event, delivery.action:
         case "pull_request", "opened":

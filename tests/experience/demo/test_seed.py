@@ -1,4 +1,4 @@
-"""`demo seed [--reset]`: the demo workspace through the real pipeline (SPEC §11, CONTRACT §5)."""
+"""`demo seed [--reset]`: the demo workspace through the real pipeline."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Subjects, bodies and headers of the report email (SPEC §10)."""
+"""Subjects, bodies and headers of the report email."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SIGKILL mid-send: one "Delivery outcome unknown" row and never a second message (SPEC §10)."""
+"""SIGKILL mid-send: one "Delivery outcome unknown" row and never a second message."""
 
 from __future__ import annotations
 

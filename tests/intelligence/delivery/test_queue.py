@@ -1,4 +1,4 @@
-"""Enqueue rules, sending, retries, Retry and the at-most-once sweep (SPEC §10)."""
+"""Enqueue rules, sending, retries, Retry and the at-most-once sweep."""
 
 from __future__ import annotations
 

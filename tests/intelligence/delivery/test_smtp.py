@@ -1,4 +1,4 @@
-"""`SMTP_URL` parsing and sending against a real SMTP server on 127.0.0.1 (SPEC §10)."""
+"""`SMTP_URL` parsing and sending against a real SMTP server on 127.0.0.1."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The report page's email line and the in-app unread state (SPEC §10, §12)."""
+"""The report page's email line and the in-app unread state."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The email drain runs in every backend process (SPEC §1, §10)."""
+"""The email drain runs in every backend process."""
 
 from __future__ import annotations
 

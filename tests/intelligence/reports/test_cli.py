@@ -1,4 +1,4 @@
-"""`python -m gitpulse_app report …` (CONTRACT §5, SPEC §8 CLI windows)."""
+"""`python -m gitpulse_app report …`."""
 
 import datetime as dt
 import json

@@ -1,4 +1,4 @@
-"""`GET /api/reports/{id}.md` (CONTRACT §6)."""
+"""`GET /api/reports/{id}.md`."""
 
 import datetime as dt
 import secrets

@@ -1,4 +1,4 @@
-"""`python -m gitpulse_app tick [--at ISO] [--json]` (CONTRACT §5, SPEC §9)."""
+"""`python -m gitpulse_app tick [--at ISO] [--json]`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Split brain is harmless (SPEC §9): two processes ticking the same instant against one
+"""Split brain is harmless: two processes ticking the same instant against one
 PostgreSQL database make each report once."""
 
 from __future__ import annotations

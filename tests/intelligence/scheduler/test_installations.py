@@ -1,4 +1,4 @@
-"""The 02:15 installation reconcile (SPEC §6) against a fake GitHub on 127.0.0.1."""
+"""The 02:15 installation reconcile against a fake GitHub on 127.0.0.1."""
 
 from __future__ import annotations
 

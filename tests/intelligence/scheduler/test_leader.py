@@ -1,4 +1,4 @@
-"""One leader across processes (SPEC §9): the SQLite lease row, the PostgreSQL advisory lock, and
+"""One leader across processes: the SQLite lease row, the PostgreSQL advisory lock, and
 the jobs that run only in the leader. Hand-overs are driven with an injected clock and short
 intervals; nothing sleeps."""
 

@@ -1,4 +1,4 @@
-"""Due daily and weekly reports through `run_tick` (SPEC §9 Daily, Weekly, Acceptance)."""
+"""Due daily and weekly reports through `run_tick` (docs/SCHEDULING.md)."""
 
 from __future__ import annotations
 

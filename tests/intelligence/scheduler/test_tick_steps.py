@@ -1,4 +1,4 @@
-"""The tick's other steps (SPEC §9): sweeps, drains, syncs, daily slot jobs, finalisation — all
+"""The tick's other steps: sweeps, drains, syncs, daily slot jobs, finalisation — all
 on the injected clock."""
 
 from __future__ import annotations

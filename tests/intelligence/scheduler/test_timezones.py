@@ -1,4 +1,4 @@
-"""Time zones (SPEC §9): refused when saved, never coerced; a stored zone that stops resolving
+"""Time zones: refused when saved, never coerced; a stored zone that stops resolving
 is read as UTC by the scheduler."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Bad input from GitHub (SPEC §15): the job fails or blocks with a readable error, the other
+"""Bad input from GitHub: the job fails or blocks with a readable error, the other
 repositories of the batch finish, and nothing already stored is lost."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`python -m gitpulse_app sync` (CONTRACT §5): sources, --repo, --wait, --json, exit codes."""
+"""`python -m gitpulse_app sync`: sources, --repo, --wait, --json, exit codes."""
 
 from __future__ import annotations
 

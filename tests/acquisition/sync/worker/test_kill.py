@@ -1,4 +1,4 @@
-"""A `sync --wait` process killed with SIGKILL mid-job, recovered, and run again (SPEC §6)."""
+"""A `sync --wait` process killed with SIGKILL mid-job, recovered, and run again."""
 
 from __future__ import annotations
 

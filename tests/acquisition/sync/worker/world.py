@@ -210,7 +210,7 @@ class World:
 
 
 def populate(world: World, now: dt.datetime) -> World:
-    """A few hundred items around a 30-day window ending at `now`, with the edge cases SPEC names.
+    """A few hundred items around a 30-day window ending at `now`, with the edge cases that matter.
     """
     hours = lambda n: now - dt.timedelta(hours=n)  # noqa: E731
     for n in range(1, 51):  # in the window; some merged, some closed unmerged
