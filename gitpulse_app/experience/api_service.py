@@ -151,7 +151,9 @@ def list_facts(principal: Principal, *, start: str | None = None, end: str | Non
     with session_scope() as session:
         actor_id = None
         if actor and actor.strip():
-            ids = resolve_logins(session, [actor.strip().lstrip("@")])
+            ids = resolve_logins(session, [actor.strip().lstrip("@")],
+                                 visible_repo_ids(session, principal.user_id),
+                                 principal.user_id)
             if not ids:
                 return {"facts": [], "next_cursor": None, "sources": []}
             actor_id = next(iter(ids.values()))

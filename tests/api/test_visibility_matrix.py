@@ -40,8 +40,9 @@ ROUTE_CASES: dict[tuple[str, str], list[Case]] = {
     ("POST", "/reports"): [
         lambda w: {"json": {"kind": "daily", "start": "2025-12-04", "end": "2025-12-04",
                             "repo": w.alice.side.repo_full_name}, "expect": 404},
+        # A login bob cannot see answers exactly like one nobody has (no existence leak).
         lambda w: {"json": {"kind": "daily", "start": "2025-12-04", "end": "2025-12-04",
-                            "logins": [w.alice.side.login]}},
+                            "logins": [w.alice.side.login]}, "expect": 422},
         lambda w: {"json": {"kind": "daily", "start": "2025-03-01", "end": "2025-03-31",
                             "query": w.alice.side.fact_title}},
     ],

@@ -107,7 +107,8 @@ def retrieve(user_id: int, question: str, *, start: dt.datetime | None = None,
             named = set(session.scalars(sa.select(Repo.id).where(
                 sa.func.lower(Repo.full_name).in_([name.lower() for name in repos]))))
             repo_ids = visible & named
-        actor_ids = set(resolve_logins(session, logins).values()) if logins else None
+        actor_ids = (set(resolve_logins(session, logins, visible, user_id).values()) if logins
+                     else None)
         if not repo_ids or actor_ids == set():
             return Retrieval(user_id, text, scope, [], zone)
         hits = search_facts(session, text, repo_ids=repo_ids, actor_logins=list(logins) or None,

@@ -29,7 +29,7 @@ def finalized() -> Iterator[list[int]]:
     """The batch ids `batch_finalized` announced during the test."""
     seen: list[int] = []
 
-    def receiver(batch_id: int) -> None:
+    def receiver(batch_id: int, **_: object) -> None:  # also told the finaliser's clock
         seen.append(batch_id)
 
     batch_finalized.connect(receiver)

@@ -169,6 +169,8 @@ def test_facts_outside_the_window_or_scope_leave_a_report_fresh(world, alice_app
 
 def test_team_and_repo_reports_go_stale_for_their_scope(world, alice_app):
     alice, bob, app = alice_app
+    # Bob worked in acme/app before (team logins resolve among the repository's actors).
+    world.add(pr(app, bob, 7, "Bob's earlier work", DEC4[0] - dt.timedelta(days=3)))
     team = daily(alice, logins=["alice", "bob"]).report
     repo = daily(alice, repo="acme/app").report
     deleted = daily(bob).report
