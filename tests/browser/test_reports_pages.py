@@ -434,9 +434,11 @@ def test_ops_shows_every_panel_to_the_demo_operator(page, live_app, demo_user_id
     page.goto("/ops")
     expect(heading(page)).to_have_text("Operations")
     for panel in ("Queue depths", "Providers", "Webhook deliveries", "Sync batches with errors",
-                  "Sync jobs with errors", "Scheduler runs", "Email deliveries"):
+                  "Sync jobs with errors", "Scheduler runs", "Email deliveries",
+                  "Channels needing attention"):
         expect(page.get_by_role("heading", name=panel)).to_be_visible()
-    expect(page.locator("#queues .queue-row")).to_have_count(4)
+    # Webhooks, sync, embeddings, email and channel messages.
+    expect(page.locator("#queues .queue-row")).to_have_count(5)
     expect(page.locator("#providers")).to_contain_text("Local writer")
     rows = page.locator("#webhooks .envelope-row")
     expect(rows.first).to_contain_text("Simulated failure")
