@@ -57,6 +57,8 @@ def _user_rows(count: int, *, daily_enabled_at: dt.datetime | None = None,
         "daily_reports_enabled": True, "weekly_reports_enabled": weekly,
         "email_reports_enabled": True, "daily_enabled_at": daily_enabled_at,
         "weekly_enabled_at": None, "week_start_day": n % 7, "onboarding_completed_at": ONBOARDED,
+        # Half work Monday to Friday (their Monday windows hold the weekend), half every day.
+        "work_days": "12345" if n % 2 else "1234567",
         "signed_up_at": ONBOARDED, "is_demo": False, "created_at": ONBOARDED,
         "updated_at": ONBOARDED,
     } for n in range(count)]
@@ -88,7 +90,7 @@ def _seed_none_due(engine: sa.Engine) -> None:
         reports = []
         for user_id, user in zip(ids, users, strict=True):
             zone = user["timezone"]
-            for window in calendar.days(zone):
+            for window in calendar.days(zone, user["work_days"]):
                 reports.append(_report_row(user_id, "daily", zone, window.start, window.end))
             week = calendar.week(zone, user["week_start_day"])
             reports.append(_report_row(user_id, "weekly", zone, week.start, week.end))
@@ -96,7 +98,7 @@ def _seed_none_due(engine: sa.Engine) -> None:
 
 
 def _seed_due(engine: sa.Engine) -> None:
-    """1,000 users, each owed only yesterday's report, with two facts in it."""
+    """1,000 users, each owed only their last work day's report, with two facts in it."""
     import gitpulse_app.intelligence.embeddings  # noqa: F401 — queues the facts' embeddings
     from gitpulse_app.core.models import Installation, Repo, User, UserInstallation
     from gitpulse_app.intelligence.embeddings import drain
@@ -108,7 +110,7 @@ def _seed_due(engine: sa.Engine) -> None:
     # Only yesterday is inside every user's catch-up horizon: it opened a day before it ended.
     users = _user_rows(USERS_DUE, weekly=False)
     for user in users:
-        yesterday = calendar.days(user["timezone"])[-1]
+        yesterday = calendar.days(user["timezone"], user["work_days"])[-1]
         user["daily_enabled_at"] = yesterday.end - dt.timedelta(days=1)
     with engine.begin() as conn:
         conn.execute(sa.insert(User.__table__), users)
@@ -131,7 +133,7 @@ def _seed_due(engine: sa.Engine) -> None:
                    raw={"id": 77, "full_name": "acme/app"})
     facts = []
     for user in users:
-        yesterday = calendar.days(user["timezone"])[-1]
+        yesterday = calendar.days(user["timezone"], user["work_days"])[-1]
         actor = ActorRef(gh_id=user["gh_id"], login=user["gh_login"])
         for hour in (3, 15):
             number = len(facts) + 1
