@@ -35,13 +35,15 @@ def _p50_ms(samples: list[float]) -> float:
 def _grant(repo_id: int) -> tuple[int, str]:
     """alice sees acme/app through an App source; returns her id and a read token."""
     from gitpulse_app.core.db import session_scope
-    from gitpulse_app.core.models import Installation, User, UserInstallation
+    from gitpulse_app.core.models import Installation, Repo, User, UserInstallation
     from gitpulse_app.experience.auth.api_tokens import create_token
 
     with session_scope() as session:
         user_id = session.scalar(sa.select(User.id).where(User.gh_login == "alice"))
+        repo = session.get(Repo, repo_id)
+        # Visibility is by GitHub repository id (docs/VISIBILITY.md).
         source = Installation(kind="app", gh_installation_id=1, account_login="acme",
-                              repositories=["acme/app"])
+                              repositories=[repo.full_name], repository_ids=[repo.gh_id])
         session.add(source)
         session.flush()
         session.add(UserInstallation(user_id=user_id, installation_id=source.id, role="owner"))
