@@ -1,11 +1,14 @@
 """Semantic search over the facts a user can see (SPEC §7).
 
 SQL selects only the candidates' ids and content hashes (newest first, at most 200,000), as two
-comma-joined strings parsed by NumPy. Each process keeps, per database and model, one float32
-matrix of every stored vector with each row's content hash as four uint64 words, refreshed
-incrementally (embedding ids above the last one seen) before each search.
-The query is scored by exact cosine: one matrix-vector product over the whole matrix, then masked
-to the candidates. Vectors of two models are never compared.
+comma-joined strings parsed by NumPy; each process keeps the list per search scope until the fact
+version moves (a counter every fact write bumps, `core.fact_versions`). Each process keeps, per
+database and model, every stored vector as one int8 row with a float32 scale (a quarter of the
+float32 size) and each row's content hash as four uint64 words, refreshed incrementally (embedding
+ids above the last one seen) before each search.
+The query is scored approximately against the int8 rows, and the best candidates (at least 128, 4×
+the limit) are scored again by exact float32 cosine from their stored vectors, so hits and scores
+are those of an exact search (docs/SEARCH_MEMORY.md). Vectors of two models are never compared.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import datetime as dt
 import logging
 import threading
 import weakref
+from collections import OrderedDict
 from collections.abc import Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -27,6 +31,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from gitpulse_app.core.db import utcnow
+from gitpulse_app.core.fact_versions import fact_version
 from gitpulse_app.core.models import Embedding, Event, Repo, User
 from gitpulse_app.intelligence.embeddings.providers import (
     DIMENSIONS,
@@ -50,6 +55,12 @@ SYNC_EMBED_MAX = 2000
 _REFRESH_PAGE = 10_000
 _VECTOR_BYTES = DIMENSIONS * 4
 _HASH_CHARS = 64  # a SHA-256 hex digest (SPEC §3)
+# Exact rescoring: the best max(limit × 4, 128) candidates by the int8 score (docs/SEARCH_MEMORY.md).
+RESCORE_FACTOR, RESCORE_MIN = 4, 128
+_SCORE_BLOCK = 256  # int8 rows widened to float32 per step: 1 MB, stays in cache
+_PARALLEL_ROWS = 20_000  # from this many rows the scan runs in two threads
+# Candidate lists kept per process and database, least recently used dropped first (~48 bytes each).
+CANDIDATE_CACHE_ROWS = 400_000
 class SearchError(ValueError):
     """The search cannot run as asked; the message says what to change."""
 
@@ -94,20 +105,42 @@ def _hash_keys(hashes: Sequence[str]) -> np.ndarray:
     return keys
 
 
-class _ModelMatrix:
-    """Every vector of one model: rows of a growable float32 matrix, addressed by content hash.
+def _quantized(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """float32 rows → (int8 codes, float32 scales) with row ≈ codes × scale, |codes| ≤ 127."""
+    block = np.nan_to_num(np.asarray(block, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    scales = (np.abs(block).max(axis=1, initial=0.0) / 127).astype(np.float32)
+    safe = np.where(scales > 0, scales, np.float32(1))
+    return np.rint(block / safe[:, None]).astype(np.int8), scales
 
-    Each row keeps its hash as four uint64 words (`_hash_keys`). The rows sorted by the words'
-    XOR answer a whole candidate list with one `searchsorted`; the words are then compared in
-    full, so a shared XOR never mixes up two facts.
+
+def _grown(array: np.ndarray, capacity: int, count: int) -> np.ndarray:
+    grown = np.zeros((capacity, *array.shape[1:]), dtype=array.dtype)
+    grown[:count] = array[:count]
+    return grown
+
+
+class _ModelMatrix:
+    """Every vector of one model: int8 rows with a scale each, addressed by content hash.
+
+    Each row keeps its `embeddings.id` (to re-read the exact vector) and its hash as four uint64
+    words (`_hash_keys`). The rows sorted by the words' XOR answer a whole candidate list with one
+    `searchsorted`; the words are then compared in full, so a shared XOR never mixes up two facts.
     """
 
     def __init__(self) -> None:
-        self.vectors = np.zeros((0, DIMENSIONS), dtype=np.float32)
-        self.count = 0
+        self.codes = np.zeros((0, DIMENSIONS), dtype=np.int8)
+        self.scales = np.zeros(0, dtype=np.float32)
+        self.ids = np.zeros(0, dtype=np.int64)
         self.keys = np.zeros((0, 4), dtype=np.uint64)
+        self.count = 0
         self._sorted: tuple[np.ndarray, np.ndarray] | None = None  # (folded keys, rows)
         self._exact: dict[bytes, int] | None = None
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held for this model, allocated capacity and the sorted index included."""
+        held = self.codes.nbytes + self.scales.nbytes + self.ids.nbytes + self.keys.nbytes
+        return held + (sum(a.nbytes for a in self._sorted) if self._sorted else 0)
 
     def rows_of(self, keys: np.ndarray) -> np.ndarray:
         """Each key's row (−1 where the model has no vector for it); `keys` from `_hash_keys`."""
@@ -138,19 +171,20 @@ class _ModelMatrix:
                 self._exact.setdefault(self.keys[row].tobytes(), row)
         return self._exact
 
-    def append(self, hashes: Sequence[str], block: np.ndarray) -> None:
+    def append(self, hashes: Sequence[str], block: np.ndarray,
+               ids: Sequence[int] | None = None) -> None:
         needed = self.count + len(hashes)
-        if needed > self.vectors.shape[0]:
-            # Amortised growth; searches hold a reference to the old array and stay valid.
-            capacity = max(needed, self.vectors.shape[0] * 3 // 2)
-            grown = np.empty((capacity, DIMENSIONS), dtype=np.float32)
-            grown[: self.count] = self.vectors[: self.count]
-            self.vectors = grown
-        if needed > self.keys.shape[0]:
-            grown_keys = np.zeros((self.vectors.shape[0], 4), dtype=np.uint64)
-            grown_keys[: self.count] = self.keys[: self.count]
-            self.keys = grown_keys
-        self.vectors[self.count:needed] = block
+        if needed > self.codes.shape[0]:
+            # Amortised growth; searches hold references to the old arrays and stay valid.
+            capacity = max(needed, self.codes.shape[0] * 3 // 2)
+            self.codes = _grown(self.codes, capacity, self.count)
+            self.scales = _grown(self.scales, capacity, self.count)
+            self.ids = _grown(self.ids, capacity, self.count)
+            self.keys = _grown(self.keys, capacity, self.count)
+        codes, scales = _quantized(block)
+        self.codes[self.count:needed] = codes
+        self.scales[self.count:needed] = scales
+        self.ids[self.count:needed] = ids if ids is not None else 0
         self.keys[self.count:needed] = _hash_keys(hashes)
         self.count = needed
         self._sorted = self._exact = None
@@ -163,6 +197,7 @@ class _VectorStore:
         self.lock = threading.Lock()
         self.last_id = 0
         self.models: dict[str, _ModelMatrix] = {}
+        self.candidates: OrderedDict[tuple, _CachedCandidates] = OrderedDict()
 
     def refresh(self, session: Session) -> None:
         """Load embedding rows with an id above the last one seen (caller holds the lock)."""
@@ -178,17 +213,52 @@ class _VectorStore:
             ).all()
             if not rows:
                 break
-            by_model: dict[str, tuple[list[str], list[bytes]]] = {}
-            for _, model, content_hash, vector in rows:
+            by_model: dict[str, tuple[list[str], list[bytes], list[int]]] = {}
+            for embedding_id, model, content_hash, vector in rows:
                 if len(vector) != _VECTOR_BYTES:
                     continue  # never stored by us; a corrupt row must not shift every other row
-                hashes, blobs = by_model.setdefault(model, ([], []))
+                hashes, blobs, ids = by_model.setdefault(model, ([], [], []))
                 hashes.append(content_hash)
                 blobs.append(vector)
-            for model, (hashes, blobs) in by_model.items():
+                ids.append(embedding_id)
+            for model, (hashes, blobs, ids) in by_model.items():
                 block = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(-1, DIMENSIONS)
-                self.models.setdefault(model, _ModelMatrix()).append(hashes, block)
+                self.models.setdefault(model, _ModelMatrix()).append(hashes, block, ids)
             self.last_id = rows[-1][0]
+
+    def cached(self, scope: tuple, version: int) -> _CachedCandidates | None:
+        """The candidates of `scope` if read at fact version `version` (caller holds the lock)."""
+        entry = self.candidates.get(scope)
+        if entry is None or entry.version != version:
+            return None
+        self.candidates.move_to_end(scope)
+        return entry
+
+    def remember(self, scope: tuple, entry: _CachedCandidates) -> None:
+        """Keep `entry`, dropping the least recently used lists beyond the row budget."""
+        self.candidates.pop(scope, None)
+        if len(entry.candidates) > CANDIDATE_CACHE_ROWS:
+            return
+        self.candidates[scope] = entry
+        total = sum(len(kept.candidates) for kept in self.candidates.values())
+        while total > CANDIDATE_CACHE_ROWS:
+            _, dropped = self.candidates.popitem(last=False)
+            total -= len(dropped.candidates)
+
+    def rows(self, entry: _CachedCandidates, model: str) -> np.ndarray:
+        """Each candidate's row in `model`'s matrix, −1 where it has none (caller holds the lock).
+
+        Remembered per matrix and row count: appended rows can fill a −1, nothing else changes.
+        """
+        matrix = self.models.get(model)
+        if matrix is None:
+            return np.full(len(entry.candidates), -1, dtype=np.int64)
+        known = entry.rows.get(model)
+        if known is not None and known[0] is matrix and known[1] == matrix.count:
+            return known[2]
+        rows = matrix.rows_of(entry.candidates.keys)
+        entry.rows[model] = (matrix, matrix.count, rows)
+        return rows
 
 
 _stores: weakref.WeakKeyDictionary[Engine, _VectorStore] = weakref.WeakKeyDictionary()
@@ -215,6 +285,15 @@ class _Candidates:
 
     def __len__(self) -> int:
         return len(self.event_ids)
+
+
+@dataclass
+class _CachedCandidates:
+    """A scope's candidates as of one fact version, with their rows per model once computed."""
+
+    version: int
+    candidates: _Candidates
+    rows: dict[str, tuple[_ModelMatrix, int, np.ndarray]]
 
 
 def _candidates(
@@ -290,25 +369,10 @@ def _parse_candidates(hashes: str, ids: str) -> _Candidates | None:
     return _Candidates(event_ids, _words(raw))
 
 
-def _rows_in(matrix: _ModelMatrix | None, keys: np.ndarray) -> np.ndarray:
-    """Each candidate's row in `matrix`, −1 where the model has no vector for it."""
-    if matrix is None:
-        return np.full(len(keys), -1, dtype=np.int64)
-    return matrix.rows_of(keys)
-
-
 # Search -------------------------------------------------------------------------------------------
 # Embedding the query and the full-matrix product run here while the candidate SQL runs: NumPy and
 # network calls release the GIL, so on two cores they cost almost nothing extra.
 _executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="gitpulse-search")
-
-
-@dataclass
-class _Scored:
-    """A query embedded with one model and scored against that model's whole matrix."""
-
-    query_vector: np.ndarray
-    scores: np.ndarray  # one per matrix row at the time of scoring
 
 
 def _embed_query(model: str, text: str, now: dt.datetime) -> np.ndarray | None:
@@ -322,32 +386,97 @@ def _embed_query(model: str, text: str, now: dt.datetime) -> np.ndarray | None:
         return None
 
 
-def _score_all(store: _VectorStore, model: str, query_vector: np.ndarray) -> np.ndarray:
+# The int8 scan's second thread (NumPy releases the GIL); never waits on another task.
+_scan_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gitpulse-scan")
+
+
+def _scan(codes: np.ndarray, rows: np.ndarray | None, query: np.ndarray, scores: np.ndarray,
+          low: int, high: int) -> None:
+    """`scores[low:high]` = the int8 rows (or `codes[rows]`) × query, unscaled, block by block.
+
+    Each block is widened to float32 in a small buffer and multiplied there, so the scan reads
+    the int8 rows once and never builds a float32 copy of the matrix.
+    """
+    buffer = np.empty((_SCORE_BLOCK, DIMENSIONS), dtype=np.float32)
+    for start in range(low, high, _SCORE_BLOCK):
+        stop = min(start + _SCORE_BLOCK, high)
+        block = buffer[: stop - start]
+        block[...] = codes[start:stop] if rows is None else codes[rows[start:stop]]
+        np.dot(block, query, out=scores[start:stop])
+
+
+def _approximate(store: _VectorStore, model: str, query_vector: np.ndarray,
+                 rows: np.ndarray | None = None) -> np.ndarray:
+    """Int8 scores of `rows` of the model's matrix (every row when None)."""
     with store.lock:
         matrix = store.models.get(model)
-        vectors, count = (matrix.vectors, matrix.count) if matrix else (None, 0)
-    if vectors is None:
-        return np.zeros(0, dtype=np.float32)
-    return vectors[:count] @ query_vector
+        codes, scales, count = (matrix.codes, matrix.scales, matrix.count) if matrix else (
+            None, None, 0)
+    if rows is not None and len(rows) * 2 > count:
+        return _approximate(store, model, query_vector)[rows]  # a sequential scan is faster
+    size = count if rows is None else len(rows)
+    scores = np.zeros(size, dtype=np.float32)
+    if codes is None or not size:
+        return scores
+    query = np.ascontiguousarray(query_vector, dtype=np.float32)
+    half = size // 2 if size >= _PARALLEL_ROWS else size
+    other = (_scan_executor.submit(_scan, codes, rows, query, scores, half, size)
+             if half < size else None)
+    _scan(codes, rows, query, scores, 0, half)
+    if other is not None:
+        other.result()
+    scores *= scales[:count] if rows is None else scales[rows]
+    return scores
 
 
 def _embed_and_score(store: _VectorStore, model: str, text: str, now: dt.datetime
-                     ) -> _Scored | None:
+                     ) -> tuple[np.ndarray, np.ndarray] | None:
+    """The query vector and the int8 scores of every row of the model (speculative, threaded)."""
     query_vector = _embed_query(model, text, now)
     if query_vector is None:
         return None
-    return _Scored(query_vector, _score_all(store, model, query_vector))
+    return query_vector, _approximate(store, model, query_vector)
+
+
+def _best(scores: np.ndarray, limit: int) -> np.ndarray:
+    """Indices of the best `limit` scores: score desc, then position (newest) first."""
+    candidates = np.arange(scores.size)
+    if scores.size > limit:
+        # Keep every score tied with the limit-th best so the recency tie-break stays exact.
+        threshold = np.partition(scores, scores.size - limit)[scores.size - limit]
+        candidates = np.flatnonzero(scores >= threshold)
+    order = np.lexsort((candidates, -scores[candidates]))
+    return candidates[order][:limit]
 
 
 def _top(scores: np.ndarray, limit: int) -> np.ndarray:
     """Indices of the best `limit` positive scores: score desc, then position (newest) first."""
     positive = np.flatnonzero(scores > 0)
-    if positive.size > limit:
-        # Keep every score tied with the limit-th best so the recency tie-break stays exact.
-        threshold = np.partition(scores[positive], positive.size - limit)[positive.size - limit]
-        positive = positive[scores[positive] >= threshold]
-    order = np.lexsort((positive, -scores[positive]))
-    return positive[order][:limit]
+    return positive[_best(scores[positive], limit)]
+
+
+def _exact(session: Session, store: _VectorStore, model: str, rows: np.ndarray,
+           query_vector: np.ndarray, approximate: np.ndarray) -> np.ndarray:
+    """Exact float32 cosine of `rows`, from their stored vectors (the int8 score where none)."""
+    with store.lock:
+        ids = store.models[model].ids[rows]
+    blobs = dict(session.execute(
+        sa.select(Embedding.id, Embedding.vector).where(Embedding.id.in_(ids.tolist()))).all())
+    exact = approximate.astype(np.float32, copy=True)
+    found = [n for n, i in enumerate(ids.tolist()) if len(blobs.get(i) or b"") == _VECTOR_BYTES]
+    if found:
+        vectors = np.frombuffer(b"".join(blobs[int(ids[n])] for n in found),
+                                dtype="<f4").reshape(-1, DIMENSIONS)
+        exact[found] = vectors @ np.asarray(query_vector, dtype=np.float32)
+    return exact
+
+
+def _scope(repo_ids: Collection[int], actor_logins: Sequence[str] | None, repo: str | None,
+           types: Sequence[str] | None, start: dt.datetime | None, end: dt.datetime | None
+           ) -> tuple:
+    """What decides the candidate list, as a hashable key of the per-process cache."""
+    return (tuple(sorted(repo_ids)), tuple(sorted({a.lower() for a in actor_logins or ()})),
+            repo.lower() if repo else None, tuple(sorted(set(types or ()))), start, end)
 
 
 def search_facts(
@@ -395,46 +524,66 @@ def search_facts(
     if not repo_ids or not models:
         return []
     store = _store_for(session)
+    scope = _scope(repo_ids, actor_logins, repo, types, start, end)
+    # Read before the candidates: a fact written in between makes the next search read again.
+    version = fact_version(session)
     with store.lock:
         store.refresh(session)
         sizes = {m: store.models[m].count if m in store.models else 0 for m in models}
+        entry = store.cached(scope, version)
     # Bet on the model with the most vectors; the bet is checked once the candidates are known.
     guess = max(models, key=lambda m: sizes[m])
-    speculative = _executor.submit(_embed_and_score, store, guess, text, now)
-    candidates = _candidates(session, repo_ids, actor_logins, repo, types, start, end)
-    if not len(candidates):
+    if entry is None:
+        # Unknown candidates: score the whole matrix while the candidate SQL runs.
+        speculative = _executor.submit(_embed_and_score, store, guess, text, now)
+        entry = _CachedCandidates(
+            version, _candidates(session, repo_ids, actor_logins, repo, types, start, end), {})
+        with store.lock:
+            store.remember(scope, entry)
+    else:
+        speculative = _executor.submit(_embed_query, guess, text, now)
+    if not len(entry.candidates):
         return []
     with store.lock:
-        rows = {m: _rows_in(store.models.get(m), candidates.keys) for m in models}
+        rows = {m: store.rows(entry, m) for m in models}
     coverage = {m: int((rows[m] >= 0).sum()) for m in models}
     # Most-covering model first; ties keep the chain order (Python's sort is stable).
     for model in sorted(models, key=lambda m: -coverage[m]):
-        scored = speculative.result() if model == guess else _embed_and_score(
-            store, model, text, now)
-        if scored is not None:
-            return _score(session, store, model, candidates, rows[model], scored, limit, now)
+        found = speculative.result() if model == guess else _embed_query(model, text, now)
+        if found is None:
+            continue
+        query_vector, scores = found if isinstance(found, tuple) else (found, None)
+        return _score(session, store, model, entry, rows[model], query_vector, scores, limit,
+                      now)
     return []
 
 
 def _score(
-    session: Session, store: _VectorStore, model: str, candidates: _Candidates,
-    rows: np.ndarray, scored: _Scored, limit: int, now: dt.datetime,
+    session: Session, store: _VectorStore, model: str, entry: _CachedCandidates,
+    rows: np.ndarray, query_vector: np.ndarray, scores: np.ndarray | None, limit: int,
+    now: dt.datetime,
 ) -> list[SearchHit]:
+    candidates = entry.candidates
     missing = np.flatnonzero(rows < 0)[:SYNC_EMBED_MAX]
     if missing.size:
         embedded = embed_facts_now(session, candidates.event_ids[missing].tolist(), model, now=now)
         if embedded:
             with store.lock:
                 store.refresh(session)
-                rows = _rows_in(store.models.get(model), candidates.keys)
-    scores = scored.scores
-    if rows.size and rows.max() >= scores.size:  # the matrix grew since it was scored
-        scores = _score_all(store, model, scored.query_vector)
+                rows = store.rows(entry, model)
     present = np.flatnonzero(rows >= 0)
-    candidate_scores = scores[rows[present]]
-    chosen = _top(candidate_scores, limit)
-    best = dict(zip(candidates.event_ids[present[chosen]].tolist(),
-                    candidate_scores[chosen].tolist()))
+    if not present.size:
+        return []
+    wanted = rows[present]
+    if scores is not None and wanted.max() < scores.size:
+        approximate = scores[wanted]
+    else:  # scored nothing yet (a cached list), or the matrix grew since
+        approximate = _approximate(store, model, query_vector, wanted)
+    pool = np.sort(_best(approximate, max(limit * RESCORE_FACTOR, RESCORE_MIN)))
+    exact = _exact(session, store, model, wanted[pool], query_vector, approximate[pool])
+    chosen = _top(exact, limit)
+    best = dict(zip(candidates.event_ids[present[pool[chosen]]].tolist(),
+                    exact[chosen].tolist()))
     return _hits(session, best)
 
 
