@@ -107,10 +107,15 @@ def _hash_keys(hashes: Sequence[str]) -> np.ndarray:
 
 def _quantized(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """float32 rows → (int8 codes, float32 scales) with row ≈ codes × scale, |codes| ≤ 127."""
-    block = np.nan_to_num(np.asarray(block, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
-    scales = (np.abs(block).max(axis=1, initial=0.0) / 127).astype(np.float32)
-    safe = np.where(scales > 0, scales, np.float32(1))
-    return np.rint(block / safe[:, None]).astype(np.int8), scales
+    block = np.asarray(block, dtype=np.float32)
+    if not np.isfinite(block).all():  # never stored by us; must not poison a whole row's codes
+        block = np.nan_to_num(block, nan=0.0, posinf=0.0, neginf=0.0)
+    peak = np.maximum(block.max(axis=1, initial=0.0), -block.min(axis=1, initial=0.0))
+    scales = (peak / 127).astype(np.float32)
+    inverse = np.divide(np.float32(1), scales, out=np.zeros_like(scales), where=scales > 0)
+    scaled = block * inverse[:, None]  # one float32 copy, rounded in place
+    np.rint(scaled, out=scaled)
+    return scaled.astype(np.int8), scales
 
 
 def _grown(array: np.ndarray, capacity: int, count: int) -> np.ndarray:
