@@ -464,7 +464,10 @@ def _exact(session: Session, store: _VectorStore, model: str, rows: np.ndarray,
            query_vector: np.ndarray, approximate: np.ndarray) -> np.ndarray:
     """Exact float32 cosine of `rows`, from their stored vectors (the int8 score where none)."""
     with store.lock:
-        ids = store.models[model].ids[rows]
+        matrix = store.models.get(model)
+        if matrix is None or not rows.size or rows.max() >= matrix.count:
+            return approximate.astype(np.float32, copy=True)  # the store started over meanwhile
+        ids = matrix.ids[rows]
     blobs = dict(session.execute(
         sa.select(Embedding.id, Embedding.vector).where(Embedding.id.in_(ids.tolist()))).all())
     exact = approximate.astype(np.float32, copy=True)
