@@ -81,7 +81,8 @@ def bench_search(workdir: Path) -> list[Figure]:
     from gitpulse_app.core import migrate
     from gitpulse_app.core.db import create_db_engine, set_engine
     from gitpulse_app.intelligence.embeddings.providers import LOCAL_MODEL, local_vector
-    from gitpulse_app.intelligence.embeddings.search import _store_for, search_facts
+    from gitpulse_app.intelligence.embeddings.matrix import store_for
+    from gitpulse_app.intelligence.embeddings.search import search_facts
 
     path = workdir / "search.db"
     migrate.upgrade(f"sqlite:///{path}")
@@ -105,7 +106,7 @@ def bench_search(workdir: Path) -> list[Figure]:
                 app.append(time.perf_counter() - started)
                 session.rollback()
             assert len(hits) == 10
-            store = _store_for(session)
+            store = store_for(session)
             matrix_mb = store.models[LOCAL_MODEL].nbytes / 1e6
             cache_mb = sum(entry.candidates.event_ids.nbytes + entry.candidates.keys.nbytes
                            + sum(rows.nbytes for _, _, rows in entry.rows.values())

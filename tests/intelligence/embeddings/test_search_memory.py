@@ -17,7 +17,8 @@ from gitpulse_app.core.fact_versions import fact_version
 from gitpulse_app.core.models import Event
 from gitpulse_app.intelligence.embeddings import search_facts
 from gitpulse_app.intelligence.embeddings.providers import LOCAL_MODEL, local_vector
-from gitpulse_app.intelligence.embeddings.search import _scope, _store_for
+from gitpulse_app.intelligence.embeddings.matrix import store_for
+from gitpulse_app.intelligence.embeddings.search import _scope
 from tests.intelligence.embeddings.conftest import make_facts, make_repo, make_user
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -68,7 +69,7 @@ def test_recall_at_10_against_exact_float32_on_crowded_neighbourhoods(session, e
         assert [hit.score for hit in hits] == pytest.approx(exact[got].tolist(), abs=1e-6)
 
     assert found / (10 * len(QUERIES)) >= 0.99
-    matrix = _store_for(session).models[LOCAL_MODEL]
+    matrix = store_for(session).models[LOCAL_MODEL]
     assert matrix.codes.dtype == np.int8
     assert matrix.nbytes < matrix.count * 1024 * 4 / 3  # under a third of float32
 
@@ -77,7 +78,7 @@ def test_the_cached_candidates_serve_until_a_fact_is_written_in_this_process(ses
     repo = make_repo(session)
     first = make_facts(session, ["auth bug one", "dark mode toggle"], repo=repo)[0]
     search_facts(session, "auth bug", repo_ids={repo.id})
-    store, scope = _store_for(session), _scope({repo.id}, None, None, None, None, None)
+    store, scope = store_for(session), _scope({repo.id}, None, None, None, None, None)
     entry, version = store.candidates[scope], fact_version(session)
 
     assert search_facts(session, "auth bug", repo_ids={repo.id})[0].event_id == first.id
