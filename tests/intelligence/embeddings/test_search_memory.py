@@ -160,3 +160,20 @@ def test_ingested_facts_move_the_version_and_a_duplicate_does_not(session):
 
     assert after_insert > before
     assert fact_version(session) == after_insert
+
+
+def test_the_version_moves_with_committed_fact_writes_only(any_engine):
+    with Session(any_engine, expire_on_commit=False) as session:
+        repo, actor = make_repo(session), make_user(session)
+        before = fact_version(session)
+        fact = make_facts(session, ["auth bug"], repo=repo, actor=actor)[0]
+        committed = fact_version(session)
+
+        session.execute(sa.update(Event).where(Event.id == fact.id).values(
+            canonical_text="rolled back"))
+        session.rollback()
+        repo.name = "renamed"  # a write that is not a fact
+        session.commit()
+
+        assert committed == before + 1
+        assert fact_version(session) == committed
