@@ -62,10 +62,11 @@ def _all_benchmarks() -> list[Benchmark]:
     from bench.webhook_e2e import bench_webhook_e2e_sqlite
     from bench.webhooks import bench_webhook_ack
     from bench.api import bench_api
+    from bench.cli import bench_cli_report
 
     return [bench_migrations, bench_health, bench_ingest, bench_ingest_postgres, bench_webhook_ack,
             bench_search, bench_reports, bench_sync, bench_ui, bench_scheduler, bench_webhook_load,
-            bench_webhook_e2e_sqlite, bench_api]
+            bench_webhook_e2e_sqlite, bench_api, bench_cli_report]
 
 
 def print_table(figures: list[Figure]) -> None:

@@ -598,3 +598,21 @@ class ChannelDelivery(_Row, table=True):
     response_status: int | None = None
     sent_at: dt.datetime | None = _ts_opt()
     claimed_by: str | None = None
+
+
+# Search support -----------------------------------------------------------------------------------
+class FactVersion(SQLModel, table=True):
+    """One counter that every transaction writing `events` bumps (alembic 0007).
+
+    Search caches each user's candidate facts until it changes, in every process
+    (docs/SEARCH_MEMORY.md); a single row, `id` 1.
+    """
+
+    __tablename__ = "fact_versions"
+
+    id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    version: int = Field(default=0, sa_type=sa.BigInteger)
+
+
+# Every session bumps `fact_versions` when it writes facts (imported here so every process has it).
+import gitpulse_app.core.fact_versions  # noqa: E402,F401

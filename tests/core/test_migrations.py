@@ -31,6 +31,7 @@ CONTRACT_TABLES = {
     # Issue 18 (channels, docs/CHANNELS.md).
     "delivery_channels",
     "channel_deliveries",
+    "fact_versions",  # issue 16: search's candidate cache (docs/SEARCH_MEMORY.md)
 }
 
 

@@ -14,6 +14,7 @@ import os
 import secrets
 import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -65,6 +66,19 @@ def session(engine: Engine) -> Iterator[Session]:
     """A session on the test's SQLite database."""
     with Session(engine, expire_on_commit=False) as db_session:
         yield db_session
+
+
+@pytest.fixture
+def sqlite_file_engine(tmp_path: Path) -> Iterator[Engine]:
+    """A migrated SQLite file other processes can open too, also the process-wide engine."""
+    file_engine = create_db_engine(f"sqlite:///{tmp_path / 'gitpulse.db'}")
+    migrate.upgrade(file_engine.url.render_as_string(hide_password=False))
+    set_engine(file_engine)
+    try:
+        yield file_engine
+    finally:
+        set_engine(None)
+        file_engine.dispose()
 
 
 def _require_postgres_marker(request: pytest.FixtureRequest) -> None:

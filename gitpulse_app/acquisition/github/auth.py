@@ -17,7 +17,6 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-import jwt
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import select
@@ -119,6 +118,8 @@ class AppAuth:
             "exp": int(expires_at.timestamp()),
             "iss": self.app_id,
         }
+        import jwt  # on first use: only App sources sign JWTs (docs/STARTUP.md)
+
         try:
             value = jwt.encode(claims, self._private_key, algorithm="RS256")
         except (ValueError, TypeError, jwt.PyJWTError) as exc:

@@ -19,6 +19,7 @@ def add_parser(sub, common, parser_class, positive_int) -> None:
     """The `channel` command and its actions (called by `build_parser`)."""
     channel = sub.add_parser("channel", help="Slack, Discord and webhook channels",
                              parents=[common])
+    channel.set_defaults(lean=True)  # no channel action writes facts (docs/STARTUP.md)
     actions = channel.add_subparsers(dest="channel_command", metavar="ACTION",
                                      parser_class=parser_class)
     actions.required = True

@@ -97,7 +97,7 @@ def build_parser() -> _Parser:
     db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", parser_class=_Parser)
     db_sub.required = True
     db_sub.add_parser("upgrade", help="migrate to head", parents=[common]).set_defaults(
-        run=commands.db_upgrade
+        run=commands.db_upgrade, lean=True
     )
 
     demo = sub.add_parser("demo", help="the demo workspace", parents=[common])
@@ -129,7 +129,7 @@ def build_parser() -> _Parser:
     report.add_argument("--end", type=date_or_instant, metavar="DATE|ISO")
     report.add_argument("--start", type=date_or_instant, metavar="DATE|ISO")
     report.add_argument("--query", metavar="TEXT")
-    report.set_defaults(run=commands.report_command, check=commands.check_report_args)
+    report.set_defaults(run=commands.report_command, check=commands.check_report_args, lean=True)
 
     tick = sub.add_parser("tick", help="run one scheduler tick", parents=[common])
     tick.add_argument("--at", type=iso_instant, metavar="ISO")
@@ -144,14 +144,15 @@ def build_parser() -> _Parser:
     search.add_argument("--start", type=date_or_instant, metavar="D|ISO")
     search.add_argument("--end", type=date_or_instant, metavar="D|ISO")
     search.add_argument("--limit", type=positive_int, default=10, metavar="N")
-    search.set_defaults(run=commands.search_facts)
+    search.set_defaults(run=commands.search_facts, lean=True)
 
     export = sub.add_parser("export", help="export the timeline or reports", parents=[common])
     export.add_argument("--login", required=True)
     export.add_argument("--format", required=True, choices=["csv", "md"])
     export.add_argument("--start", type=iso_instant, metavar="ISO")
     export.add_argument("--end", type=iso_instant, metavar="ISO")
-    export.set_defaults(run=export_cli.export_command, check=export_cli.check_export_args)
+    export.set_defaults(run=export_cli.export_command, check=export_cli.check_export_args,
+                        lean=True)
 
     secrets_cmd = sub.add_parser("secrets", help="stored secrets", parents=[common])
     secrets_sub = secrets_cmd.add_subparsers(dest="secrets_command", metavar="ACTION",
@@ -159,7 +160,7 @@ def build_parser() -> _Parser:
     secrets_sub.required = True
     rotate = secrets_sub.add_parser("rotate", help="re-encrypt stored tokens", parents=[common])
     rotate.add_argument("--from-key-file", required=True, metavar="PATH")
-    rotate.set_defaults(run=commands.secrets_rotate)
+    rotate.set_defaults(run=commands.secrets_rotate, lean=True)
     _add_token_commands(sub, common)
 
     from gitpulse_app.experience.cli import channels as channels_cli
@@ -180,13 +181,13 @@ def _add_token_commands(sub, common: _Parser) -> None:
     create.add_argument("--name", required=True)
     create.add_argument("--scope", choices=["read", "write"], default="read")
     create.add_argument("--expires-days", type=positive_int, metavar="N")
-    create.set_defaults(run=tokens.token_create)
+    create.set_defaults(run=tokens.token_create, lean=True)
     listing = token_sub.add_parser("list", help="list a user's tokens", parents=[common])
     listing.add_argument("--login", required=True)
-    listing.set_defaults(run=tokens.token_list)
+    listing.set_defaults(run=tokens.token_list, lean=True)
     revoke = token_sub.add_parser("revoke", help="revoke a token at once", parents=[common])
     revoke.add_argument("id", type=positive_int, metavar="ID")
-    revoke.set_defaults(run=tokens.token_revoke)
+    revoke.set_defaults(run=tokens.token_revoke, lean=True)
     sub.add_parser("mcp", help="the MCP server on stdio (token from GITPULSE_TOKEN)",
                    parents=[common]).set_defaults(run=tokens.mcp_stdio)
 
@@ -214,9 +215,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from gitpulse_app.core.logging import configure_logging
 
     configure_logging(sys.stderr)
-    from gitpulse_app.experience.wiring import load_capabilities
+    if not getattr(args, "lean", False):  # lean commands write no facts (docs/STARTUP.md)
+        from gitpulse_app.experience.wiring import load_capabilities
 
-    load_capabilities()
+        load_capabilities()
     try:
         result: CommandResult = args.run(args)
     except CliError as exc:

@@ -1,21 +1,21 @@
 """Semantic search over the facts a user can see (docs/decisions/search-matrix.md).
 
 SQL selects only the candidates' ids and content hashes (newest first, at most 200,000), as two
-comma-joined strings parsed by NumPy. Each process keeps, per database and model, one float32
-matrix of every stored vector with each row's content hash as four uint64 words, refreshed
-incrementally (embedding ids above the last one seen) before each search.
-The query is scored by exact cosine: one matrix-vector product over the whole matrix, then masked
-to the candidates. Vectors of two models are never compared.
+comma-joined strings parsed by NumPy; each process keeps the list per search scope until the fact
+version moves (a counter every fact write bumps, `core.fact_versions`). Each process keeps, per
+database and model, every stored vector as one int8 row with a float32 scale (a quarter of the
+float32 size) and each row's content hash as four uint64 words, refreshed incrementally (embedding
+ids above the last one seen) before each search.
+The query is scored approximately against the int8 rows, and the best candidates (at least 128, 4×
+the limit) are scored again by exact float32 cosine from their stored vectors, so hits and scores
+are those of an exact search (docs/SEARCH_MEMORY.md). Vectors of two models are never compared.
 """
 
 from __future__ import annotations
 
 import binascii
-import contextlib
 import datetime as dt
 import logging
-import threading
-import weakref
 from collections.abc import Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,10 +23,10 @@ from dataclasses import dataclass
 import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from gitpulse_app.core.db import utcnow
+from gitpulse_app.core.fact_versions import fact_version
 from gitpulse_app.core.models import Embedding, Event, Repo, User
 from gitpulse_app.intelligence.embeddings.providers import (
     DIMENSIONS,
@@ -37,6 +37,17 @@ from gitpulse_app.intelligence.embeddings.providers import (
     provider_for,
 )
 from gitpulse_app.intelligence.embeddings.batches import checked_vectors
+from gitpulse_app.intelligence.embeddings.matrix import (
+    HASH_CHARS,
+    VECTOR_BYTES,
+    CachedCandidates,
+    Candidates,
+    VectorStore,
+    approximate_scores,
+    hash_keys,
+    store_for,
+    words,
+)
 from gitpulse_app.intelligence.embeddings.queue import embed_facts_now
 from gitpulse_app.intelligence.visibility import visible_repo_ids
 from gitpulse_app.normalization.text import cut, trim
@@ -47,9 +58,10 @@ DEFAULT_LIMIT = 10
 MAX_LIMIT = 256
 MAX_CANDIDATES = 200_000
 SYNC_EMBED_MAX = 2000
-_REFRESH_PAGE = 10_000
-_VECTOR_BYTES = DIMENSIONS * 4
-_HASH_CHARS = 64  # a SHA-256 hex digest
+# Exact rescoring: the best max(limit × 4, 128) candidates by the int8 score (docs/SEARCH_MEMORY.md).
+RESCORE_FACTOR, RESCORE_MIN = 4, 128
+
+
 class SearchError(ValueError):
     """The search cannot run as asked; the message says what to change."""
 
@@ -68,160 +80,12 @@ class SearchHit:
     source_url: str
 
 
-# The in-memory vectors ---------------------------------------------------------------------------
-# The key of a hash that is not hex: it matches nothing (`_ModelMatrix.rows_of`).
-_NO_KEY = np.iinfo(np.uint64).max
-
-
-def _words(raw: bytes) -> np.ndarray:
-    """32-byte digests, concatenated → rows of four uint64 words (their big-endian value)."""
-    return np.frombuffer(raw, dtype=">u8").reshape(-1, 4).astype(np.uint64)
-
-
-def _hash_keys(hashes: Sequence[str]) -> np.ndarray:
-    """Each hex content hash as four uint64 words (shape n × 4): all of its 256 bits.
-
-    A hash that is not 64 hex digits (GitPulse never writes one) gets `_NO_KEY`, matching nothing.
-    """
-    if all(len(one) == _HASH_CHARS for one in hashes):
-        with contextlib.suppress(binascii.Error):  # one C call for the whole list
-            return _words(binascii.a2b_hex("".join(hashes).encode("ascii", "replace")))
-    keys = np.full((len(hashes), 4), _NO_KEY, dtype=np.uint64)
-    for n, one in enumerate(hashes):  # something odd is in the list: item by item
-        if len(one) == _HASH_CHARS:
-            with contextlib.suppress(binascii.Error, UnicodeEncodeError):
-                keys[n] = _words(binascii.a2b_hex(one.encode("ascii")))[0]
-    return keys
-
-
-class _ModelMatrix:
-    """Every vector of one model: rows of a growable float32 matrix, addressed by content hash.
-
-    Each row keeps its hash as four uint64 words (`_hash_keys`). The rows sorted by the words'
-    XOR answer a whole candidate list with one `searchsorted`; the words are then compared in
-    full, so a shared XOR never mixes up two facts.
-    """
-
-    def __init__(self) -> None:
-        self.vectors = np.zeros((0, DIMENSIONS), dtype=np.float32)
-        self.count = 0
-        self.keys = np.zeros((0, 4), dtype=np.uint64)
-        self._sorted: tuple[np.ndarray, np.ndarray] | None = None  # (folded keys, rows)
-        self._exact: dict[bytes, int] | None = None
-
-    def rows_of(self, keys: np.ndarray) -> np.ndarray:
-        """Each key's row (−1 where the model has no vector for it); `keys` from `_hash_keys`."""
-        if self._sorted is None:
-            folded = np.bitwise_xor.reduce(self.keys[: self.count], axis=1)
-            order = np.argsort(folded, kind="stable")
-            self._sorted = (folded[order], order)
-        folds, order = self._sorted
-        if not folds.size or not keys.size:
-            return np.full(len(keys), -1, dtype=np.int64)
-        wanted = np.bitwise_xor.reduce(keys, axis=1)
-        at = np.minimum(np.searchsorted(folds, wanted), folds.size - 1)
-        rows = order[at]
-        same_fold = folds[at] == wanted
-        found = same_fold & (self.keys[rows] == keys).all(axis=1)
-        # Two stored hashes with one XOR (odds ~n²/2⁶⁵ for real digests): look those up exactly.
-        for i in np.flatnonzero(same_fold & ~found):
-            row = self._exact_rows().get(keys[i].tobytes())
-            if row is not None:
-                rows[i], found[i] = row, True
-        found &= (keys != _NO_KEY).any(axis=1)
-        return np.where(found, rows, -1)
-
-    def _exact_rows(self) -> dict[bytes, int]:
-        if self._exact is None:
-            self._exact = {}
-            for row in range(self.count):
-                self._exact.setdefault(self.keys[row].tobytes(), row)
-        return self._exact
-
-    def append(self, hashes: Sequence[str], block: np.ndarray) -> None:
-        needed = self.count + len(hashes)
-        if needed > self.vectors.shape[0]:
-            # Amortised growth; searches hold a reference to the old array and stay valid.
-            capacity = max(needed, self.vectors.shape[0] * 3 // 2)
-            grown = np.empty((capacity, DIMENSIONS), dtype=np.float32)
-            grown[: self.count] = self.vectors[: self.count]
-            self.vectors = grown
-        if needed > self.keys.shape[0]:
-            grown_keys = np.zeros((self.vectors.shape[0], 4), dtype=np.uint64)
-            grown_keys[: self.count] = self.keys[: self.count]
-            self.keys = grown_keys
-        self.vectors[self.count:needed] = block
-        self.keys[self.count:needed] = _hash_keys(hashes)
-        self.count = needed
-        self._sorted = self._exact = None
-
-
-class _VectorStore:
-    """The matrices of one database, kept in step with its `embeddings` table."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.last_id = 0
-        self.models: dict[str, _ModelMatrix] = {}
-
-    def refresh(self, session: Session) -> None:
-        """Load embedding rows with an id above the last one seen (caller holds the lock)."""
-        newest = session.scalar(sa.select(sa.func.max(Embedding.id))) or 0
-        if newest < self.last_id:  # the table was emptied or replaced: start over
-            self.last_id, self.models = 0, {}
-        while newest > self.last_id:
-            rows = session.execute(
-                sa.select(Embedding.id, Embedding.model, Embedding.content_hash, Embedding.vector)
-                .where(Embedding.id > self.last_id)
-                .order_by(Embedding.id)
-                .limit(_REFRESH_PAGE)
-            ).all()
-            if not rows:
-                break
-            by_model: dict[str, tuple[list[str], list[bytes]]] = {}
-            for _, model, content_hash, vector in rows:
-                if len(vector) != _VECTOR_BYTES:
-                    continue  # never stored by us; a corrupt row must not shift every other row
-                hashes, blobs = by_model.setdefault(model, ([], []))
-                hashes.append(content_hash)
-                blobs.append(vector)
-            for model, (hashes, blobs) in by_model.items():
-                block = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(-1, DIMENSIONS)
-                self.models.setdefault(model, _ModelMatrix()).append(hashes, block)
-            self.last_id = rows[-1][0]
-
-
-_stores: weakref.WeakKeyDictionary[Engine, _VectorStore] = weakref.WeakKeyDictionary()
-_stores_lock = threading.Lock()
-
-
-def _store_for(session: Session) -> _VectorStore:
-    engine = session.get_bind()
-    engine = engine.engine if hasattr(engine, "engine") else engine
-    with _stores_lock:
-        store = _stores.get(engine)
-        if store is None:
-            store = _stores[engine] = _VectorStore()
-    return store
-
-
 # Candidates ---------------------------------------------------------------------------------------
-@dataclass
-class _Candidates:
-    """Candidate facts, newest first (position = recency rank)."""
-
-    event_ids: np.ndarray  # int64
-    keys: np.ndarray  # n × 4 uint64, `_hash_keys` of each candidate's content hash
-
-    def __len__(self) -> int:
-        return len(self.event_ids)
-
-
 def _candidates(
     session: Session, repo_ids: Collection[int], actor_logins: Sequence[str] | None,
     repo: str | None, types: Sequence[str] | None, start: dt.datetime | None,
     end: dt.datetime | None,
-) -> _Candidates:
+) -> Candidates:
     query = sa.select(Event.id, Event.content_hash, Event.ts).where(
         Event.repo_id.in_(sorted(repo_ids)))
     if actor_logins:
@@ -249,8 +113,8 @@ def _candidates(
         return parsed
     # Something in the list is not a plain digest (GitPulse never stores one): row by row.
     rows = session.connection().execute(newest).all()
-    return _Candidates(np.array([row[0] for row in rows], dtype=np.int64),
-                       _hash_keys([row[1] for row in rows]))
+    return Candidates(np.array([row[0] for row in rows], dtype=np.int64),
+                       hash_keys([row[1] for row in rows]))
 
 
 def _joined(newest: sa.Select, dialect: str) -> sa.Select:
@@ -271,44 +135,29 @@ def _joined(newest: sa.Select, dialect: str) -> sa.Select:
     return sa.select(*(sa.func.group_concat(c, comma) for c in columns))
 
 
-def _parse_candidates(hashes: str, ids: str) -> _Candidates | None:
+def _parse_candidates(hashes: str, ids: str) -> Candidates | None:
     """Both joined strings parsed by NumPy; None when a hash is not 64 hex digits."""
     if not ids:
-        return _Candidates(np.zeros(0, dtype=np.int64), np.zeros((0, 4), dtype=np.uint64))
+        return Candidates(np.zeros(0, dtype=np.int64), np.zeros((0, 4), dtype=np.uint64))
     event_ids = np.fromstring(ids, dtype=np.int64, sep=",")
-    width = _HASH_CHARS + 1
+    width = HASH_CHARS + 1
     digits = np.frombuffer(hashes.encode("ascii", "replace") + b",", dtype=np.uint8)
     if digits.size != event_ids.size * width:
         return None
     digits = digits.reshape(-1, width)
-    if not (digits[:, _HASH_CHARS] == ord(",")).all():
+    if not (digits[:, HASH_CHARS] == ord(",")).all():
         return None
     try:
-        raw = binascii.a2b_hex(digits[:, :_HASH_CHARS].tobytes())
+        raw = binascii.a2b_hex(digits[:, :HASH_CHARS].tobytes())
     except binascii.Error:
         return None
-    return _Candidates(event_ids, _words(raw))
-
-
-def _rows_in(matrix: _ModelMatrix | None, keys: np.ndarray) -> np.ndarray:
-    """Each candidate's row in `matrix`, −1 where the model has no vector for it."""
-    if matrix is None:
-        return np.full(len(keys), -1, dtype=np.int64)
-    return matrix.rows_of(keys)
+    return Candidates(event_ids, words(raw))
 
 
 # Search -------------------------------------------------------------------------------------------
 # Embedding the query and the full-matrix product run here while the candidate SQL runs: NumPy and
 # network calls release the GIL, so on two cores they cost almost nothing extra.
 _executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="gitpulse-search")
-
-
-@dataclass
-class _Scored:
-    """A query embedded with one model and scored against that model's whole matrix."""
-
-    query_vector: np.ndarray
-    scores: np.ndarray  # one per matrix row at the time of scoring
 
 
 def _embed_query(model: str, text: str, now: dt.datetime) -> np.ndarray | None:
@@ -322,32 +171,57 @@ def _embed_query(model: str, text: str, now: dt.datetime) -> np.ndarray | None:
         return None
 
 
-def _score_all(store: _VectorStore, model: str, query_vector: np.ndarray) -> np.ndarray:
-    with store.lock:
-        matrix = store.models.get(model)
-        vectors, count = (matrix.vectors, matrix.count) if matrix else (None, 0)
-    if vectors is None:
-        return np.zeros(0, dtype=np.float32)
-    return vectors[:count] @ query_vector
-
-
-def _embed_and_score(store: _VectorStore, model: str, text: str, now: dt.datetime
-                     ) -> _Scored | None:
+def _embed_and_score(store: VectorStore, model: str, text: str, now: dt.datetime
+                     ) -> tuple[np.ndarray, np.ndarray] | None:
+    """The query vector and the int8 scores of every row of the model (speculative, threaded)."""
     query_vector = _embed_query(model, text, now)
     if query_vector is None:
         return None
-    return _Scored(query_vector, _score_all(store, model, query_vector))
+    return query_vector, approximate_scores(store, model, query_vector)
+
+
+def _best(scores: np.ndarray, limit: int) -> np.ndarray:
+    """Indices of the best `limit` scores: score desc, then position (newest) first."""
+    candidates = np.arange(scores.size)
+    if scores.size > limit:
+        # Keep every score tied with the limit-th best so the recency tie-break stays exact.
+        threshold = np.partition(scores, scores.size - limit)[scores.size - limit]
+        candidates = np.flatnonzero(scores >= threshold)
+    order = np.lexsort((candidates, -scores[candidates]))
+    return candidates[order][:limit]
 
 
 def _top(scores: np.ndarray, limit: int) -> np.ndarray:
     """Indices of the best `limit` positive scores: score desc, then position (newest) first."""
     positive = np.flatnonzero(scores > 0)
-    if positive.size > limit:
-        # Keep every score tied with the limit-th best so the recency tie-break stays exact.
-        threshold = np.partition(scores[positive], positive.size - limit)[positive.size - limit]
-        positive = positive[scores[positive] >= threshold]
-    order = np.lexsort((positive, -scores[positive]))
-    return positive[order][:limit]
+    return positive[_best(scores[positive], limit)]
+
+
+def _exact(session: Session, store: VectorStore, model: str, rows: np.ndarray,
+           query_vector: np.ndarray, approximate: np.ndarray) -> np.ndarray:
+    """Exact float32 cosine of `rows`, from their stored vectors (the int8 score where none)."""
+    with store.lock:
+        matrix = store.models.get(model)
+        if matrix is None or not rows.size or rows.max() >= matrix.count:
+            return approximate.astype(np.float32, copy=True)  # the store started over meanwhile
+        ids = matrix.ids[rows]
+    blobs = dict(session.execute(
+        sa.select(Embedding.id, Embedding.vector).where(Embedding.id.in_(ids.tolist()))).all())
+    exact = approximate.astype(np.float32, copy=True)
+    found = [n for n, i in enumerate(ids.tolist()) if len(blobs.get(i) or b"") == VECTOR_BYTES]
+    if found:
+        vectors = np.frombuffer(b"".join(blobs[int(ids[n])] for n in found),
+                                dtype="<f4").reshape(-1, DIMENSIONS)
+        exact[found] = vectors @ np.asarray(query_vector, dtype=np.float32)
+    return exact
+
+
+def _scope(repo_ids: Collection[int], actor_logins: Sequence[str] | None, repo: str | None,
+           types: Sequence[str] | None, start: dt.datetime | None, end: dt.datetime | None
+           ) -> tuple:
+    """What decides the candidate list, as a hashable key of the per-process cache."""
+    return (tuple(sorted(repo_ids)), tuple(sorted({a.lower() for a in actor_logins or ()})),
+            repo.lower() if repo else None, tuple(sorted(set(types or ()))), start, end)
 
 
 def search_facts(
@@ -394,47 +268,67 @@ def search_facts(
     models = [m for m in chain_models() if is_available(m, now)]
     if not repo_ids or not models:
         return []
-    store = _store_for(session)
+    store = store_for(session)
+    scope = _scope(repo_ids, actor_logins, repo, types, start, end)
+    # Read before the candidates: a fact written in between makes the next search read again.
+    version = fact_version(session)
     with store.lock:
         store.refresh(session)
         sizes = {m: store.models[m].count if m in store.models else 0 for m in models}
+        entry = store.cached(scope, version)
     # Bet on the model with the most vectors; the bet is checked once the candidates are known.
     guess = max(models, key=lambda m: sizes[m])
-    speculative = _executor.submit(_embed_and_score, store, guess, text, now)
-    candidates = _candidates(session, repo_ids, actor_logins, repo, types, start, end)
-    if not len(candidates):
+    if entry is None:
+        # Unknown candidates: score the whole matrix while the candidate SQL runs.
+        speculative = _executor.submit(_embed_and_score, store, guess, text, now)
+        entry = CachedCandidates(
+            version, _candidates(session, repo_ids, actor_logins, repo, types, start, end), {})
+        with store.lock:
+            store.remember(scope, entry)
+    else:
+        speculative = _executor.submit(_embed_query, guess, text, now)
+    if not len(entry.candidates):
         return []
     with store.lock:
-        rows = {m: _rows_in(store.models.get(m), candidates.keys) for m in models}
+        rows = {m: store.rows(entry, m) for m in models}
     coverage = {m: int((rows[m] >= 0).sum()) for m in models}
     # Most-covering model first; ties keep the chain order (Python's sort is stable).
     for model in sorted(models, key=lambda m: -coverage[m]):
-        scored = speculative.result() if model == guess else _embed_and_score(
-            store, model, text, now)
-        if scored is not None:
-            return _score(session, store, model, candidates, rows[model], scored, limit, now)
+        found = speculative.result() if model == guess else _embed_query(model, text, now)
+        if found is None:
+            continue
+        query_vector, scores = found if isinstance(found, tuple) else (found, None)
+        return _score(session, store, model, entry, rows[model], query_vector, scores, limit,
+                      now)
     return []
 
 
 def _score(
-    session: Session, store: _VectorStore, model: str, candidates: _Candidates,
-    rows: np.ndarray, scored: _Scored, limit: int, now: dt.datetime,
+    session: Session, store: VectorStore, model: str, entry: CachedCandidates,
+    rows: np.ndarray, query_vector: np.ndarray, scores: np.ndarray | None, limit: int,
+    now: dt.datetime,
 ) -> list[SearchHit]:
+    candidates = entry.candidates
     missing = np.flatnonzero(rows < 0)[:SYNC_EMBED_MAX]
     if missing.size:
         embedded = embed_facts_now(session, candidates.event_ids[missing].tolist(), model, now=now)
         if embedded:
             with store.lock:
                 store.refresh(session)
-                rows = _rows_in(store.models.get(model), candidates.keys)
-    scores = scored.scores
-    if rows.size and rows.max() >= scores.size:  # the matrix grew since it was scored
-        scores = _score_all(store, model, scored.query_vector)
+                rows = store.rows(entry, model)
     present = np.flatnonzero(rows >= 0)
-    candidate_scores = scores[rows[present]]
-    chosen = _top(candidate_scores, limit)
-    best = dict(zip(candidates.event_ids[present[chosen]].tolist(),
-                    candidate_scores[chosen].tolist()))
+    if not present.size:
+        return []
+    wanted = rows[present]
+    if scores is not None and wanted.max() < scores.size:
+        approximate = scores[wanted]
+    else:  # scored nothing yet (a cached list), or the matrix grew since
+        approximate = approximate_scores(store, model, query_vector, wanted)
+    pool = np.sort(_best(approximate, max(limit * RESCORE_FACTOR, RESCORE_MIN)))
+    exact = _exact(session, store, model, wanted[pool], query_vector, approximate[pool])
+    chosen = _top(exact, limit)
+    best = dict(zip(candidates.event_ids[present[pool[chosen]]].tolist(),
+                    exact[chosen].tolist()))
     return _hits(session, best)
 
 

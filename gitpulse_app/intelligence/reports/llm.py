@@ -20,8 +20,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-import openai
-
 from gitpulse_app.core.logging import metric
 from gitpulse_app.core.provider_calls import LLM, record_call
 from gitpulse_app.intelligence.reports.validate import AnswerError
@@ -120,6 +118,8 @@ def _error_text(exc: openai.APIStatusError) -> str:
 @functools.lru_cache(maxsize=8)
 def _client(api_key: str, base_url: str | None) -> openai.OpenAI:
     """One SDK client per key and endpoint (building one costs tens of milliseconds)."""
+    import openai  # imported on first use: it alone takes ~0.5 s to import (docs/STARTUP.md)
+
     client = openai.OpenAI(api_key=api_key, base_url=base_url, max_retries=0,
                            timeout=CALL_TIMEOUT_S)
     client.chat.completions  # noqa: B018 — resolve the lazily built resource once, here
@@ -224,6 +224,8 @@ class ReportModelChain:
 
     def _call(self, model: str, messages: list[dict[str, str]], params: dict[str, Any],
               parse: Callable[[str], T], usage: ChainUsage) -> T:
+        import openai
+
         while True:  # loops only for the one-time 400 parameter adjustments
             timeout = min(CALL_TIMEOUT_S, self._remaining())
             started = time.perf_counter()

@@ -25,12 +25,12 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.interval import IntervalTrigger
+
+if TYPE_CHECKING:  # imported in `build`: a CLI command that never schedules skips it
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from gitpulse_app.acquisition.sync.scheduled import unblock_jobs
 from gitpulse_app.acquisition.sync.lifecycle import finalize_batches
@@ -138,6 +138,10 @@ class SchedulerService:
     # Lifecycle ------------------------------------------------------------------------------------
     def build(self) -> AsyncIOScheduler:
         """The APScheduler with every job registered (not started)."""
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+        from apscheduler.triggers.cron import CronTrigger
+        from apscheduler.triggers.interval import IntervalTrigger
+
         cadence = self.cadence
         scheduler = AsyncIOScheduler(timezone=dt.UTC)
         common = {"coalesce": True, "misfire_grace_time": 60, "replace_existing": True}

@@ -316,14 +316,14 @@ def test_a_fact_with_a_hash_that_is_not_a_digest_does_not_disturb_the_others(ses
 
 
 def test_two_stored_hashes_with_the_same_folded_key_are_told_apart():
-    from gitpulse_app.intelligence.embeddings.search import _hash_keys, _ModelMatrix
+    from gitpulse_app.intelligence.embeddings.matrix import ModelMatrix, hash_keys
 
     # Words (1, 2, 0, 0) and (2, 1, 0, 0): one XOR, two hashes.
     first = "0" * 15 + "1" + "0" * 15 + "2" + "0" * 32
     second = "0" * 15 + "2" + "0" * 15 + "1" + "0" * 32
-    matrix = _ModelMatrix()
+    matrix = ModelMatrix()
     matrix.append([first, second, "f" * 64], np.zeros((3, 1024), dtype=np.float32))
 
-    rows = matrix.rows_of(_hash_keys([second, first, "e" * 64, "short"]))
+    rows = matrix.rows_of(hash_keys([second, first, "e" * 64, "short"]))
 
     assert rows.tolist() == [1, 0, -1, -1]

@@ -123,7 +123,8 @@ def test_human_output_names_the_report_and_prints_its_markdown(alice, capsys):
     assert "## Work Completed\n- acme/app: merged [PR #1]" in out
 
 
-def test_the_real_command_line_process(tmp_path):
+def alice_database(tmp_path: Path) -> str:
+    """A migrated SQLite file with alice (UTC) and one merged PR on 2025-12-04; its URL."""
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     migrate.upgrade(url)
     engine = create_db_engine(url)
@@ -137,6 +138,11 @@ def test_the_real_command_line_process(tmp_path):
     finally:
         set_engine(None)
         engine.dispose()
+    return url
+
+
+def test_the_real_command_line_process(tmp_path):
+    url = alice_database(tmp_path)
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("GITPULSE_", "GITHUB_", "VOYAGE_", "OPENAI_", "DATABASE_"))}
     env |= {"PYTHONPATH": str(ROOT), "GITPULSE_SECRET_KEY": "cli-test", "DATABASE_URL": url}
