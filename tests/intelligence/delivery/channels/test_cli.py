@@ -25,6 +25,7 @@ def test_add_list_test_remove_a_webhook_channel_with_a_generated_secret(team, fa
     team.user("alice")
     team.user("bob")
     team.merged("bob", "Speed up the importer")  # team logins resolve among visible actors
+    capsys.readouterr()  # the fact store's log lines are not the command's output
 
     code, added, _ = run(capsys, "channel", "add", "--login", "ALICE", "--kind", "webhook",
                          "--url", receiver.url, "--name", "Ops hook", "--logins", "bob",
