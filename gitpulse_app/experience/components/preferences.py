@@ -134,7 +134,7 @@ def timezone_field(state: type[PreferencesMixin], note: rx.Component) -> rx.Comp
 
 
 def daily_toggle(state: type[PreferencesMixin]) -> rx.Component:
-    return toggle("Daily reports", "Daily Briefing – 24-hour activity digest.", state.daily,
+    return toggle("Daily reports", "Daily Briefing – a digest of each work day.", state.daily,
                   state.set_daily, element_id="daily-toggle")
 
 
