@@ -23,7 +23,7 @@ export REFLEX_TELEMETRY_ENABLED := false
 export REFLEX_CHECK_LATEST_VERSION := false
 
 .PHONY: dev test bench setup setup-test chromium faketime migrate seed-if-empty unit browser \
-	clean-web test-clock test-newcomer-clocks screenshots
+	clean-web test-clock test-newcomer-clocks screenshots sync-lock
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -50,7 +50,13 @@ chromium:
 faketime:
 	@test -x /usr/bin/faketime || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null; }
 
-migrate: setup
+# Reflex copies .web/package.json back to reflex.lock/ after a build. A .web made by an older build
+# may hold the same content in another layout; copying the tracked file over it first keeps a run
+# from rewriting reflex.lock/package.json only to reformat it.
+sync-lock:
+	@if [ -f .web/package.json ] && $(PY) -c 'import json, sys; a, b = (json.load(open(p)) for p in sys.argv[1:]); sys.exit(a != b)' .web/package.json reflex.lock/package.json; then cp reflex.lock/package.json .web/package.json; fi
+
+migrate: setup sync-lock
 	$(PY) -m gitpulse_app db upgrade
 
 seed-if-empty: migrate
@@ -62,7 +68,7 @@ dev: seed-if-empty
 unit: setup
 	$(PY) -m pytest -n 2 -m "not browser" -q
 
-browser: setup chromium
+browser: setup sync-lock chromium
 	$(PY) -m pytest -m browser -q
 
 test: migrate chromium
