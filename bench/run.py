@@ -55,6 +55,7 @@ def _all_benchmarks() -> list[Benchmark]:
     from bench.embeddings import bench_search
     from bench.ingest import bench_ingest, bench_ingest_postgres
     from bench.load import bench_webhook_load
+    from bench.prod_load import bench_webhook_load_prod
     from bench.reports import bench_reports
     from bench.scheduler import bench_scheduler
     from bench.sync import bench_sync
@@ -66,7 +67,7 @@ def _all_benchmarks() -> list[Benchmark]:
 
     return [bench_migrations, bench_health, bench_ingest, bench_ingest_postgres, bench_webhook_ack,
             bench_search, bench_reports, bench_sync, bench_ui, bench_scheduler, bench_webhook_load,
-            bench_webhook_e2e_sqlite, bench_api, bench_cli_report]
+            bench_webhook_e2e_sqlite, bench_webhook_load_prod, bench_api, bench_cli_report]
 
 
 def print_table(figures: list[Figure]) -> None:
