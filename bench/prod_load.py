@@ -160,7 +160,7 @@ def bench_webhook_load_prod(workdir: Path) -> list[Figure]:
         Figure("webhook_load_deliveries_prod", len(load), "n"),
         Figure("webhook_load_offered_per_s_prod", round(rate(len(load), sending_s), 1), "/s",
                f">= {RATE_PER_S}"),
-        Figure("webhook_e2e_per_s_prod", round(e2e, 1), "/s", f">= {RATE_PER_S}"),
+        Figure("webhook_e2e_per_s_prod", round(e2e, 1), "/s", f"~ {RATE_PER_S} (offered)"),
         Figure("webhook_lag_p99_ms_prod", round(percentile(lags, 99), 1), "ms", "<= 2000"),
         Figure("webhook_load_drain_s_prod", round(drain_s, 2), "s", "<= 5"),
         Figure("webhook_load_ack_p99_ms_prod", round(percentile(acks, 99), 2), "ms", "< 100"),
