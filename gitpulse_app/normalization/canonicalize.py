@@ -25,7 +25,10 @@ BODY_STORED_LENGTH = 2000
 
 
 def _typed(obj: Any, key: str, types: type | tuple[type, ...]) -> Any:
-    value = obj.get(key) if isinstance(obj, Mapping) else None
+    # `type(obj) is dict` first: decoded JSON is always a dict, and the ABC check is slow.
+    if type(obj) is not dict and not isinstance(obj, Mapping):
+        return None
+    value = obj.get(key)
     return value if isinstance(value, types) else None
 
 
