@@ -30,6 +30,7 @@ from sqlmodel import Session
 
 from gitpulse_app.core.config import get_settings
 from gitpulse_app.core.db import session_scope, utcnow
+from gitpulse_app.core.fact_versions import mark_facts_written
 from gitpulse_app.core.logging import get_logger, metric
 from gitpulse_app.core.models import Event, User
 from gitpulse_app.core.signals import fact_changed
@@ -450,6 +451,7 @@ def _insert_sqlite(session: Session, rows: list[dict[str, Any]]) -> dict[Key, in
     bind processor, as SQLAlchemy would apply them, without its per-row parameter bookkeeping.
     """
     connection = session.connection()
+    mark_facts_written(session)  # driver-level SQL: the fact version's hooks do not see it
     columns = list(rows[0])
     processors = [
         EVENTS.c[column].type._cached_bind_processor(connection.dialect) for column in columns
