@@ -37,6 +37,11 @@ def _pending_facts(session: Session) -> bool:
     return any(getattr(obj, "__tablename__", None) == FACTS_TABLE for obj in pending)
 
 
+def mark_facts_written(session: Session) -> None:
+    """Marks `session`'s transaction as writing facts (for SQL the hooks below cannot see)."""
+    session.info[_WROTE_FACTS] = True
+
+
 @sa.event.listens_for(Session, "do_orm_execute")
 def _mark_fact_statements(state: ORMExecuteState) -> None:
     if state.is_insert or state.is_update or state.is_delete:

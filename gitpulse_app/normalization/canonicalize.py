@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gitpulse_app.normalization.models import ActorRef, FactType, Metrics, NormalizedFact, RepoRef
-from gitpulse_app.normalization.text import cut, is_blank
+from gitpulse_app.normalization.text import WHITESPACE_CHARS, cut, is_blank
 
 DEFAULT_GITHUB_URL = "https://github.com"
 BODY_STORED_LENGTH = 2000
@@ -25,7 +25,10 @@ BODY_STORED_LENGTH = 2000
 
 
 def _typed(obj: Any, key: str, types: type | tuple[type, ...]) -> Any:
-    value = obj.get(key) if isinstance(obj, Mapping) else None
+    # `type(obj) is dict` first: decoded JSON is always a dict, and the ABC check is slow.
+    if type(obj) is not dict and not isinstance(obj, Mapping):
+        return None
+    value = obj.get(key)
     return value if isinstance(value, types) else None
 
 
@@ -57,8 +60,8 @@ def get_list(obj: Any, key: str) -> list[Any] | None:
 
 def get_text(obj: Any, key: str) -> str | None:
     """Returns `obj[key]` when it is a non-blank string."""
-    value = get_str(obj, key)
-    return None if is_blank(value) else value
+    value = _typed(obj, key, str)  # `is_blank` inlined: the hottest reader of canonicalization
+    return value if value and value.strip(WHITESPACE_CHARS) else None
 
 
 def id_text(obj: Any, key: str) -> str | None:
