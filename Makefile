@@ -1,4 +1,4 @@
-# GitPulse — two commands on a fresh machine (CONTRACT §2):
+# GitPulse — two commands on a fresh machine:
 #   make dev    set up everything, migrate, seed the demo when empty, run the app (:3000 UI, :8000 API)
 #   make test   set up everything, then the whole suite (unit, integration, browser)
 #   make bench  run the benchmarks and rewrite bench/results.json
