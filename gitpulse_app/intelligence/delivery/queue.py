@@ -32,6 +32,7 @@ from gitpulse_app.core.config import get_settings
 from gitpulse_app.core.db import get_row, session_scope, utcnow
 from gitpulse_app.core.logging import log_fields, metric
 from gitpulse_app.core.models import EmailDelivery, Report, User
+from gitpulse_app.intelligence.delivery.claiming import claim_next, finish_claim
 from gitpulse_app.intelligence.delivery.compose import compose_message
 from gitpulse_app.intelligence.delivery.smtp import (
     SMTPConfigError,
@@ -183,36 +184,14 @@ class _Claimed:
 
 def _claim_one(session: Session, now: dt.datetime, holder: str) -> _Claimed | None:
     """Claim the next due pending row (oldest due first); None when none is due."""
-    while True:
-        due = session.scalars(
-            sa.select(_table.c.id)
-            .where(_table.c.status == "pending", _table.c.next_attempt_at <= now)
-            .order_by(_table.c.next_attempt_at, _table.c.id)
-            .limit(1)
-        ).first()
-        if due is None:
-            return None
-        # Conditional on status: if another process claimed it first, try the next one.
-        row = session.execute(
-            sa.update(_table)
-            .where(_table.c.id == due, _table.c.status == "pending")
-            .values(status="sending", attempts=_table.c.attempts + 1, claimed_by=holder,
-                    updated_at=now)
-            .returning(_table.c.id, _table.c.report_id, _table.c.to_address, _table.c.attempts)
-        ).first()
-        if row is not None:
-            return _Claimed(row.id, row.report_id, row.to_address, row.attempts)
+    row = claim_next(session, _table, now, holder,
+                     (_table.c.id, _table.c.report_id, _table.c.to_address, _table.c.attempts))
+    return None if row is None else _Claimed(row.id, row.report_id, row.to_address, row.attempts)
 
 
 def _finish(delivery_id: int, holder: str, now: dt.datetime, **values: object) -> bool:
     """Record the outcome, only if this process still holds the claim."""
-    with session_scope() as session:
-        return bool(session.execute(
-            sa.update(_table)
-            .where(_table.c.id == delivery_id, _table.c.status == "sending",
-                   _table.c.claimed_by == holder)
-            .values(claimed_by=None, updated_at=now, **values)
-        ).rowcount)
+    return finish_claim(_table, delivery_id, holder, now, **values)
 
 
 def _fail_attempt(claimed: _Claimed, holder: str, now: dt.datetime, error: str) -> str:

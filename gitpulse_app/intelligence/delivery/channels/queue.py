@@ -33,6 +33,7 @@ from gitpulse_app.core.logging import log_fields, metric
 from gitpulse_app.core.models import ChannelDelivery, DeliveryChannel, Report
 from gitpulse_app.intelligence.delivery.channels import answers, render, transport
 from gitpulse_app.intelligence.delivery.channels.guard import ChannelURLError, check_url
+from gitpulse_app.intelligence.delivery.claiming import claim_next, finish_claim
 
 log = logging.getLogger(__name__)
 
@@ -142,31 +143,15 @@ class _Claimed:
 
 
 def _claim_one(session: Session, now: dt.datetime, holder: str) -> _Claimed | None:
-    while True:
-        due = session.scalars(
-            sa.select(_table.c.id)
-            .where(_table.c.status == "pending", _table.c.next_attempt_at <= now)
-            .order_by(_table.c.next_attempt_at, _table.c.id).limit(1)).first()
-        if due is None:
-            return None
-        row = session.execute(
-            sa.update(_table).where(_table.c.id == due, _table.c.status == "pending")
-            .values(status="sending", attempts=_table.c.attempts + 1, claimed_by=holder,
-                    updated_at=now)
-            .returning(_table.c.id, _table.c.report_id, _table.c.channel_id,
-                       _table.c.delivery_uuid, _table.c.attempts, _table.c.rate_limit_waits)
-        ).first()
-        if row is not None:
-            return _Claimed(*row)
+    row = claim_next(session, _table, now, holder,
+                     (_table.c.id, _table.c.report_id, _table.c.channel_id,
+                      _table.c.delivery_uuid, _table.c.attempts, _table.c.rate_limit_waits))
+    return None if row is None else _Claimed(*row)
 
 
 def _finish(claimed: _Claimed, holder: str, now: dt.datetime, **values: object) -> bool:
     """Record the outcome, only if this process still holds the claim."""
-    with session_scope() as session:
-        return bool(session.execute(
-            sa.update(_table).where(_table.c.id == claimed.id, _table.c.status == "sending",
-                                    _table.c.claimed_by == holder)
-            .values(claimed_by=None, updated_at=now, **values)).rowcount)
+    return finish_claim(_table, claimed.id, holder, now, **values)
 
 
 @dataclass(frozen=True)
