@@ -313,7 +313,6 @@ HANDLERS: dict[str, Aim | Free] = {
                                         "them at A's facts)"),
     "TimelineState.setvar": SETVAR,
     # pages/ask.py (docs/API.md)
-    "AskState.load": Aim(routes.ASK, at(routes.ASK), b_steps=(Step(AskState.load),)),
     "AskState.ask": Aim(routes.ASK, at(routes.ASK),
                         b_steps=(Step(AskState.set_question, lambda a: {"value": a.fact_title}),
                                  Step(AskState.ask))),

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 
 import reflex as rx
 
+from gitpulse_app.experience import routes
 from gitpulse_app.experience.components.feedback import toast_error
 from gitpulse_app.experience.components.rich_text import report_html
-from gitpulse_app.experience.components.shell import app_shell
+from gitpulse_app.experience.page import page
 from gitpulse_app.experience.state import SessionState
 from gitpulse_app.intelligence.ask import AskError, answer, retrieve
 from gitpulse_app.intelligence.formatting import format_short_date
@@ -46,10 +47,6 @@ class AskState(SessionState):
     sources: list[AskSourceRow] = []
     provider: str = ""
     asked: bool = False
-
-    @rx.event
-    async def load(self):
-        return await self._guard()
 
     @rx.event
     def set_question(self, value: str):
@@ -166,6 +163,7 @@ def ask_box() -> rx.Component:
     )
 
 
+@page(routes.ASK, "Ask")
 def ask_page() -> rx.Component:
-    return app_shell(rx.vstack(rx.heading("Ask", as_="h1", size="8"), ask_box(), spacing="4",
-                               width="100%", max_width="48em"))
+    return rx.vstack(rx.heading("Ask", as_="h1", size="8"), ask_box(), spacing="4",
+                     width="100%", max_width="48em")

@@ -20,8 +20,8 @@ from gitpulse_app.experience.components.empty import (
 )
 from gitpulse_app.experience.components.kpi import KpiCard, kpi_cards, kpi_grid
 from gitpulse_app.experience.components.rich_text import report_html
-from gitpulse_app.experience.components.shell import app_shell
 from gitpulse_app.experience.components.sync_banner import SyncStatusState, sync_banner
+from gitpulse_app.experience.page import page
 from gitpulse_app.intelligence.analytics import DASHBOARD_KPIS, dashboard_data
 from gitpulse_app.intelligence.reports.render import render_html
 
@@ -68,8 +68,6 @@ class DashboardState(SyncStatusState):
 
     @rx.event
     async def load(self):
-        if (redirect := await self._guard()) is not None:
-            return redirect
         self.error = ""
         user_id = self._user_id
         try:
@@ -213,9 +211,10 @@ def dashboard_body() -> rx.Component:
     )
 
 
+@page(routes.DASHBOARD, "Dashboard", load=DashboardState.load)
 def dashboard() -> rx.Component:
     state = DashboardState
-    return app_shell(
+    return (
         rx.vstack(
             rx.heading("Dashboard", as_="h1", size="8"),
             sync_banner(),

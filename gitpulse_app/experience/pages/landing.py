@@ -12,6 +12,7 @@ from gitpulse_app.experience import routes
 from gitpulse_app.experience.auth.next_guard import safe_next
 from gitpulse_app.experience.components.shell import logo, theme_toggle
 from gitpulse_app.experience.http.health import cached_deep_health
+from gitpulse_app.experience.page import Guard, page
 from gitpulse_app.experience.state import SessionState, public_event
 
 FEATURES = [
@@ -38,7 +39,6 @@ class LandingState(SessionState):
         if params.get("github") == "error":
             # A failed GitHub sign-in lands here with its message.
             yield rx.toast.error(params.get("message") or "Unknown error")
-        await self._resolve()
         settings = get_settings()
         target = quote(safe_next(params.get("next")), safe="/")
         self.sign_in_url = (
@@ -102,6 +102,7 @@ def feature_tile(icon: str, title: str, text: str) -> rx.Component:
     )
 
 
+@page(routes.LANDING, "GitPulse", load=LandingState.load, guard=Guard.PUBLIC, frame=False)
 def landing() -> rx.Component:
     return rx.box(
         rx.hstack(logo(), rx.spacer(), status_widget(), theme_toggle(),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import reflex as rx
 
 from gitpulse_app.experience import routes
-from gitpulse_app.experience.components.shell import app_shell
+from gitpulse_app.experience.page import Guard, page
 from gitpulse_app.experience.state import SessionState, public_event
 
 # Reflex's route for the page it serves at every path no other page matches.
@@ -32,7 +32,6 @@ class NotFoundState(SessionState):
     @rx.event
     @public_event
     async def load(self):
-        await self._resolve()
         return rx.call_script(BACKEND_PATH_JS)
 
 
@@ -51,5 +50,6 @@ def not_found_view() -> rx.Component:
     )
 
 
+@page(ROUTE, TITLE, load=NotFoundState.load, guard=Guard.PUBLIC)
 def not_found() -> rx.Component:
-    return app_shell(not_found_view())
+    return not_found_view()

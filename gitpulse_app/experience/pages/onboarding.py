@@ -25,7 +25,6 @@ from gitpulse_app.experience.components.empty import error_alert, skeleton_block
 from gitpulse_app.experience.components.feedback import toast_error, toast_success
 from gitpulse_app.experience.components import preferences
 from gitpulse_app.experience.components.preferences import PreferencesMixin
-from gitpulse_app.experience.components.shell import app_shell
 from gitpulse_app.experience.components.sync_banner import ACTIVE_STATES
 from gitpulse_app.experience.ops_service import server_token_available, use_server_token
 from gitpulse_app.experience.pages.repos import KIND_LABELS, install_url
@@ -36,6 +35,7 @@ from gitpulse_app.experience.settings_service import (
     save_settings,
 )
 from gitpulse_app.experience.state import SessionState
+from gitpulse_app.experience.page import Guard, page
 from gitpulse_app.intelligence.reports import generate_first_report
 from gitpulse_app.intelligence.windows import MONDAY_TO_FRIDAY
 
@@ -124,8 +124,6 @@ class OnboardingState(PreferencesMixin, SessionState):
 
     @rx.event
     async def load(self):
-        if (redirect := await self._guard()) is not None:
-            return redirect
         if self._onboarded and self.phase == "setup":
             return rx.redirect(routes.DASHBOARD)
         user_id = self._user_id
@@ -500,9 +498,10 @@ def onboarding_steps() -> rx.Component:
     )
 
 
+@page(routes.ONBOARDING, "Welcome to GitPulse", load=OnboardingState.load, guard=Guard.SIGNED_IN)
 def onboarding() -> rx.Component:
     state = OnboardingState
-    return app_shell(
+    return (
         rx.vstack(
             rx.heading("Welcome to GitPulse", as_="h1", size="8"),
             rx.text("Three steps, then your first cited report.", color_scheme="gray"),

@@ -12,7 +12,6 @@ import reflex as rx
 
 from gitpulse_app.experience.components.empty import error_alert, skeleton_block
 from gitpulse_app.experience.components.feedback import toast_error, toast_success
-from gitpulse_app.experience.components.shell import app_shell
 from gitpulse_app.experience.http.health import cached_deep_health
 from gitpulse_app.experience.ops_service import (
     BatchRow,
@@ -29,6 +28,8 @@ from gitpulse_app.experience.ops_service import (
 )
 from gitpulse_app.experience.pages.not_found import not_found_view
 from gitpulse_app.experience.state import SessionState
+from gitpulse_app.experience import routes
+from gitpulse_app.experience.page import page
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +80,6 @@ class OpsState(SessionState):
 
     @rx.event
     async def load(self):
-        if (redirect := await self._guard()) is not None:
-            return redirect
         self.loading, self.allowed = True, False
         await self._fetch()
         return None
@@ -243,9 +242,10 @@ def ops_body() -> rx.Component:
     )
 
 
+@page(routes.OPS, "Operations", load=OpsState.load)
 def ops() -> rx.Component:
     state = OpsState
-    return app_shell(
+    return (
         rx.cond(
             state.loading,
             rx.vstack(skeleton_block("3em"), skeleton_block("12em"), skeleton_block("12em"),

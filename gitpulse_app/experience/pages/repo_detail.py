@@ -24,8 +24,8 @@ from gitpulse_app.experience.components.empty import (
     skeleton_grid,
 )
 from gitpulse_app.experience.components.kpi import KpiCard, kpi_cards, kpi_grid
-from gitpulse_app.experience.components.shell import app_shell
 from gitpulse_app.experience.state import SessionState
+from gitpulse_app.experience.page import page
 from gitpulse_app.intelligence.analytics import (
     DEFAULT_RANGE,
     RANGES,
@@ -158,8 +158,6 @@ class RepoDetailState(SessionState):
 
     @rx.event
     async def load(self):
-        if (redirect := await self._guard()) is not None:
-            return redirect
         self.loading, self.not_found, self.repo_full_name = True, False, ""
         self.range_days = str(DEFAULT_RANGE)
         # The window's end is frozen when the page loads.
@@ -295,9 +293,10 @@ def analytics_body() -> rx.Component:
     )
 
 
+@page(routes.REPO_DETAIL, "Repository", load=RepoDetailState.load)
 def repo_detail() -> rx.Component:
     state = RepoDetailState
-    return app_shell(
+    return (
         rx.cond(
             state.not_found,
             rx.vstack(

@@ -15,11 +15,11 @@ import reflex as rx
 
 from gitpulse_app.core.config import get_settings
 from gitpulse_app.experience import routes
+from gitpulse_app.experience.page import page
 from gitpulse_app.experience.components.coverage import coverage_meter
 from gitpulse_app.experience.components.empty import error_alert, skeleton_block
 from gitpulse_app.experience.components.feedback import toast_error, toast_info, toast_success
 from gitpulse_app.experience.components.rich_text import report_html
-from gitpulse_app.experience.components.shell import app_shell
 from gitpulse_app.experience.components.sources import sources_section
 from gitpulse_app.experience.components.sync_banner import SyncStatusState
 from gitpulse_app.experience.report_views import (
@@ -140,8 +140,6 @@ class ReportDetailState(SyncStatusState):
 
     @rx.event
     async def load(self):
-        if (redirect := await self._guard()) is not None:
-            return redirect
         self.loading, self.error, self.not_found = True, "", False
         report_id = report_id_from_path(self.router.url.path or "")
         if report_id is None:
@@ -446,9 +444,10 @@ def not_found_view() -> rx.Component:
     )
 
 
+@page(routes.REPORT_DETAIL, "Report", load=ReportDetailState.load)
 def report_detail_page() -> rx.Component:
     state = ReportDetailState
-    return app_shell(
+    return (
         rx.cond(
             state.not_found,
             not_found_view(),

@@ -9,6 +9,7 @@ import logging
 import reflex as rx
 
 from gitpulse_app.experience import routes
+from gitpulse_app.experience.page import page
 from gitpulse_app.experience.components.empty import (
     empty_state,
     error_alert,
@@ -17,7 +18,6 @@ from gitpulse_app.experience.components.empty import (
 from gitpulse_app.experience.components.feedback import toast_error, toast_info, toast_success
 from gitpulse_app.experience.components.generate_modal import generate_modal
 from gitpulse_app.experience.components.report_card import report_card
-from gitpulse_app.experience.components.shell import app_shell
 from gitpulse_app.experience.components.sync_banner import SyncStatusState, progress_card
 from gitpulse_app.experience.report_views import (
     KIND_FILTERS,
@@ -73,8 +73,6 @@ class ReportsState(SyncStatusState):
 
     @rx.event
     async def load(self):
-        if (redirect := await self._guard()) is not None:
-            return redirect
         self.loading = True
         polling = False
         try:
@@ -219,9 +217,10 @@ def report_list() -> rx.Component:
     )
 
 
+@page(routes.REPORTS, "Reports", load=ReportsState.load)
 def reports() -> rx.Component:
     state = ReportsState
-    return app_shell(
+    return (
         rx.vstack(
             rx.hstack(
                 rx.heading("Reports", as_="h1", size="8"),

@@ -14,6 +14,7 @@ from gitpulse_app.acquisition.sync.service import request_sync
 from gitpulse_app.acquisition.sync.status import IntegrationState
 from gitpulse_app.core.config import get_settings
 from gitpulse_app.experience import routes
+from gitpulse_app.experience.page import page
 from gitpulse_app.experience.components.empty import (
     empty_state,
     error_alert,
@@ -21,7 +22,6 @@ from gitpulse_app.experience.components.empty import (
     skeleton_rows,
 )
 from gitpulse_app.experience.components.feedback import toast_error, toast_success
-from gitpulse_app.experience.components.shell import app_shell
 from gitpulse_app.experience.components.sync_banner import SyncStatusState, progress_card
 from gitpulse_app.experience.settings_service import (
     SourceView,
@@ -130,8 +130,6 @@ class ReposState(SyncStatusState):
 
     @rx.event
     async def load(self):
-        if (redirect := await self._guard()) is not None:
-            return redirect
         self.error, self.install_link = "", install_url()
         try:
             await self._reload()
@@ -383,9 +381,10 @@ def repos_body() -> rx.Component:
     )
 
 
+@page(routes.REPOS, "Repositories", load=ReposState.load)
 def repos() -> rx.Component:
     state = ReposState
-    return app_shell(
+    return (
         rx.vstack(
             rx.hstack(
                 rx.heading("Repositories", as_="h1", size="8"),

@@ -18,7 +18,6 @@ from gitpulse_app.experience.components.feedback import toast_error, toast_info,
 from gitpulse_app.experience.components import preferences
 from gitpulse_app.experience.components.channels import channels_section
 from gitpulse_app.experience.components.preferences import PreferencesMixin
-from gitpulse_app.experience.components.shell import app_shell
 from gitpulse_app.experience.settings_service import (
     confirm_email,
     load_settings,
@@ -27,6 +26,7 @@ from gitpulse_app.experience.settings_service import (
 )
 from gitpulse_app.experience.pages.settings_tokens import api_tokens_section
 from gitpulse_app.experience.state import SessionState
+from gitpulse_app.experience.page import page
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +61,6 @@ class SettingsState(PreferencesMixin, SessionState):
 
     @rx.event
     async def load(self):
-        if (redirect := await self._guard()) is not None:
-            return redirect
         self.error, self.field_errors = "", {}
         params = self.router.url.query_parameters
         user_id = self._user_id
@@ -289,9 +287,10 @@ def settings_form() -> rx.Component:
     )
 
 
+@page(routes.SETTINGS, "Settings", load=SettingsState.load)
 def settings() -> rx.Component:
     state = SettingsState
-    return app_shell(
+    return (
         rx.vstack(
             rx.heading("Settings", as_="h1", size="8"),
             rx.cond(

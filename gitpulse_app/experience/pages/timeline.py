@@ -17,8 +17,8 @@ from gitpulse_app.core.db import session_scope
 from gitpulse_app.experience import routes
 from gitpulse_app.experience.components.empty import empty_state, error_alert, skeleton_rows
 from gitpulse_app.experience.components.feedback import toast_error
-from gitpulse_app.experience.components.shell import app_shell
 from gitpulse_app.experience.state import SessionState
+from gitpulse_app.experience.page import page
 from gitpulse_app.intelligence.analytics import TYPE_LABELS
 from gitpulse_app.intelligence.embeddings import SearchError
 from gitpulse_app.intelligence.formatting import format_short_date, format_time
@@ -172,8 +172,6 @@ class TimelineState(SessionState):
 
     @rx.event
     async def load(self):
-        if (redirect := await self._guard()) is not None:
-            return redirect
         user_id = self._user_id
         self.loading, self.search_query, self.search_text = True, "", ""
         try:
@@ -462,9 +460,10 @@ def timeline_list() -> rx.Component:
     )
 
 
+@page(routes.TIMELINE, "Timeline", load=TimelineState.load)
 def timeline() -> rx.Component:
     state = TimelineState
-    return app_shell(
+    return (
         rx.vstack(
             rx.hstack(
                 rx.heading("Timeline", as_="h1", size="8"),
