@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.stats import by_stack
+
 RESULTS = Path(__file__).resolve().parent / "results.json"
 
 
@@ -84,7 +86,9 @@ def main() -> int:
         for bench in _all_benchmarks():
             print(f"running {bench.__name__}…", file=sys.stderr)
             figures.extend(bench(Path(tmp)))
-    RESULTS.write_text(json.dumps({f.name: f.value for f in figures}, indent=2) + "\n")
+    results: dict[str, object] = {f.name: f.value for f in figures}
+    results.update(by_stack({f.name: f.value for f in figures}))
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print_table(figures)
     print(f"\nwrote {RESULTS}")
     invalid = [f.name for f in figures if f.target.startswith("invalid")]

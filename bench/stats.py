@@ -65,3 +65,23 @@ def ratio(ours: float, baseline: float) -> float:
     if baseline <= 0:
         raise ValueError(f"a ratio needs a positive baseline, not {baseline}")
     return ours / baseline
+
+
+# Figures measured on more than one stack carry the stack as a suffix (`webhook_e2e_per_s_sqlite`);
+# results.json also gathers them under the bare name, one value per stack.
+STACKS = ("sqlite", "prod", "uvicorn")
+PER_STACK = ("webhook_e2e_per_s", "webhook_lag_p99_ms", "webhook_load_drain_s")
+
+
+def by_stack(results: dict[str, float]) -> dict[str, dict[str, float]]:
+    """`{"webhook_e2e_per_s": {"sqlite": …, "prod": …}, …}` from the suffixed figures in `results`.
+
+    A figure no stack measured is left out rather than written empty.
+    """
+    gathered = {}
+    for name in PER_STACK:
+        values = {stack: results[f"{name}_{stack}"] for stack in STACKS
+                  if f"{name}_{stack}" in results}
+        if values:
+            gathered[name] = values
+    return gathered

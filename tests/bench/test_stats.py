@@ -56,3 +56,14 @@ def test_the_tick_figure_is_invalid_when_a_step_failed():
     assert invalid["tick_10k_users_ms"].value == -1
     assert invalid["tick_10k_users_ms"].target.startswith("invalid")
     assert invalid["tick_10k_users_failed_steps"].value == 2
+
+
+def test_per_stack_figures_are_gathered_under_their_bare_name():
+    from bench.stats import by_stack
+
+    results = {"webhook_e2e_per_s_sqlite": 100.0, "webhook_e2e_per_s_prod": 199.8,
+               "webhook_lag_p99_ms_prod": 115.7, "webhook_load_drain_s_other": 1.0,
+               "search_first_ms": 12.0}
+    assert by_stack(results) == {"webhook_e2e_per_s": {"sqlite": 100.0, "prod": 199.8},
+                                 "webhook_lag_p99_ms": {"prod": 115.7}}
+    assert by_stack({}) == {}
