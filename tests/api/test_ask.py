@@ -15,7 +15,7 @@ from gitpulse_app.intelligence.ask import AskError, ask, retrieve
 from gitpulse_app.intelligence.ask.question import named_window
 from tests.api.conftest import MARCH, World, bearer
 from tests.intelligence.reports.conftest import completion
-from tests.support.fakeserver import FakeResponse
+from tests.support.fake_http import FakeResponse
 
 NOW = dt.datetime(2025, 12, 5, 15, 0, tzinfo=dt.UTC)
 

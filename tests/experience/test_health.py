@@ -130,7 +130,7 @@ def test_deep_results_are_cached_for_30_seconds(client, engine):
 
 
 def test_github_check_calls_the_configured_api_url(client, configure, fake_http):
-    from tests.support.fakeserver import FakeResponse
+    from tests.support.fake_http import FakeResponse
 
     fake_http.add("GET", "/rate_limit", FakeResponse(200, json={"resources": {}}))
     configure(GITHUB_TOKEN="ghp_test", GITHUB_API_URL=fake_http.url)
@@ -141,7 +141,7 @@ def test_github_check_calls_the_configured_api_url(client, configure, fake_http)
 
 
 def test_github_check_failing_degrades_overall_status(client, configure, fake_http):
-    from tests.support.fakeserver import FakeResponse
+    from tests.support.fake_http import FakeResponse
 
     fake_http.add("GET", "/rate_limit", FakeResponse(502, body=b"<html>bad gateway</html>"))
     configure(GITHUB_TOKEN="ghp_test", GITHUB_API_URL=fake_http.url)
@@ -161,7 +161,7 @@ def test_failed_llm_and_embedding_calls_degrade_their_deep_checks_until_a_call_s
         reset_providers,
     )
     from gitpulse_app.intelligence.reports.llm import ChainFailed, ReportModelChain
-    from tests.support.fakeserver import FakeResponse
+    from tests.support.fake_http import FakeResponse
 
     refused = FakeResponse(401, json={"error": {"message": "Incorrect API key provided",
                                                 "type": "invalid_request_error"}})

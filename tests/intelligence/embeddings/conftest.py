@@ -30,7 +30,7 @@ from gitpulse_app.core.models import (
     UserInstallation,
 )
 from gitpulse_app.intelligence.embeddings.providers import local_vector, reset_providers
-from tests.support.fakeserver import FakeHTTPServer, FakeResponse, RecordedRequest
+from tests.support.fake_http import FakeHTTPServer, FakeResponse, RecordedRequest
 
 _serial = itertools.count(1)
 

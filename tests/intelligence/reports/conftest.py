@@ -32,7 +32,7 @@ from gitpulse_app.intelligence.embeddings.providers import reset_providers
 from gitpulse_app.intelligence.reports.models import SECTION_TITLES
 from gitpulse_app.normalization.models import ActorRef, Metrics, NormalizedFact, RepoRef
 from gitpulse_app.normalization.store import ingest_facts
-from tests.support.fakeserver import FakeHTTPServer, FakeResponse, RecordedRequest
+from tests.support.fake_http import FakeHTTPServer, FakeResponse, RecordedRequest
 
 GITHUB = "https://github.com"
 _serial = itertools.count(1)

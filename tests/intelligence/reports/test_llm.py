@@ -19,7 +19,7 @@ from tests.intelligence.reports.conftest import (
     pr,
     urls_in_prompt,
 )
-from tests.support.fakeserver import FakeResponse
+from tests.support.fake_http import FakeResponse
 
 INVENTED = "https://github.com/acme/app/pull/999"
 
