@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
-import itertools
 
 import pytest
 from sqlmodel import select
@@ -35,18 +34,14 @@ from gitpulse_app.experience.ops_service import (
     server_token_available,
     use_server_token,
 )
+from tests.support import rows
+from tests.support.rows import stored_id
 
 NOW = dt.datetime(2025, 12, 5, 15, 0, tzinfo=dt.UTC)
-_serial = itertools.count(1)
 
 
 def make_user(login: str | None = None, **fields) -> int:
-    with session_scope() as session:
-        number = next(_serial)
-        user = User(gh_id=7000 + number, gh_login=login or f"user{number}", **fields)
-        session.add(user)
-        session.flush()
-        return user.id
+    return stored_id(rows.make_user, login, **fields)
 
 
 @pytest.fixture

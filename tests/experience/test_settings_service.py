@@ -1,6 +1,5 @@
 import asyncio
 import datetime as dt
-import itertools
 import os
 import re
 
@@ -37,21 +36,16 @@ from gitpulse_app.experience.settings_service import (
     timezone_error,
     validate_settings,
 )
+from tests.support import rows
+from tests.support.rows import stored_id
 
 NOW = dt.datetime(2025, 12, 5, 15, 0, tzinfo=dt.UTC)
 MINUTE = dt.timedelta(minutes=1)
 TOKEN = "ghp_0123456789abcdefghijklmnopqrstuvwxyzWXYZ"
-_serial = itertools.count(1)
 
 
 def make_user(**fields) -> int:
-    with session_scope() as session:
-        number = next(_serial)
-        user = User(gh_id=8000 + number, gh_login=fields.pop("gh_login", f"user{number}"),
-                    **fields)
-        session.add(user)
-        session.flush()
-        return user.id
+    return stored_id(rows.make_user, **fields)
 
 
 def get_user(user_id: int) -> User:
@@ -68,14 +62,10 @@ def form(**overrides) -> SettingsForm:
 
 def make_source(owner_id: int, *, kind: str = "app", role: str = "owner",
                 repos: tuple[str, ...] = ("acme/api", "acme/web"), **fields) -> int:
-    with session_scope() as session:
-        source = Installation(kind=kind, gh_installation_id=fields.pop(
-            "gh_installation_id", 8100 + next(_serial) if kind == "app" else None),
-            account_login="acme", repositories=list(repos), **fields)
-        session.add(source)
-        session.flush()
-        session.add(UserInstallation(user_id=owner_id, installation_id=source.id, role=role))
-        return source.id
+    if kind != "app":
+        fields.setdefault("gh_installation_id", None)
+    return stored_id(rows.make_app_source, owner_id, kind=kind, role=role,
+                     repositories=list(repos), **fields)
 
 
 def test_an_unknown_zone_is_rejected_with_the_exact_message_and_nothing_is_saved(engine):

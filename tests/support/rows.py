@@ -3,7 +3,7 @@
 Each takes the test's session, fills every required column with a sensible default that is unique
 within the run (GitHub ids come from ranges no test writes by hand), lets any column be overridden
 (`make_user(session, "alice", timezone="UTC")`), adds the row and commits, or only flushes with
-`commit=False` (inside a `session_scope()` that commits on exit).
+`commit=False` (inside a `session_scope()` that commits on exit; `stored_id` does that).
 """
 
 from __future__ import annotations
@@ -11,10 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import itertools
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from sqlmodel import Session, SQLModel, select
 
+from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.models import Event, Installation, Repo, User, UserInstallation
 
 Row = TypeVar("Row", bound=SQLModel)
@@ -59,10 +61,10 @@ def make_repo(session: Session, full_name: str | None = None, *, commit: bool = 
     return add_rows(session, Repo(**(values | fields)), commit=commit)
 
 
-def make_app_source(session: Session, person: User, *repos: Repo | str, role: str = "owner",
-                    **fields: Any) -> Installation:
+def make_app_source(session: Session, person: User | int, *repos: Repo | str,
+                    role: str = "owner", commit: bool = True, **fields: Any) -> Installation:
     """An App installation listing `repos` (a name stands for the repository stored under it),
-    linked to `person` with `role`; committed."""
+    linked to `person` (a user or its id) with `role`."""
     rows = [session.exec(select(Repo).where(Repo.full_name == repo)).one()
             if isinstance(repo, str) else repo for repo in repos]
     values = {
@@ -72,8 +74,10 @@ def make_app_source(session: Session, person: User, *repos: Repo | str, role: st
         "repositories": [repo.full_name for repo in rows],
         "repository_ids": [repo.gh_id for repo in rows],
     }
-    source = add_rows(session, Installation(**(values | fields)))
-    add_rows(session, UserInstallation(user_id=person.id, installation_id=source.id, role=role))
+    source = add_rows(session, Installation(**(values | fields)), commit=commit)
+    user_id = person if isinstance(person, int) else person.id
+    add_rows(session, UserInstallation(user_id=user_id, installation_id=source.id, role=role),
+             commit=commit)
     return source
 
 
@@ -90,3 +94,10 @@ def make_event(session: Session, repo: Repo, actor: User, ts: dt.datetime,
         "content_hash": hashlib.sha256(url.encode()).hexdigest(), "observed_via": "webhook",
     }
     return add_rows(session, Event(**(values | fields)), commit=commit)
+
+
+def stored_id(factory: Callable[..., SQLModel], *args: Any, **fields: Any) -> int:
+    """Run a factory above in its own `session_scope()` (the process-wide engine, committed on
+    exit) and return the new row's id."""
+    with session_scope() as session:
+        return factory(session, *args, commit=False, **fields).id

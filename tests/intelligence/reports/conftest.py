@@ -26,13 +26,13 @@ from gitpulse_app.core.models import (
     ReportRegeneration,
     Repo,
     User,
-    UserInstallation,
 )
 from gitpulse_app.intelligence.embeddings.providers import reset_providers
 from gitpulse_app.intelligence.reports.models import SECTION_TITLES
 from gitpulse_app.normalization.models import ActorRef, Metrics, NormalizedFact, RepoRef
 from gitpulse_app.normalization.store import ingest_facts
 from tests.support.fake_http import FakeHTTPServer, FakeResponse, RecordedRequest
+from tests.support.rows import make_app_source, make_repo, make_user
 
 GITHUB = "https://github.com"
 _serial = itertools.count(1)
@@ -58,17 +58,11 @@ class World:
     installations: dict[int, Installation] = field(default_factory=dict)
 
     def user(self, login: str, *, timezone: str | None = "America/Chicago", **fields: Any) -> User:
-        row = User(gh_id=10_000 + next(_serial), gh_login=login, timezone=timezone,
-                   signed_up_at=NOW - dt.timedelta(days=30), **fields)
-        self.session.add(row)
-        self.session.commit()
-        return row
+        return make_user(self.session, login, timezone=timezone,
+                         signed_up_at=NOW - dt.timedelta(days=30), **fields)
 
     def repo(self, full_name: str, *, seen_by: tuple[User, ...] = ()) -> Repo:
-        owner, name = full_name.split("/")
-        row = Repo(gh_id=20_000 + next(_serial), full_name=full_name, owner=owner, name=name)
-        self.session.add(row)
-        self.session.commit()
+        row = make_repo(self.session, full_name)
         for user in seen_by:
             self.show(user, row)
         return row
@@ -77,13 +71,7 @@ class World:
         """Let `user` see `repo` through their App installation (opt-out: every repo tracked)."""
         installation = self.installations.get(user.id)
         if installation is None:
-            installation = Installation(kind="app", gh_installation_id=30_000 + next(_serial),
-                                        account_login=user.gh_login, repositories=[])
-            self.session.add(installation)
-            self.session.commit()
-            self.session.add(UserInstallation(user_id=user.id, installation_id=installation.id,
-                                              role="owner"))
-            self.session.commit()
+            installation = make_app_source(self.session, user, account_login=user.gh_login)
             self.installations[user.id] = installation
         installation.repositories = [*installation.repositories, repo.full_name]
         installation.repository_ids = [*installation.repository_ids, repo.gh_id]
