@@ -16,11 +16,9 @@ from gitpulse_app.core.models import (
     Event,
     IngestionJob,
     Installation,
-    Repo,
     ReportJobHistory,
     SyncBatch,
     TrackedRepo,
-    User,
     UserInstallation,
     WebhookEvent,
 )
@@ -133,11 +131,8 @@ def test_batches_jobs_history_queues_and_deliveries(operator):
         session.add(EmailDelivery(report_id=2, to_address="bob@example.org", status="failed",
                                   last_error="refused"))
         session.add(WebhookEvent(delivery_id="p1", event="push", status="pending"))
-        repo = Repo(gh_id=1, full_name="acme/api", owner="acme", name="api")
-        session.add(repo)
-        actor = User(gh_id=99, gh_login="zed")
-        session.add(actor)
-        session.flush()
+        repo = rows.make_repo(session, "acme/api", gh_id=1, commit=False)
+        actor = rows.make_user(session, "zed", gh_id=99, commit=False)
         event = Event(type="commit", repo_id=repo.id, actor_id=actor.id, ts=NOW,
                       canonical_text="x", source_url="https://github.com/acme/api/commit/1",
                       content_hash="a" * 64, observed_via="webhook")
