@@ -19,7 +19,7 @@ from gitpulse_app.intelligence.analytics import (
     trend_percent,
     week_spans,
 )
-from tests.support.rows import make_app_source, make_event, make_repo, make_user
+from tests.support.rows import make_app_source, make_event, make_repo, make_report, make_user
 
 UTC = dt.UTC
 
@@ -142,18 +142,12 @@ def test_dashboard_chart_has_14_local_days_ending_today_stacked_by_layer(engine)
 
 def add_report(session: Session, owner: User, **fields) -> Report:
     values = dict(
-        user_id=owner.id, kind="daily", schedule_type="daily", origin="scheduled",
         start_date=at("2025-12-04T00:00:00Z"), end_date=at("2025-12-05T00:00:00Z"),
-        timezone="UTC", title="Daily Standup - December 4, 2025", description="d",
+        title="Daily Standup - December 4, 2025", description="d",
         sections=[{"title": "Work Completed", "bullets": ["a", "b", "c", "d"], "citations": []}],
-        markdown="", html="", prompt_version="py-v1", provider="local",
-        model="local-extractive-v1", cache_key="0" * 64, event_count=3, citation_count=2,
+        event_count=3, citation_count=2,
     )
-    values.update(fields)
-    row = Report(**values)
-    session.add(row)
-    session.commit()
-    return row
+    return make_report(session, owner, **(values | fields))
 
 
 def test_latest_reports_are_newest_first_without_deleted_or_foreign_ones(engine):

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from sqlmodel import Session, SQLModel, select
 
 from gitpulse_app.core.db import session_scope
-from gitpulse_app.core.models import Event, Installation, Repo, User, UserInstallation
+from gitpulse_app.core.models import Event, Installation, Report, Repo, User, UserInstallation
 
 Row = TypeVar("Row", bound=SQLModel)
 
@@ -26,6 +26,7 @@ _serial = itertools.count(1)
 USER_GH_IDS = 70_000_000
 REPO_GH_IDS = 71_000_000
 INSTALLATION_GH_IDS = 72_000_000
+REPORT_DAY_END = dt.datetime(2025, 12, 5, tzinfo=dt.UTC)
 
 
 def serial() -> int:
@@ -94,6 +95,23 @@ def make_event(session: Session, repo: Repo, actor: User, ts: dt.datetime,
         "content_hash": hashlib.sha256(url.encode()).hexdigest(), "observed_via": "webhook",
     }
     return add_rows(session, Event(**(values | fields)), commit=commit)
+
+
+def make_report(session: Session, owner: User | int, *, commit: bool = True,
+                **fields: Any) -> Report:
+    """A scheduled daily report of `owner` (a user or its id), local provider, no sections;
+    by default its day is the one before `REPORT_DAY_END`, so give other reports of the same
+    owner their own `start_date`/`end_date` (the reports' unique key)."""
+    end = fields.get("end_date", REPORT_DAY_END)
+    values = {
+        "user_id": owner if isinstance(owner, int) else owner.id,
+        "kind": "daily", "schedule_type": "daily", "origin": "scheduled",
+        "start_date": end - dt.timedelta(days=1), "end_date": end, "timezone": "UTC",
+        "title": f"Daily report {serial()}", "description": "", "sections": [],
+        "markdown": "", "html": "", "prompt_version": "py-v1", "provider": "local",
+        "model": "local-extractive-v1", "cache_key": "0" * 64,
+    }
+    return add_rows(session, Report(**(values | fields)), commit=commit)
 
 
 def stored_id(factory: Callable[..., SQLModel], *args: Any, **fields: Any) -> int:
