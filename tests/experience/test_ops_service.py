@@ -67,10 +67,9 @@ def test_envelopes_show_metadata_only_failed_first_with_replay(operator):
         session.add(WebhookEvent(delivery_id="ok-1", event="pull_request", action="opened",
                                  installation_gh_id=55, status="completed", attempts=1,
                                  payload={"secret": "body"}, received_at=NOW))
-        session.add(WebhookEvent(delivery_id="dead-1", event="push", installation_gh_id=55,
-                                 status="failed", attempts=5, error_message="boom",
-                                 payload={"secret": "body"},
-                                 received_at=NOW - dt.timedelta(hours=1)))
+        rows.make_dead_envelope(session, delivery_id="dead-1", installation_gh_id=55,
+                                error_message="boom", payload={"secret": "body"},
+                                received_at=NOW - dt.timedelta(hours=1), commit=False)
     view = load_ops(operator)
     assert view.failed_envelopes == 1
     first, second = view.envelopes
@@ -87,10 +86,9 @@ def test_envelopes_show_metadata_only_failed_first_with_replay(operator):
 def test_replaying_resets_a_dead_letter_and_only_for_operators(operator, engine):
     plain = make_user("alice")
     with session_scope() as session:
-        dead = WebhookEvent(delivery_id="dead-2", event="push", status="failed", attempts=5)
-        done = WebhookEvent(delivery_id="done-2", event="push", status="completed")
-        session.add_all([dead, done])
-        session.flush()
+        dead = rows.make_dead_envelope(session, commit=False)
+        done = rows.add_rows(session, WebhookEvent(delivery_id="done-2", event="push",
+                                                   status="completed"), commit=False)
         dead_id, done_id = dead.id, done.id
     assert replay_envelope(plain, dead_id).message == "Page not found"
     assert not replay_envelope(operator, done_id).ok

@@ -14,7 +14,6 @@ from gitpulse_app.core.models import (
     TrackedRepo,
     User,
     UserInstallation,
-    WebhookEvent,
 )
 from gitpulse_app.experience.settings_service import (
     CONFIRMATION_MAILS,
@@ -259,9 +258,8 @@ def test_failed_deliveries_are_replayed_by_owners_and_operators_only(engine, con
     source_id = make_source(owner, gh_installation_id=777)
     with session_scope() as session:
         session.add(UserInstallation(user_id=viewer, installation_id=source_id, role="viewer"))
-        for n in range(2):
-            session.add(WebhookEvent(delivery_id=f"d{n}", event="push", installation_gh_id=777,
-                                     status="failed", attempts=5))
+        for _ in range(2):
+            rows.make_dead_envelope(session, installation_gh_id=777, commit=False)
     assert list_sources(owner)[0].failed_deliveries == 2
     assert retry_failed_deliveries(viewer, source_id).status == 403
     configure(GITPULSE_ADMINS=" OpsPerson , other")
@@ -386,8 +384,7 @@ def test_the_retry_button_is_offered_only_to_whom_the_retry_is_allowed(engine, c
     source_id = make_source(owner, gh_installation_id=778)
     with session_scope() as session:
         session.add(UserInstallation(user_id=viewer, installation_id=source_id, role="viewer"))
-        session.add(WebhookEvent(delivery_id="dead", event="push", installation_gh_id=778,
-                                 status="failed", attempts=5))
+        rows.make_dead_envelope(session, installation_gh_id=778, commit=False)
 
     def offered(user_id: int) -> bool:
         [view] = list_sources(user_id)

@@ -1,4 +1,5 @@
-"""Row factories shared by the test modules: people, repositories, App sources and facts.
+"""Row factories shared by the test modules: people, repositories, App sources, facts,
+reports and webhook envelopes.
 
 Each takes the test's session, fills every required column with a sensible default that is unique
 within the run (GitHub ids come from ranges no test writes by hand), lets any column be overridden
@@ -17,7 +18,15 @@ from typing import Any, TypeVar
 from sqlmodel import Session, SQLModel, select
 
 from gitpulse_app.core.db import session_scope
-from gitpulse_app.core.models import Event, Installation, Report, Repo, User, UserInstallation
+from gitpulse_app.core.models import (
+    Event,
+    Installation,
+    Report,
+    Repo,
+    User,
+    UserInstallation,
+    WebhookEvent,
+)
 
 Row = TypeVar("Row", bound=SQLModel)
 
@@ -112,6 +121,13 @@ def make_report(session: Session, owner: User | int, *, commit: bool = True,
         "model": "local-extractive-v1", "cache_key": "0" * 64,
     }
     return add_rows(session, Report(**(values | fields)), commit=commit)
+
+
+def make_dead_envelope(session: Session, *, commit: bool = True, **fields: Any) -> WebhookEvent:
+    """A received `push` webhook delivery that failed and used up its retries."""
+    values = {"delivery_id": f"dead-{serial()}", "event": "push", "status": "failed",
+              "attempts": 5}
+    return add_rows(session, WebhookEvent(**(values | fields)), commit=commit)
 
 
 def stored_id(factory: Callable[..., SQLModel], *args: Any, **fields: Any) -> int:
