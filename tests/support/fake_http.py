@@ -28,7 +28,7 @@ from tests.support.fake_http_wire import (
     Route,
     not_found,
 )
-from tests.support.fake_server_base import HOST, BackgroundServer, stop_and_check
+from tests.support.fake_server_base import HOST, BackgroundServer, started_servers
 
 __all__ = ["FakeHTTPServer", "FakeResponse", "RecordedRequest", "Route"]
 
@@ -277,15 +277,7 @@ class FakeHTTPServer(BackgroundServer):
 @pytest.fixture
 def fake_http_factory() -> Iterator[Callable[..., FakeHTTPServer]]:
     """Make more started `FakeHTTPServer`s (one per outside service); all stop after the test."""
-    servers: list[FakeHTTPServer] = []
-
-    def make(name: str = "fake-http") -> FakeHTTPServer:
-        server = FakeHTTPServer(name).start()
-        servers.append(server)
-        return server
-
-    yield make
-    stop_and_check(servers)
+    yield from started_servers(FakeHTTPServer)
 
 
 @pytest.fixture

@@ -11,11 +11,13 @@ from __future__ import annotations
 import socket
 import socketserver
 import threading
-from typing import Any, Self
+from collections.abc import Callable, Iterator
+from typing import Any, Self, TypeVar
 
 import pytest
 
 HOST = "127.0.0.1"
+Server = TypeVar("Server", bound="BackgroundServer")
 
 
 class BackgroundServer:
@@ -98,3 +100,16 @@ def stop_and_check(servers: list[Any]) -> None:
         errors.extend(f"{type(server).__name__}: {error!r}" for error in server.errors)
     if errors:
         pytest.fail("errors inside the fake servers:\n" + "\n".join(errors))
+
+
+def started_servers(server_class: Callable[..., Server]) -> Iterator[Callable[..., Server]]:
+    """A factory fixture's body: yields a maker of started servers, then stops and checks them."""
+    servers: list[Server] = []
+
+    def make(*args: Any, **options: Any) -> Server:
+        server = server_class(*args, **options).start()
+        servers.append(server)
+        return server
+
+    yield make
+    stop_and_check(servers)

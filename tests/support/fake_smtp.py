@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.support.fake_server_base import HOST, BackgroundServer, stop_and_check
+from tests.support.fake_server_base import HOST, BackgroundServer, started_servers
 from tests.support.fake_smtp_session import AuthAttempt, RecordedMessage, SMTPTCPServer
 from tests.support.fake_tls import self_signed_certificate
 
@@ -178,15 +178,7 @@ class FakeSMTPServer(BackgroundServer):
 @pytest.fixture
 def fake_smtp_factory() -> Iterator[Callable[..., FakeSMTPServer]]:
     """Make started `FakeSMTPServer`s with any options (e.g. `tls="starttls"`)."""
-    servers: list[FakeSMTPServer] = []
-
-    def make(**options: Any) -> FakeSMTPServer:
-        server = FakeSMTPServer(**options).start()
-        servers.append(server)
-        return server
-
-    yield make
-    stop_and_check(servers)
+    yield from started_servers(FakeSMTPServer)
 
 
 @pytest.fixture
