@@ -29,6 +29,12 @@ from gitpulse_app.core.models import (
 )
 from gitpulse_app.intelligence.embeddings.providers import local_vector, reset_providers
 from tests.support.fake_http import FakeHTTPServer, FakeResponse, RecordedRequest
+# Re-exported: the test modules import openai_error from here.
+from tests.support.fake_openai import (  # noqa: F401
+    EMBEDDINGS_PATH,
+    openai_error,
+    start_fake_openai,
+)
 # Re-exported: the test modules import these row factories from here.
 from tests.support.rows import make_app_source as link, make_repo, make_user  # noqa: F401
 
@@ -137,11 +143,6 @@ def voyage_error(status: int, detail: str) -> FakeResponse:
     return FakeResponse(status, json={"detail": detail})
 
 
-def openai_error(status: int, message: str, code: str | None = None) -> FakeResponse:
-    return FakeResponse(status, json={"error": {"message": message, "type": "invalid_request_error",
-                                                "param": None, "code": code}})
-
-
 @pytest.fixture
 def fake_voyage(fake_http_factory, configure) -> FakeHTTPServer:
     """A fake Voyage API, configured as the primary provider (`VOYAGE_API_KEY`, base URL)."""
@@ -154,9 +155,8 @@ def fake_voyage(fake_http_factory, configure) -> FakeHTTPServer:
 @pytest.fixture
 def fake_openai(fake_http_factory, configure) -> FakeHTTPServer:
     """A fake OpenAI API, configured through `OPENAI_API_KEY` and `OPENAI_BASE_URL`."""
-    server = fake_http_factory("fake-openai")
-    server.add("POST", "/v1/embeddings", openai_answer())
-    configure(OPENAI_API_KEY="sk-test-openai", OPENAI_BASE_URL=f"{server.url}/v1")
+    server = start_fake_openai(fake_http_factory, configure, "sk-test-openai")
+    server.add("POST", EMBEDDINGS_PATH, openai_answer())
     return server
 
 
