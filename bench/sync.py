@@ -103,12 +103,12 @@ def bench_sync(workdir: Path) -> list[Figure]:
     from gitpulse_app.core.db import create_db_engine, set_engine, utcnow
     from gitpulse_app.core.db import session_scope
     from gitpulse_app.core.models import User
-    from tests.support import fakeserver
+    from tests.support import fake_http
     from tests.support.fake_github import FakeGitHub
 
     # The fake writes headers and body in two sends; with Nagle on, delayed ACKs would add ~40 ms
     # per page that no real server adds.
-    fakeserver._HTTPHandler.disable_nagle_algorithm = True
+    fake_http._HTTPHandler.disable_nagle_algorithm = True
     now = utcnow()
     items = _items(now)
     fake = FakeGitHub().start()

@@ -14,8 +14,8 @@ from gitpulse_app.experience.http.api_v1 import PREFIX
 from gitpulse_app.intelligence.ask import AskError, ask, retrieve
 from gitpulse_app.intelligence.ask.question import named_window
 from tests.api.conftest import MARCH, World, bearer
-from tests.intelligence.reports.conftest import completion
-from tests.support.fakeserver import FakeResponse
+from tests.support.fake_openai import completion, start_fake_openai
+from tests.support.fake_http import FakeResponse
 
 NOW = dt.datetime(2025, 12, 5, 15, 0, tzinfo=dt.UTC)
 
@@ -27,10 +27,8 @@ class Sleeps(list):
 
 @pytest.fixture
 def fake_model(fake_http_factory, configure):
-    server = fake_http_factory("fake-openai")
-    configure(OPENAI_API_KEY="sk-test-ask", OPENAI_BASE_URL=f"{server.url}/v1",
-              GITPULSE_LLM_MODEL="gpt-4.1-mini")
-    return server
+    return start_fake_openai(fake_http_factory, configure, "sk-test-ask",
+                             GITPULSE_LLM_MODEL="gpt-4.1-mini")
 
 
 def _answer(*bullets: str) -> FakeResponse:

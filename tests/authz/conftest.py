@@ -22,9 +22,7 @@ from gitpulse_app.core.models import (
     ChannelDelivery,
     DeliveryChannel,
     EmailDelivery,
-    Installation,
     Repo,
-    User,
     UserInstallation,
     WebhookEvent,
 )
@@ -35,6 +33,7 @@ from gitpulse_app.intelligence.embeddings.providers import reset_providers
 from gitpulse_app.intelligence.reports import generate_report, request_regeneration
 from gitpulse_app.normalization.models import ActorRef, Metrics, NormalizedFact, RepoRef
 from gitpulse_app.normalization.store import ingest_facts
+from tests.support.rows import make_app_source, make_user
 
 _serial = itertools.count(random.randrange(1, 10**5) * 100)
 
@@ -107,23 +106,17 @@ def build_side(session: Session, name: str, title: str) -> Side:
     pat_plain = f"ghp_{name}PatPlain{serial}"
     oauth_enc, pat_enc = encrypt_token(oauth_plain), encrypt_token(pat_plain)
     gh_id = 7_000_000 + serial
-    user = User(gh_id=gh_id, gh_login=login, email=email, timezone="UTC",
-                signed_up_at=NOW - dt.timedelta(days=30), onboarding_completed_at=NOW,
-                oauth_access_token_enc=oauth_enc)
-    session.add(user)
-    session.commit()
+    user = make_user(session, login, gh_id=gh_id, email=email, timezone="UTC",
+                     signed_up_at=NOW - dt.timedelta(days=30), onboarding_completed_at=NOW,
+                     oauth_access_token_enc=oauth_enc)
     full_name = f"{name}org{serial}/{name}-app"
-    installation = Installation(kind="app", gh_installation_id=8_000_000 + serial,
-                                account_login=f"{name}org{serial}", repositories=[full_name],
-                                repository_ids=[9_000_000 + serial], last_synced_at=NOW, last_reconciled_at=NOW)
-    pat = Installation(kind="pat", account_login=login, repositories=[], token_enc=pat_enc,
-                       token_hint=pat_plain[-4:], created_by_user_id=user.id)
-    session.add(installation)
-    session.add(pat)
-    session.commit()
-    for source in (installation, pat):
-        session.add(UserInstallation(user_id=user.id, installation_id=source.id, role="owner"))
-    session.commit()
+    installation = make_app_source(session, user, gh_installation_id=8_000_000 + serial,
+                                   account_login=f"{name}org{serial}", repositories=[full_name],
+                                   repository_ids=[9_000_000 + serial], last_synced_at=NOW,
+                                   last_reconciled_at=NOW)
+    pat = make_app_source(session, user, kind="pat", gh_installation_id=None, account_login=login,
+                          token_enc=pat_enc, token_hint=pat_plain[-4:],
+                          created_by_user_id=user.id)
 
     number = 100 + serial % 1000
     ingest_facts([_fact(full_name, 9_000_000 + serial, login, gh_id, number, title)],

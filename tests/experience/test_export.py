@@ -6,14 +6,14 @@ import itertools
 from collections.abc import Iterator
 
 import pytest
-from sqlmodel import select
 from starlette.testclient import TestClient
 
 from gitpulse_app.core.db import create_db_engine, session_scope, set_engine, utcnow
-from gitpulse_app.core.models import Event, Installation, Repo, User, UserInstallation
+from gitpulse_app.core.models import Event
 from gitpulse_app.experience.auth.sessions import start_session
 from gitpulse_app.experience.http.app import create_api
 from gitpulse_app.intelligence.timeline import CSV_COLUMNS
+from tests.support.rows import make_app_source, make_repo, make_user, stored_id
 
 _serial = itertools.count(1)
 BAD_DATES = "expected YYYY-MM-DD or an ISO-8601 timestamp"
@@ -34,22 +34,16 @@ def _add(*rows):
 
 
 def person(login: str, zone: str | None = None) -> int:
-    return _add(User(gh_id=9000 + next(_serial), gh_login=login, timezone=zone))[0]
+    return stored_id(make_user, login, timezone=zone)
 
 
 def repository(full_name: str) -> int:
-    owner, name = full_name.split("/")
-    return _add(Repo(gh_id=9100 + next(_serial), full_name=full_name, owner=owner, name=name))[0]
+    return stored_id(make_repo, full_name)
 
 
 def link(user_id: int, *names: str) -> None:
     """An App source listing the stored repositories `names` (by their GitHub ids)."""
-    with session_scope() as session:
-        ids = [session.scalars(select(Repo.gh_id).where(Repo.full_name == name)).one()
-               for name in names]
-    [source_id] = _add(Installation(kind="app", gh_installation_id=9200 + next(_serial),
-                                    repositories=list(names), repository_ids=ids))
-    _add(UserInstallation(user_id=user_id, installation_id=source_id, role="owner"))
+    stored_id(make_app_source, user_id, *names)
 
 
 def fact(repo_id: int, actor_id: int, ts: dt.datetime, text: str = "Commit abc") -> str:

@@ -7,11 +7,12 @@ import sqlalchemy as sa
 from starlette.testclient import TestClient
 
 from gitpulse_app.core.db import create_db_engine, set_engine, utcnow
-from gitpulse_app.core.models import AuthSession, User
+from gitpulse_app.core.models import AuthSession
 from gitpulse_app.core.provider_calls import forget_calls
 from gitpulse_app.experience.auth_sessions import token_hash
 from gitpulse_app.experience.http import health as health_module
 from gitpulse_app.experience.http.app import create_api
+from tests.support.rows import make_user
 
 NO_CACHE = {"cache-control": "no-cache, no-store, must-revalidate", "pragma": "no-cache", "expires": "0"}
 
@@ -34,9 +35,7 @@ def count_queries(engine) -> list[str]:
 
 
 def sign_in(session) -> str:
-    user = User(gh_id=1, gh_login="alice", signed_up_at=utcnow())
-    session.add(user)
-    session.commit()
+    user = make_user(session, "alice", gh_id=1, signed_up_at=utcnow())
     token = secrets.token_urlsafe(32)
     session.add(AuthSession(token_hash=token_hash(token), user_id=user.id,
                             expires_at=utcnow() + dt.timedelta(days=30), last_seen_at=utcnow()))
@@ -130,7 +129,7 @@ def test_deep_results_are_cached_for_30_seconds(client, engine):
 
 
 def test_github_check_calls_the_configured_api_url(client, configure, fake_http):
-    from tests.support.fakeserver import FakeResponse
+    from tests.support.fake_http import FakeResponse
 
     fake_http.add("GET", "/rate_limit", FakeResponse(200, json={"resources": {}}))
     configure(GITHUB_TOKEN="ghp_test", GITHUB_API_URL=fake_http.url)
@@ -141,7 +140,7 @@ def test_github_check_calls_the_configured_api_url(client, configure, fake_http)
 
 
 def test_github_check_failing_degrades_overall_status(client, configure, fake_http):
-    from tests.support.fakeserver import FakeResponse
+    from tests.support.fake_http import FakeResponse
 
     fake_http.add("GET", "/rate_limit", FakeResponse(502, body=b"<html>bad gateway</html>"))
     configure(GITHUB_TOKEN="ghp_test", GITHUB_API_URL=fake_http.url)
@@ -161,7 +160,7 @@ def test_failed_llm_and_embedding_calls_degrade_their_deep_checks_until_a_call_s
         reset_providers,
     )
     from gitpulse_app.intelligence.reports.llm import ChainFailed, ReportModelChain
-    from tests.support.fakeserver import FakeResponse
+    from tests.support.fake_http import FakeResponse
 
     refused = FakeResponse(401, json={"error": {"message": "Incorrect API key provided",
                                                 "type": "invalid_request_error"}})

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
-import itertools
 
 import pytest
 from sqlmodel import select
@@ -17,11 +16,9 @@ from gitpulse_app.core.models import (
     Event,
     IngestionJob,
     Installation,
-    Repo,
     ReportJobHistory,
     SyncBatch,
     TrackedRepo,
-    User,
     UserInstallation,
     WebhookEvent,
 )
@@ -35,18 +32,14 @@ from gitpulse_app.experience.ops_service import (
     server_token_available,
     use_server_token,
 )
+from tests.support import rows
+from tests.support.rows import stored_id
 
 NOW = dt.datetime(2025, 12, 5, 15, 0, tzinfo=dt.UTC)
-_serial = itertools.count(1)
 
 
 def make_user(login: str | None = None, **fields) -> int:
-    with session_scope() as session:
-        number = next(_serial)
-        user = User(gh_id=7000 + number, gh_login=login or f"user{number}", **fields)
-        session.add(user)
-        session.flush()
-        return user.id
+    return stored_id(rows.make_user, login, **fields)
 
 
 @pytest.fixture
@@ -74,10 +67,9 @@ def test_envelopes_show_metadata_only_failed_first_with_replay(operator):
         session.add(WebhookEvent(delivery_id="ok-1", event="pull_request", action="opened",
                                  installation_gh_id=55, status="completed", attempts=1,
                                  payload={"secret": "body"}, received_at=NOW))
-        session.add(WebhookEvent(delivery_id="dead-1", event="push", installation_gh_id=55,
-                                 status="failed", attempts=5, error_message="boom",
-                                 payload={"secret": "body"},
-                                 received_at=NOW - dt.timedelta(hours=1)))
+        rows.make_dead_envelope(session, delivery_id="dead-1", installation_gh_id=55,
+                                error_message="boom", payload={"secret": "body"},
+                                received_at=NOW - dt.timedelta(hours=1), commit=False)
     view = load_ops(operator)
     assert view.failed_envelopes == 1
     first, second = view.envelopes
@@ -94,10 +86,9 @@ def test_envelopes_show_metadata_only_failed_first_with_replay(operator):
 def test_replaying_resets_a_dead_letter_and_only_for_operators(operator, engine):
     plain = make_user("alice")
     with session_scope() as session:
-        dead = WebhookEvent(delivery_id="dead-2", event="push", status="failed", attempts=5)
-        done = WebhookEvent(delivery_id="done-2", event="push", status="completed")
-        session.add_all([dead, done])
-        session.flush()
+        dead = rows.make_dead_envelope(session, commit=False)
+        done = rows.add_rows(session, WebhookEvent(delivery_id="done-2", event="push",
+                                                   status="completed"), commit=False)
         dead_id, done_id = dead.id, done.id
     assert replay_envelope(plain, dead_id).message == "Page not found"
     assert not replay_envelope(operator, done_id).ok
@@ -138,11 +129,8 @@ def test_batches_jobs_history_queues_and_deliveries(operator):
         session.add(EmailDelivery(report_id=2, to_address="bob@example.org", status="failed",
                                   last_error="refused"))
         session.add(WebhookEvent(delivery_id="p1", event="push", status="pending"))
-        repo = Repo(gh_id=1, full_name="acme/api", owner="acme", name="api")
-        session.add(repo)
-        actor = User(gh_id=99, gh_login="zed")
-        session.add(actor)
-        session.flush()
+        repo = rows.make_repo(session, "acme/api", gh_id=1, commit=False)
+        actor = rows.make_user(session, "zed", gh_id=99, commit=False)
         event = Event(type="commit", repo_id=repo.id, actor_id=actor.id, ts=NOW,
                       canonical_text="x", source_url="https://github.com/acme/api/commit/1",
                       content_hash="a" * 64, observed_via="webhook")

@@ -36,6 +36,7 @@ from gitpulse_app.experience.report_views import (
 )
 from gitpulse_app.intelligence.reports import BackfillResult, ReportError
 from tests.intelligence.reports.conftest import DEC4, NOW, World, at, commit, pr
+from tests.support.rows import make_report
 
 _serial = itertools.count(1)
 G = "https://github.com"
@@ -50,20 +51,13 @@ def add_report(session, user_id: int, *, days_ago: int = 1, generated: dt.dateti
                **fields) -> Report:
     end = dt.datetime(2025, 12, 5, tzinfo=dt.UTC) - dt.timedelta(days=days_ago - 1)
     values = dict(
-        user_id=user_id, kind="daily", schedule_type="daily", origin="scheduled",
-        start_date=end - dt.timedelta(days=1), end_date=end, timezone="UTC",
+        start_date=end - dt.timedelta(days=1), end_date=end,
         title=f"Daily Standup {next(_serial)}", description="Auto-generated daily report",
-        sections=[],
         markdown="## Work Completed\n- Shipped ([PR #1](https://github.com/a/b/pull/1))",
-        html="", citations=[f"{G}/a/b/pull/1", f"{G}/a/b/commit/{'c' * 40}"],
-        repos=["a/b"], prompt_version="py-v1", provider="local", model="local-extractive-v1",
-        cache_key="f" * 64, event_count=2, citation_count=2, expected_citations=2,
+        citations=[f"{G}/a/b/pull/1", f"{G}/a/b/commit/{'c' * 40}"],
+        repos=["a/b"], cache_key="f" * 64, event_count=2, citation_count=2, expected_citations=2,
         coverage_score=1.0, generated_at=generated or end + dt.timedelta(minutes=5))
-    values.update(fields)
-    report = Report(**values)
-    session.add(report)
-    session.commit()
-    return report
+    return make_report(session, user_id, **(values | fields))
 
 
 # Labels -------------------------------------------------------------------------------------------

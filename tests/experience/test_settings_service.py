@@ -1,6 +1,5 @@
 import asyncio
 import datetime as dt
-import itertools
 import os
 import re
 
@@ -15,7 +14,6 @@ from gitpulse_app.core.models import (
     TrackedRepo,
     User,
     UserInstallation,
-    WebhookEvent,
 )
 from gitpulse_app.experience.settings_service import (
     CONFIRMATION_MAILS,
@@ -37,21 +35,16 @@ from gitpulse_app.experience.settings_service import (
     timezone_error,
     validate_settings,
 )
+from tests.support import rows
+from tests.support.rows import stored_id
 
 NOW = dt.datetime(2025, 12, 5, 15, 0, tzinfo=dt.UTC)
 MINUTE = dt.timedelta(minutes=1)
 TOKEN = "ghp_0123456789abcdefghijklmnopqrstuvwxyzWXYZ"
-_serial = itertools.count(1)
 
 
 def make_user(**fields) -> int:
-    with session_scope() as session:
-        number = next(_serial)
-        user = User(gh_id=8000 + number, gh_login=fields.pop("gh_login", f"user{number}"),
-                    **fields)
-        session.add(user)
-        session.flush()
-        return user.id
+    return stored_id(rows.make_user, **fields)
 
 
 def get_user(user_id: int) -> User:
@@ -68,14 +61,10 @@ def form(**overrides) -> SettingsForm:
 
 def make_source(owner_id: int, *, kind: str = "app", role: str = "owner",
                 repos: tuple[str, ...] = ("acme/api", "acme/web"), **fields) -> int:
-    with session_scope() as session:
-        source = Installation(kind=kind, gh_installation_id=fields.pop(
-            "gh_installation_id", 8100 + next(_serial) if kind == "app" else None),
-            account_login="acme", repositories=list(repos), **fields)
-        session.add(source)
-        session.flush()
-        session.add(UserInstallation(user_id=owner_id, installation_id=source.id, role=role))
-        return source.id
+    if kind != "app":
+        fields.setdefault("gh_installation_id", None)
+    return stored_id(rows.make_app_source, owner_id, kind=kind, role=role,
+                     repositories=list(repos), **fields)
 
 
 def test_an_unknown_zone_is_rejected_with_the_exact_message_and_nothing_is_saved(engine):
@@ -269,9 +258,8 @@ def test_failed_deliveries_are_replayed_by_owners_and_operators_only(engine, con
     source_id = make_source(owner, gh_installation_id=777)
     with session_scope() as session:
         session.add(UserInstallation(user_id=viewer, installation_id=source_id, role="viewer"))
-        for n in range(2):
-            session.add(WebhookEvent(delivery_id=f"d{n}", event="push", installation_gh_id=777,
-                                     status="failed", attempts=5))
+        for _ in range(2):
+            rows.make_dead_envelope(session, installation_gh_id=777, commit=False)
     assert list_sources(owner)[0].failed_deliveries == 2
     assert retry_failed_deliveries(viewer, source_id).status == 403
     configure(GITPULSE_ADMINS=" OpsPerson , other")
@@ -396,8 +384,7 @@ def test_the_retry_button_is_offered_only_to_whom_the_retry_is_allowed(engine, c
     source_id = make_source(owner, gh_installation_id=778)
     with session_scope() as session:
         session.add(UserInstallation(user_id=viewer, installation_id=source_id, role="viewer"))
-        session.add(WebhookEvent(delivery_id="dead", event="push", installation_gh_id=778,
-                                 status="failed", attempts=5))
+        rows.make_dead_envelope(session, installation_gh_id=778, commit=False)
 
     def offered(user_id: int) -> bool:
         [view] = list_sources(user_id)

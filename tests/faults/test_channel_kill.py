@@ -12,7 +12,7 @@ from gitpulse_app.intelligence.delivery import channels
 from gitpulse_app.intelligence.delivery.channels.service import ChannelInput, add_channel
 from tests.faults.harness import wait_for
 from tests.intelligence.delivery.conftest import BASE_URL, T0, make_owner, make_report
-from tests.support.fakeserver import FakeResponse
+from tests.support.fake_http import FakeResponse
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 

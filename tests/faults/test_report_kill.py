@@ -31,7 +31,7 @@ from tests.acquisition.sync import factories as f
 from tests.acquisition.sync.worker.world import World, serve
 from tests.faults.harness import fact_counts, wait_for
 from tests.intelligence.reports.conftest import good_answer
-from tests.support.fakeserver import FakeResponse
+from tests.support.fake_http import FakeResponse
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 

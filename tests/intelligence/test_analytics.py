@@ -1,11 +1,9 @@
 import datetime as dt
-import hashlib
-import itertools
 
 import pytest
 from sqlmodel import Session
 
-from gitpulse_app.core.models import Event, Installation, Repo, Report, User, UserInstallation
+from gitpulse_app.core.models import Event, Repo, Report, User
 from gitpulse_app.intelligence.analytics import (
     LAYERS,
     Kpi,
@@ -21,50 +19,17 @@ from gitpulse_app.intelligence.analytics import (
     trend_percent,
     week_spans,
 )
+from tests.support.rows import make_app_source, make_event, make_repo, make_report, make_user
 
 UTC = dt.UTC
-_serial = itertools.count(1)
 
 
 def at(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def add_user(session: Session, login: str, **fields) -> User:
-    row = User(gh_id=1000 + next(_serial), gh_login=login, **fields)
-    session.add(row)
-    session.commit()
-    return row
-
-
-def add_repo(session: Session, full_name: str, **fields) -> Repo:
-    owner, name = full_name.split("/")
-    row = Repo(gh_id=2000 + next(_serial), full_name=full_name, owner=owner, name=name, **fields)
-    session.add(row)
-    session.commit()
-    return row
-
-
-def give_source(session: Session, person: User, *repos: Repo) -> Installation:
-    source = Installation(kind="app", gh_installation_id=3000 + next(_serial),
-                          account_login="acme", repositories=[r.full_name for r in repos],
-                          repository_ids=[r.gh_id for r in repos])
-    session.add(source)
-    session.commit()
-    session.add(UserInstallation(user_id=person.id, installation_id=source.id, role="owner"))
-    session.commit()
-    return source
-
-
 def add_fact(session: Session, repo: Repo, actor: User, fact_type: str, ts: str) -> Event:
-    number = next(_serial)
-    url = f"https://github.com/{repo.full_name}/{fact_type}/{number}"
-    row = Event(type=fact_type, repo_id=repo.id, actor_id=actor.id, ts=at(ts),
-                canonical_text=f"{fact_type} {number}", source_url=url,
-                content_hash=hashlib.sha256(url.encode()).hexdigest(), observed_via="webhook")
-    session.add(row)
-    session.commit()
-    return row
+    return make_event(session, repo, actor, at(ts), fact_type)
 
 
 @pytest.mark.parametrize(("current", "previous", "percent", "label"), [
@@ -96,9 +61,9 @@ def test_week_spans_start_on_the_users_week_start_and_compare_the_same_elapsed_s
 
 def test_dashboard_kpis_count_own_visible_facts_this_week_against_same_span_last_week(any_engine):
     with Session(any_engine) as session:
-        me, other = add_user(session, "me"), add_user(session, "other")
-        mine, hidden = add_repo(session, "acme/api"), add_repo(session, "acme/secret")
-        give_source(session, me, mine)
+        me, other = make_user(session, "me"), make_user(session, "other")
+        mine, hidden = make_repo(session, "acme/api"), make_repo(session, "acme/secret")
+        make_app_source(session, me, mine)
         for ts in ("2025-12-08T06:00:00Z", "2025-12-09T12:00:00Z", "2025-12-10T17:59:00Z"):
             add_fact(session, mine, me, "pr_opened", ts)  # this week: 3
         add_fact(session, mine, me, "pr_opened", "2025-12-02T10:00:00Z")  # last week, in span
@@ -126,8 +91,8 @@ def test_dashboard_kpis_count_own_visible_facts_this_week_against_same_span_last
 
 def test_local_dates_follow_dst_and_half_hour_offsets(any_engine):
     with Session(any_engine) as session:
-        me = add_user(session, "me")
-        repo = add_repo(session, "acme/api")
+        me = make_user(session, "me")
+        repo = make_repo(session, "acme/api")
         # Chicago, 2025-11-02 is 25 hours long (05:00Z → 11-03T06:00Z).
         for ts in ("2025-11-02T04:30:00Z", "2025-11-02T05:30:00Z", "2025-11-03T05:30:00Z",
                    "2025-11-03T06:30:00Z"):
@@ -156,9 +121,9 @@ def test_offset_segments_find_the_exact_dst_change():
 
 def test_dashboard_chart_has_14_local_days_ending_today_stacked_by_layer(engine):
     with Session(engine) as session:
-        me = add_user(session, "me", timezone="America/Chicago")
-        repo = add_repo(session, "acme/api")
-        give_source(session, me, repo)
+        me = make_user(session, "me", timezone="America/Chicago")
+        repo = make_repo(session, "acme/api")
+        make_app_source(session, me, repo)
         add_fact(session, repo, me, "commit", "2025-12-10T03:00:00Z")  # Dec 9 in Chicago
         add_fact(session, repo, me, "pr_merged", "2025-12-10T15:00:00Z")
         add_fact(session, repo, me, "review_comment", "2025-12-10T15:00:00Z")
@@ -177,23 +142,17 @@ def test_dashboard_chart_has_14_local_days_ending_today_stacked_by_layer(engine)
 
 def add_report(session: Session, owner: User, **fields) -> Report:
     values = dict(
-        user_id=owner.id, kind="daily", schedule_type="daily", origin="scheduled",
         start_date=at("2025-12-04T00:00:00Z"), end_date=at("2025-12-05T00:00:00Z"),
-        timezone="UTC", title="Daily Standup - December 4, 2025", description="d",
+        title="Daily Standup - December 4, 2025", description="d",
         sections=[{"title": "Work Completed", "bullets": ["a", "b", "c", "d"], "citations": []}],
-        markdown="", html="", prompt_version="py-v1", provider="local",
-        model="local-extractive-v1", cache_key="0" * 64, event_count=3, citation_count=2,
+        event_count=3, citation_count=2,
     )
-    values.update(fields)
-    row = Report(**values)
-    session.add(row)
-    session.commit()
-    return row
+    return make_report(session, owner, **(values | fields))
 
 
 def test_latest_reports_are_newest_first_without_deleted_or_foreign_ones(engine):
     with Session(engine) as session:
-        me, other = add_user(session, "me"), add_user(session, "other")
+        me, other = make_user(session, "me"), make_user(session, "other")
         older = add_report(session, me)
         weekly = add_report(session, me, kind="weekly", schedule_type="weekly",
                             start_date=at("2025-12-01T00:00:00Z"),
@@ -215,7 +174,7 @@ def test_latest_reports_are_newest_first_without_deleted_or_foreign_ones(engine)
 
 def test_tldr_is_the_latest_daily_reports_first_section(engine):
     with Session(engine) as session:
-        me = add_user(session, "me")
+        me = make_user(session, "me")
         assert latest_daily_tldr(session, me.id) is None
         add_report(session, me)
         newest = add_report(session, me, start_date=at("2025-12-05T00:00:00Z"),
@@ -234,11 +193,11 @@ def test_tldr_is_the_latest_daily_reports_first_section(engine):
 def test_repo_analytics_counts_the_range_against_the_previous_equal_window(engine):
     end = at("2025-12-10T18:00:00Z")
     with Session(engine) as session:
-        me, ann, bob = add_user(session, "me"), add_user(session, "ann"), add_user(session, "bob")
-        repo = add_repo(session, "acme/api", description="The API", language="Python", stars=5,
+        me, ann, bob = make_user(session, "me"), make_user(session, "ann"), make_user(session, "bob")
+        repo = make_repo(session, "acme/api", description="The API", language="Python", stars=5,
                         forks=2, html_url="https://github.com/acme/api")
-        add_repo(session, "acme/secret")
-        give_source(session, me, repo)
+        make_repo(session, "acme/secret")
+        make_app_source(session, me, repo)
         for ts in ("2025-12-04T10:00:00Z", "2025-12-09T10:00:00Z"):
             add_fact(session, repo, ann, "pr_opened", ts)
         for ts in ("2025-12-05T10:00:00Z", "2025-12-06T10:00:00Z", "2025-12-10T10:00:00Z"):
@@ -282,9 +241,9 @@ def test_repo_analytics_falls_back_to_90_days_and_shows_a_tracked_repo_never_sto
 
 def test_dashboard_data_gathers_everything_for_the_user(engine):
     with Session(engine) as session:
-        me = add_user(session, "me", timezone="Asia/Tokyo", week_start_day=6)
-        repo = add_repo(session, "acme/api")
-        give_source(session, me, repo)
+        me = make_user(session, "me", timezone="Asia/Tokyo", week_start_day=6)
+        repo = make_repo(session, "acme/api")
+        make_app_source(session, me, repo)
         add_fact(session, repo, me, "commit", "2025-12-10T01:00:00Z")
         add_report(session, me)
         user_id = me.id

@@ -1,11 +1,9 @@
 import datetime as dt
-import hashlib
-import itertools
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session
 
-from gitpulse_app.core.models import Event, Installation, Repo, TrackedRepo, User, UserInstallation
+from gitpulse_app.core.models import TrackedRepo, User, UserInstallation
 from gitpulse_app.intelligence import timeline as timeline_module
 from gitpulse_app.intelligence.timeline import (
     CSV_COLUMNS,
@@ -23,8 +21,8 @@ from gitpulse_app.intelligence.timeline import (
 )
 from gitpulse_app.normalization.models import ActorRef, NormalizedFact, RepoRef
 from gitpulse_app.normalization.store import ingest_facts
+from tests.support.rows import make_app_source, make_event, make_repo, make_user
 
-_serial = itertools.count(1)
 BASE = dt.datetime(2025, 12, 1, tzinfo=dt.UTC)
 
 
@@ -32,64 +30,22 @@ def at(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def add_user(session: Session, login: str, **fields) -> User:
-    row = User(gh_id=5000 + next(_serial), gh_login=login, **fields)
-    session.add(row)
-    session.commit()
-    return row
-
-
-def add_repo(session: Session, full_name: str) -> Repo:
-    owner, name = full_name.split("/")
-    row = Repo(gh_id=6000 + next(_serial), full_name=full_name, owner=owner, name=name)
-    session.add(row)
-    session.commit()
-    return row
-
-
-def give_source(session: Session, person: User, *repos: Repo | str) -> Installation:
-    """An App source listing `repos` (a name stands for the repository stored under it)."""
-    rows = [session.exec(select(Repo).where(Repo.full_name == r)).one() if isinstance(r, str)
-            else r for r in repos]
-    source = Installation(kind="app", gh_installation_id=7000 + next(_serial),
-                          account_login="acme", repositories=[r.full_name for r in rows],
-                          repository_ids=[r.gh_id for r in rows])
-    session.add(source)
-    session.commit()
-    session.add(UserInstallation(user_id=person.id, installation_id=source.id, role="owner"))
-    session.commit()
-    return source
-
-
-def add_fact(session: Session, repo: Repo, actor: User, ts: dt.datetime,
-             fact_type: str = "commit", text: str | None = None, **fields) -> Event:
-    number = next(_serial)
-    url = f"https://github.com/{repo.full_name}/{fact_type}/{number}"
-    row = Event(type=fact_type, repo_id=repo.id, actor_id=actor.id, ts=ts,
-                canonical_text=text or f"{fact_type} {number}", source_url=url,
-                content_hash=hashlib.sha256(url.encode()).hexdigest(), observed_via="webhook",
-                **fields)
-    session.add(row)
-    session.commit()
-    return row
-
-
 @pytest.fixture
 def world(engine):
     """Alice sees acme/api and acme/web; acme/secret is someone else's."""
     with Session(engine) as session:
-        alice, bob, eve = (add_user(session, name) for name in ("alice", "bob", "eve"))
-        api, web, secret = (add_repo(session, name)
+        alice, bob, eve = (make_user(session, name) for name in ("alice", "bob", "eve"))
+        api, web, secret = (make_repo(session, name)
                             for name in ("acme/api", "acme/web", "acme/secret"))
-        give_source(session, alice, api, web)
-        give_source(session, eve, secret)
+        make_app_source(session, alice, api, web)
+        make_app_source(session, eve, secret)
         yield session, {"alice": alice, "bob": bob, "eve": eve, "api": api, "web": web,
                         "secret": secret}
 
 
 def test_pages_of_50_are_newest_first_and_keyset_cursors_never_repeat_or_skip(world):
     session, w = world
-    facts = [add_fact(session, w["api"], w["bob"], BASE + dt.timedelta(minutes=i // 3))
+    facts = [make_event(session, w["api"], w["bob"], BASE + dt.timedelta(minutes=i // 3))
              for i in range(120)]  # three facts share each instant
     seen, cursor, pages = [], None, 0
     while True:
@@ -107,9 +63,9 @@ def test_pages_of_50_are_newest_first_and_keyset_cursors_never_repeat_or_skip(wo
 def test_a_fact_arriving_meanwhile_does_not_shift_the_next_page(world):
     session, w = world
     for i in range(60):
-        add_fact(session, w["api"], w["bob"], BASE + dt.timedelta(minutes=i))
+        make_event(session, w["api"], w["bob"], BASE + dt.timedelta(minutes=i))
     first = timeline_page(session, repo_ids={w["api"].id}, filters=TimelineFilters(), zone="UTC")
-    add_fact(session, w["api"], w["bob"], BASE + dt.timedelta(days=1))
+    make_event(session, w["api"], w["bob"], BASE + dt.timedelta(days=1))
     second = timeline_page(session, repo_ids={w["api"].id}, filters=TimelineFilters(), zone="UTC",
                            cursor=first.next_cursor)
     assert len(first.rows) == 50 and len(second.rows) == 10
@@ -118,9 +74,9 @@ def test_a_fact_arriving_meanwhile_does_not_shift_the_next_page(world):
 
 def test_only_visible_facts_are_listed_and_untracked_repositories_drop_out(world):
     session, w = world
-    add_fact(session, w["api"], w["bob"], BASE)
-    add_fact(session, w["web"], w["bob"], BASE)
-    add_fact(session, w["secret"], w["eve"], BASE)
+    make_event(session, w["api"], w["bob"], BASE)
+    make_event(session, w["web"], w["bob"], BASE)
+    make_event(session, w["secret"], w["eve"], BASE)
     page = load_timeline_page(w["alice"].id, TimelineFilters(), "UTC")
     assert {row.repo for row in page.rows} == {"acme/api", "acme/web"}
     source_id = session.exec(
@@ -137,10 +93,10 @@ def test_only_visible_facts_are_listed_and_untracked_repositories_drop_out(world
 def test_filters_narrow_by_repo_person_types_and_inclusive_local_dates(world):
     session, w = world
     ids = {w["api"].id, w["web"].id}
-    a = add_fact(session, w["api"], w["bob"], at("2025-12-04T05:59:00Z"), "commit")  # Dec 3 CST
-    b = add_fact(session, w["api"], w["alice"], at("2025-12-04T06:00:00Z"), "pr_opened")
-    c = add_fact(session, w["web"], w["bob"], at("2025-12-06T05:59:00Z"), "issue_opened")
-    d = add_fact(session, w["web"], w["bob"], at("2025-12-06T06:00:00Z"), "commit")  # Dec 6 CST
+    a = make_event(session, w["api"], w["bob"], at("2025-12-04T05:59:00Z"), "commit")  # Dec 3 CST
+    b = make_event(session, w["api"], w["alice"], at("2025-12-04T06:00:00Z"), "pr_opened")
+    c = make_event(session, w["web"], w["bob"], at("2025-12-06T05:59:00Z"), "issue_opened")
+    d = make_event(session, w["web"], w["bob"], at("2025-12-06T06:00:00Z"), "commit")  # Dec 6 CST
 
     def listed(**filters) -> list[int]:
         page = timeline_page(session, repo_ids=ids, filters=TimelineFilters(**filters),
@@ -164,12 +120,12 @@ def test_a_malformed_cursor_is_a_timeline_error():
 
 def test_filter_options_name_visible_repositories_and_the_people_acting_in_them(world):
     session, w = world
-    add_fact(session, w["api"], w["bob"], BASE)
-    add_fact(session, w["secret"], w["eve"], BASE)
+    make_event(session, w["api"], w["bob"], BASE)
+    make_event(session, w["secret"], w["eve"], BASE)
     git_only = User(git_email="carol@example.com", display_name="Carol C")
     session.add(git_only)
     session.commit()
-    add_fact(session, w["web"], git_only, BASE)
+    make_event(session, w["web"], git_only, BASE)
     options = timeline_options(session, w["alice"].id)
     assert options.repos == ["acme/api", "acme/web"]
     assert [person.label for person in options.people] == ["bob", "Carol C"]
@@ -203,12 +159,12 @@ def test_export_bounds_are_local_dates_with_inclusive_end_or_iso_instants():
 def test_export_rows_are_visible_facts_oldest_first_in_every_column(world, monkeypatch):
     session, w = world
     monkeypatch.setattr(timeline_module, "EXPORT_BATCH", 2)
-    first = add_fact(session, w["api"], w["bob"], at("2025-12-04T05:00:00Z"), "commit",
+    first = make_event(session, w["api"], w["bob"], at("2025-12-04T05:00:00Z"), "commit",
                      text="=HYPERLINK(\"x\")", additions=3, deletions=1, files_changed=2)
     for minute in range(4):
-        add_fact(session, w["web"], w["alice"], at("2025-12-04T07:00:00Z") + dt.timedelta(
+        make_event(session, w["web"], w["alice"], at("2025-12-04T07:00:00Z") + dt.timedelta(
             minutes=minute), "pr_opened")
-    add_fact(session, w["secret"], w["eve"], at("2025-12-04T07:00:00Z"))
+    make_event(session, w["secret"], w["eve"], at("2025-12-04T07:00:00Z"))
     rows = list(export_rows(w["alice"].id, start=at("2025-12-01T00:00:00Z"),
                             end=at("2025-12-08T00:00:00Z"), zone="America/Chicago"))
     assert len(rows) == 5 and all(len(row) == len(CSV_COLUMNS) for row in rows)
@@ -222,12 +178,12 @@ def test_export_rows_are_visible_facts_oldest_first_in_every_column(world, monke
 
 def test_search_ranks_visible_facts_by_meaning(engine):
     with Session(engine) as session:
-        alice = add_user(session, "alice")
-        api, secret = add_repo(session, "acme/api"), add_repo(session, "acme/secret")
-        give_source(session, alice, api)
+        alice = make_user(session, "alice")
+        api, secret = make_repo(session, "acme/api"), make_repo(session, "acme/secret")
+        make_app_source(session, alice, api)
         for text in ("Fix the auth bug in login", "Update README badges", "Bump numpy"):
-            add_fact(session, api, alice, BASE, text=text)
-        add_fact(session, secret, alice, BASE, text="Another auth bug fix")
+            make_event(session, api, alice, BASE, text=text)
+        make_event(session, secret, alice, BASE, text="Another auth bug fix")
         alice_id = alice.id
     hits = search_timeline(alice_id, "auth bug", TimelineFilters(), "UTC")
     assert hits[0].row.canonical_text == "Fix the auth bug in login"
@@ -236,7 +192,7 @@ def test_search_ranks_visible_facts_by_meaning(engine):
 
 def test_facts_ingested_through_the_fact_store_appear_on_the_timeline(engine):
     with Session(engine) as session:
-        alice = add_user(session, "alice")
+        alice = make_user(session, "alice")
         repo_ref = RepoRef(gh_id=424242, full_name="acme/ingested", owner="acme", name="ingested")
         facts = [
             NormalizedFact(type="pr_opened", repo=repo_ref,
@@ -247,7 +203,7 @@ def test_facts_ingested_through_the_fact_store_appear_on_the_timeline(engine):
             for n in (1, 2)
         ]
         ingest_facts(facts, observed_via="webhook")
-        give_source(session, alice, "acme/ingested")
+        make_app_source(session, alice, "acme/ingested")
         alice_id = alice.id
     rows = load_timeline_page(alice_id, TimelineFilters(), "UTC").rows
     assert [(row.repo, row.actor, row.type) for row in rows] == [

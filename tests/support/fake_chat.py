@@ -1,6 +1,6 @@
 """Fake Slack, Discord and webhook receivers on 127.0.0.1 that speak the real wire formats.
 
-Each is a `FakeHTTPServer` (tests/support/fakeserver.py) with one route at the path the real
+Each is a `FakeHTTPServer` (tests/support/fake_http.py) with one route at the path the real
 service uses: a Slack incoming webhook (`/services/T…/B…/…`, answers `200 ok` in text, and Slack's
 text error codes such as `400 invalid_blocks`), a Discord webhook (`/api/webhooks/{id}/{token}`,
 answers `204`, rate limits with `429 {"retry_after": …}` plus `Retry-After`, and `400 Invalid
@@ -22,7 +22,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.fakeserver import FakeHTTPServer, FakeResponse, RecordedRequest, stop_and_check
+from tests.support.fake_http import FakeHTTPServer, FakeResponse, RecordedRequest
+from tests.support.fake_server_base import stop_and_check
 
 SLACK_PATH = "/services/T0001/B0002/abcdefghijklmnopqrstuvwx"
 DISCORD_PATH = "/api/webhooks/123456789012345678/discord-token_abc-XYZ"

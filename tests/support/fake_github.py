@@ -22,14 +22,9 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import pytest
 
-from tests.support.fakeserver import (
-    FakeHTTPServer,
-    FakeResponse,
-    HeaderInput,
-    RecordedRequest,
-    Route,
-    stop_and_check,
-)
+from tests.support.fake_http import FakeHTTPServer
+from tests.support.fake_http_wire import FakeResponse, HeaderInput, RecordedRequest, Route
+from tests.support.fake_server_base import stop_and_check
 
 GITHUB_API = "https://api.github.com"
 MAX_PER_PAGE = 100

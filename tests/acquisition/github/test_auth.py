@@ -25,7 +25,7 @@ from gitpulse_app.acquisition.github import (
 )
 from gitpulse_app.core.crypto import encrypt_token
 from gitpulse_app.core.models import Installation
-from tests.support.fakeserver import FakeResponse
+from tests.support.fake_http import FakeResponse
 
 APP_ID = "12345"
 MINT_PATH = "/app/installations/{}/access_tokens"

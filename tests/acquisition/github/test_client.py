@@ -20,7 +20,7 @@ from gitpulse_app.acquisition.github import (
 )
 from gitpulse_app.acquisition.github.client import TIMEOUT
 from gitpulse_app.core.config import VERSION
-from tests.support.fakeserver import FakeResponse
+from tests.support.fake_http import FakeResponse
 
 TOKEN = "ghs_installation_token_1234"
 

@@ -17,6 +17,7 @@ from gitpulse_app.core.models import (
 )
 from tests.acquisition.webhooks.conftest import post_webhook
 from tests.support.payloads import load_webhook
+from tests.support.rows import make_user
 
 CODERTOCAT_ID = 21031067
 INSTALLATION_GH_ID = 957387
@@ -42,10 +43,7 @@ def links(session, installation_id: int) -> dict[int, str]:
 
 
 def signed_up(session, gh_id: int, login: str) -> User:
-    user = User(gh_id=gh_id, gh_login=login, signed_up_at=utcnow())
-    session.add(user)
-    session.commit()
-    return user
+    return make_user(session, login, gh_id=gh_id, signed_up_at=utcnow())
 
 
 def batches(session) -> list[SyncBatch]:

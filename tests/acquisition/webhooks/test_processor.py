@@ -18,7 +18,6 @@ from gitpulse_app.core.models import (
     Repo,
     SyncBatch,
     User,
-    UserInstallation,
     WebhookEvent,
 )
 from gitpulse_app.normalization.canonicalize_webhook import canonicalize_webhook
@@ -30,6 +29,7 @@ from tests.acquisition.webhooks.conftest import (
 )
 from tests.normalization.test_canonicalize_webhook import FACT_FIXTURES
 from tests.support.payloads import FULL_NAME, REPO_ID, USER_ID, load_webhook
+from tests.support.rows import make_app_source, make_user
 
 INSTALLATION_GH_ID = 957387
 FACT_TABLES = ["events", "repos", "users", "installations", "user_installations", "sync_batches",
@@ -55,15 +55,9 @@ def pr_opened(installation_id: int | None = INSTALLATION_GH_ID) -> dict:
 
 def linked_installation(session, repositories=(FULL_NAME,)) -> Installation:
     """An active App installation of the fixtures' account, owned by a signed-up user."""
-    owner = User(gh_id=USER_ID, gh_login="Codertocat", signed_up_at=utcnow())
-    installation = Installation(gh_installation_id=INSTALLATION_GH_ID, kind="app",
-                                account_login="Codertocat", repositories=list(repositories))
-    session.add(owner)
-    session.add(installation)
-    session.commit()
-    session.add(UserInstallation(user_id=owner.id, installation_id=installation.id, role="owner"))
-    session.commit()
-    return installation
+    owner = make_user(session, "Codertocat", gh_id=USER_ID, signed_up_at=utcnow())
+    return make_app_source(session, owner, gh_installation_id=INSTALLATION_GH_ID,
+                           account_login="Codertocat", repositories=list(repositories))
 
 
 @pytest.mark.parametrize(("event", "name", "fact_type", "ts", "text", "url"), FACT_FIXTURES)

@@ -18,7 +18,7 @@ from gitpulse_app.core.models import AuthSession, User
 from gitpulse_app.experience.auth.sessions import start_session, token_hash
 from gitpulse_app.experience.http.app import create_api
 from tests.support.fake_github import FakeGitHub
-from tests.support.fakeserver import FakeHTTPServer, FakeResponse
+from tests.support.fake_http import FakeHTTPServer, FakeResponse
 
 BASE_URL = "http://localhost:3000"
 API_URL = "http://localhost:8000"

@@ -30,7 +30,7 @@ from tests.experience.auth.conftest import (
     set_cookies,
     sign_in_with_github,
 )
-from tests.support.fakeserver import FakeResponse
+from tests.support.fake_http import FakeResponse
 
 
 def sessions(session) -> list[AuthSession]:

@@ -12,7 +12,7 @@ from gitpulse_app.core.db import utcnow
 from gitpulse_app.core.models import User
 from gitpulse_app.experience.auth.oauth import ReconnectRequired, usable_access_token
 from tests.experience.auth.conftest import CLIENT_ID, CLIENT_SECRET, make_user
-from tests.support.fakeserver import FakeResponse
+from tests.support.fake_http import FakeResponse
 
 
 def user_with_tokens(expires_in: dt.timedelta, refresh: str | None = "ghr_old") -> User:

@@ -24,13 +24,19 @@ from gitpulse_app.core.models import (
     Embedding,
     EmbeddingQueueItem,
     Event,
-    Installation,
     Repo,
     User,
-    UserInstallation,
 )
 from gitpulse_app.intelligence.embeddings.providers import local_vector, reset_providers
-from tests.support.fakeserver import FakeHTTPServer, FakeResponse, RecordedRequest
+from tests.support.fake_http import FakeHTTPServer, FakeResponse, RecordedRequest
+# Re-exported: the test modules import openai_error from here.
+from tests.support.fake_openai import (  # noqa: F401
+    EMBEDDINGS_PATH,
+    openai_error,
+    start_fake_openai,
+)
+# Re-exported: the test modules import these row factories from here.
+from tests.support.rows import make_app_source as link, make_repo, make_user  # noqa: F401
 
 _serial = itertools.count(1)
 
@@ -43,24 +49,6 @@ def fresh_providers():
 
 
 # Rows ---------------------------------------------------------------------------------------------
-def make_user(session: Session, login: str | None = None, **fields: Any) -> User:
-    number = next(_serial)
-    row = User(gh_id=10_000 + number, gh_login=login or f"user{number}", **fields)
-    session.add(row)
-    session.commit()
-    return row
-
-
-def make_repo(session: Session, full_name: str | None = None) -> Repo:
-    number = next(_serial)
-    full_name = full_name or f"acme/repo{number}"
-    owner, name = full_name.split("/")
-    row = Repo(gh_id=20_000 + number, full_name=full_name, owner=owner, name=name)
-    session.add(row)
-    session.commit()
-    return row
-
-
 def fact_row(repo: Repo, actor: User, text: str, *, fact_type: str = "commit",
              meta: dict[str, Any] | None = None, ts: dt.datetime | None = None,
              content_hash: str | None = None) -> Event:
@@ -84,20 +72,6 @@ def make_facts(session: Session, texts: list[str], *, repo: Repo | None = None,
     session.add_all(rows)
     session.commit()
     return rows
-
-
-def link(session: Session, user: User, *repos: Repo) -> Installation:
-    """Give `user` an App installation holding `repos` (all tracked: App sources are opt-out)."""
-    installation = Installation(
-        kind="app", gh_installation_id=30_000 + next(_serial), account_login="acme",
-        repositories=[repo.full_name for repo in repos],
-        repository_ids=[repo.gh_id for repo in repos],
-    )
-    session.add(installation)
-    session.commit()
-    session.add(UserInstallation(user_id=user.id, installation_id=installation.id, role="owner"))
-    session.commit()
-    return installation
 
 
 def queue_rows(session: Session) -> list[EmbeddingQueueItem]:
@@ -169,11 +143,6 @@ def voyage_error(status: int, detail: str) -> FakeResponse:
     return FakeResponse(status, json={"detail": detail})
 
 
-def openai_error(status: int, message: str, code: str | None = None) -> FakeResponse:
-    return FakeResponse(status, json={"error": {"message": message, "type": "invalid_request_error",
-                                                "param": None, "code": code}})
-
-
 @pytest.fixture
 def fake_voyage(fake_http_factory, configure) -> FakeHTTPServer:
     """A fake Voyage API, configured as the primary provider (`VOYAGE_API_KEY`, base URL)."""
@@ -186,9 +155,8 @@ def fake_voyage(fake_http_factory, configure) -> FakeHTTPServer:
 @pytest.fixture
 def fake_openai(fake_http_factory, configure) -> FakeHTTPServer:
     """A fake OpenAI API, configured through `OPENAI_API_KEY` and `OPENAI_BASE_URL`."""
-    server = fake_http_factory("fake-openai")
-    server.add("POST", "/v1/embeddings", openai_answer())
-    configure(OPENAI_API_KEY="sk-test-openai", OPENAI_BASE_URL=f"{server.url}/v1")
+    server = start_fake_openai(fake_http_factory, configure, "sk-test-openai")
+    server.add("POST", EMBEDDINGS_PATH, openai_answer())
     return server
 
 

@@ -129,7 +129,7 @@ def test_the_openai_sdk_does_not_retry_by_itself(fake_openai):
 
 
 def test_a_malformed_provider_answer_is_a_provider_error(fake_voyage):
-    from tests.support.fakeserver import FakeResponse
+    from tests.support.fake_http import FakeResponse
 
     fake_voyage.add("POST", "/v1/embeddings", FakeResponse(200, body="<html>oops</html>",
                                                            headers={"Content-Type": "text/html"}))

@@ -221,7 +221,7 @@ def test_an_error_naming_the_model_makes_the_provider_unavailable(session, fake_
 
 def test_an_openai_404_for_its_model_moves_the_facts_to_the_local_provider(session, fake_openai, t0):
     fake_openai.add("POST", "/v1/embeddings", openai_error(
-        404, "The model `text-embedding-3-small` does not exist", "model_not_found"))
+        404, "The model `text-embedding-3-small` does not exist", code="model_not_found"))
     facts = make_facts(session, ["Fix login"])
     _enqueue(session, facts, now=t0)
 

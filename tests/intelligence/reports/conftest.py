@@ -26,13 +26,20 @@ from gitpulse_app.core.models import (
     ReportRegeneration,
     Repo,
     User,
-    UserInstallation,
 )
 from gitpulse_app.intelligence.embeddings.providers import reset_providers
 from gitpulse_app.intelligence.reports.models import SECTION_TITLES
 from gitpulse_app.normalization.models import ActorRef, Metrics, NormalizedFact, RepoRef
 from gitpulse_app.normalization.store import ingest_facts
-from tests.support.fakeserver import FakeHTTPServer, FakeResponse, RecordedRequest
+from tests.support.fake_http import FakeHTTPServer, FakeResponse, RecordedRequest
+# Re-exported: the test modules import these answers from here.
+from tests.support.fake_openai import (  # noqa: F401
+    CHAT_PATH,
+    completion,
+    openai_error,
+    start_fake_openai,
+)
+from tests.support.rows import make_app_source, make_repo, make_user
 
 GITHUB = "https://github.com"
 _serial = itertools.count(1)
@@ -58,17 +65,11 @@ class World:
     installations: dict[int, Installation] = field(default_factory=dict)
 
     def user(self, login: str, *, timezone: str | None = "America/Chicago", **fields: Any) -> User:
-        row = User(gh_id=10_000 + next(_serial), gh_login=login, timezone=timezone,
-                   signed_up_at=NOW - dt.timedelta(days=30), **fields)
-        self.session.add(row)
-        self.session.commit()
-        return row
+        return make_user(self.session, login, timezone=timezone,
+                         signed_up_at=NOW - dt.timedelta(days=30), **fields)
 
     def repo(self, full_name: str, *, seen_by: tuple[User, ...] = ()) -> Repo:
-        owner, name = full_name.split("/")
-        row = Repo(gh_id=20_000 + next(_serial), full_name=full_name, owner=owner, name=name)
-        self.session.add(row)
-        self.session.commit()
+        row = make_repo(self.session, full_name)
         for user in seen_by:
             self.show(user, row)
         return row
@@ -77,13 +78,7 @@ class World:
         """Let `user` see `repo` through their App installation (opt-out: every repo tracked)."""
         installation = self.installations.get(user.id)
         if installation is None:
-            installation = Installation(kind="app", gh_installation_id=30_000 + next(_serial),
-                                        account_login=user.gh_login, repositories=[])
-            self.session.add(installation)
-            self.session.commit()
-            self.session.add(UserInstallation(user_id=user.id, installation_id=installation.id,
-                                              role="owner"))
-            self.session.commit()
+            installation = make_app_source(self.session, user, account_login=user.gh_login)
             self.installations[user.id] = installation
         installation.repositories = [*installation.repositories, repo.full_name]
         installation.repository_ids = [*installation.repository_ids, repo.gh_id]
@@ -212,30 +207,10 @@ def answer_citing(urls: list[str], kind: str = "daily", *, extra: str = "") -> s
     return json.dumps({"sections": sections})
 
 
-def completion(content: str | None, *, model: str = "gpt-4.1-mini", finish_reason: str = "stop",
-               usage: dict[str, int] | None = None) -> FakeResponse:
-    """A `POST /v1/chat/completions` answer in the OpenAI wire format."""
-    body = {
-        "id": f"chatcmpl-{next(_serial)}", "object": "chat.completion", "created": 1764946800,
-        "model": model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content,
-                                             "refusal": None},
-                     "logprobs": None, "finish_reason": finish_reason}],
-        "usage": usage if usage is not None else
-        {"prompt_tokens": 1200, "completion_tokens": 300, "total_tokens": 1500},
-    }
-    return FakeResponse(200, json=body)
-
-
 def good_answer(request: RecordedRequest) -> FakeResponse:
     """Cites every event of the prompt."""
     return completion(answer_citing(urls_in_prompt(request), kind_of(request)),
                       model=request.json()["model"])
-
-
-def openai_error(status: int, message: str, param: str | None = None) -> FakeResponse:
-    return FakeResponse(status, json={"error": {"message": message, "type": "invalid_request_error",
-                                                "param": param, "code": None}})
 
 
 def by_model(answers: dict[str, Callable[[RecordedRequest], FakeResponse] | list]
@@ -263,11 +238,11 @@ class FakeLLM:
 
     def answer(self, responder: Callable[[RecordedRequest], FakeResponse] | list | FakeResponse
                ) -> None:
-        self.server.add("POST", "/v1/chat/completions", responder)
+        self.server.add("POST", CHAT_PATH, responder)
 
     @property
     def calls(self) -> list[RecordedRequest]:
-        return self.server.requests_to("/v1/chat/completions", "POST")
+        return self.server.requests_to(CHAT_PATH, "POST")
 
     def bodies(self) -> list[dict[str, Any]]:
         return [request.json() for request in self.calls]
@@ -276,10 +251,9 @@ class FakeLLM:
 @pytest.fixture
 def fake_llm(fake_http_factory, configure) -> FakeLLM:
     """A fake OpenAI-compatible API (good answers by default) and the settings pointing at it."""
-    server = fake_http_factory("fake-openai")
-    server.add("POST", "/v1/chat/completions", good_answer)
-    configure(OPENAI_API_KEY="sk-test-reports", OPENAI_BASE_URL=f"{server.url}/v1",
-              GITPULSE_LLM_MODEL="gpt-4.1-mini")
+    server = start_fake_openai(fake_http_factory, configure, "sk-test-reports",
+                               GITPULSE_LLM_MODEL="gpt-4.1-mini")
+    server.add("POST", CHAT_PATH, good_answer)
     return FakeLLM(server)
 
 

@@ -19,7 +19,7 @@ from tests.intelligence.reports.conftest import (
     pr,
     urls_in_prompt,
 )
-from tests.support.fakeserver import FakeResponse
+from tests.support.fake_http import FakeResponse
 
 INVENTED = "https://github.com/acme/app/pull/999"
 
@@ -198,7 +198,7 @@ def test_unauthorized_ends_a_model_at_once(fake_llm, configure, alice_day, sleep
 def test_a_400_naming_response_format_is_retried_without_it(fake_llm, alice_day, sleeps):
     fake_llm.answer([openai_error(400, "Invalid parameter: 'response_format' of type "
                                        "'json_object' is not supported with this model.",
-                                  "response_format"), good_answer])
+                                  param="response_format"), good_answer])
 
     report = run(alice_day, sleeps).report
 
@@ -211,8 +211,9 @@ def test_a_400_naming_max_tokens_or_temperature_is_retried_once_adjusted(
         fake_llm, alice_day, sleeps):
     fake_llm.answer([
         openai_error(400, "Unsupported parameter: 'max_tokens' is not supported with this model. "
-                          "Use 'max_completion_tokens' instead.", "max_tokens"),
-        openai_error(400, "Unsupported value: 'temperature' does not support 0.3.", "temperature"),
+                          "Use 'max_completion_tokens' instead.", param="max_tokens"),
+        openai_error(400, "Unsupported value: 'temperature' does not support 0.3.",
+                     param="temperature"),
         good_answer])
 
     report = run(alice_day, sleeps).report

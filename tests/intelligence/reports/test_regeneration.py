@@ -19,7 +19,7 @@ from gitpulse_app.intelligence.reports import (
 )
 from gitpulse_app.intelligence.reports.stages import StageTracker
 from tests.intelligence.reports.conftest import DEC4, NOW, at, good_answer, pr
-from tests.support.fakeserver import FakeResponse
+from tests.support.fake_http import FakeResponse
 
 
 @pytest.fixture

@@ -16,16 +16,15 @@ from sqlmodel import Session
 import gitpulse_app.intelligence.embeddings  # noqa: F401 — queues new facts for embedding
 import gitpulse_app.intelligence.reports  # noqa: F401 — connects the staleness receiver
 from gitpulse_app.core.models import (
-    Installation,
     Report,
     ReportJobHistory,
     Repo,
     User,
-    UserInstallation,
 )
 from gitpulse_app.intelligence.embeddings.providers import reset_providers
 from gitpulse_app.normalization.models import ActorRef, NormalizedFact, RepoRef
 from gitpulse_app.normalization.store import ingest_facts
+from tests.support.rows import make_app_source, make_repo, make_user
 
 GITHUB = "https://github.com"
 LONG_AGO = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
@@ -53,23 +52,12 @@ class Town:
     def user(self, login: str, zone: str | None, *, onboarded: dt.datetime | None = LONG_AGO,
              **fields: Any) -> User:
         """An onboarded, signed-up user with a repository of their own (`{login}/work`)."""
-        row = User(gh_id=50_000 + next(_serial), gh_login=login, timezone=zone,
-                   signed_up_at=onboarded or LONG_AGO, onboarding_completed_at=onboarded,
-                   **fields)
-        self.session.add(row)
-        self.session.commit()
-        repo = Repo(gh_id=60_000 + next(_serial), full_name=f"{login}/work", owner=login,
-                    name="work")
-        installation = Installation(kind="app", gh_installation_id=70_000 + next(_serial),
-                                    account_login=login, repositories=[repo.full_name],
-                                    repository_ids=[repo.gh_id],
-                                    last_reconciled_at=dt.datetime(2100, 1, 1, tzinfo=dt.UTC),
-                                    last_synced_at=dt.datetime(2100, 1, 1, tzinfo=dt.UTC))
-        self.session.add_all([repo, installation])
-        self.session.commit()
-        self.session.add(UserInstallation(user_id=row.id, installation_id=installation.id,
-                                          role="owner"))
-        self.session.commit()
+        row = make_user(self.session, login, timezone=zone, signed_up_at=onboarded or LONG_AGO,
+                        onboarding_completed_at=onboarded, **fields)
+        repo = make_repo(self.session, f"{login}/work")
+        make_app_source(self.session, row, repo, account_login=login,
+                        last_reconciled_at=dt.datetime(2100, 1, 1, tzinfo=dt.UTC),
+                        last_synced_at=dt.datetime(2100, 1, 1, tzinfo=dt.UTC))
         self.repos[row.id] = repo
         return row
 

@@ -14,7 +14,7 @@ from gitpulse_app.core.models import Installation, User, UserInstallation
 from gitpulse_app.intelligence.scheduler import run_tick
 from gitpulse_app.intelligence.scheduler.installations import reconcile_installations
 from tests.intelligence.scheduler.conftest import utc
-from tests.support.fakeserver import FakeResponse
+from tests.support.fake_http import FakeResponse
 
 AT = utc(2025, 12, 5, 2, 15)
 

@@ -19,7 +19,7 @@ from gitpulse_app.acquisition.sync import request_sync, runner
 from gitpulse_app.acquisition.sync.sources import ensure_env_source
 from gitpulse_app.core.db import create_db_engine, session_scope, set_engine, utcnow
 from gitpulse_app.core.models import Event
-from tests.support import fakeserver
+from tests.support import fake_http
 from tests.support.fake_github import FakeGitHub
 
 TOKEN = "ghp_server_token_for_tests"
@@ -61,7 +61,7 @@ def github(fake_github: FakeGitHub, configure, monkeypatch) -> FakeGitHub:
     """The fake GitHub as `GITHUB_API_URL`, with `GITHUB_TOKEN` set (the server-token source)."""
     # The fake writes headers and body separately; with Nagle on, delayed ACKs then add ~40 ms
     # to every keep-alive response. A backfill makes hundreds of calls, so switch Nagle off.
-    monkeypatch.setattr(fakeserver._HTTPHandler, "disable_nagle_algorithm", True)
+    monkeypatch.setattr(fake_http._HTTPHandler, "disable_nagle_algorithm", True)
     configure(GITHUB_API_URL=fake_github.url, GITHUB_TOKEN=TOKEN)
     return fake_github
 

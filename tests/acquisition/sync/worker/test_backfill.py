@@ -14,7 +14,7 @@ from tests.acquisition.sync import factories as f
 from tests.acquisition.sync.worker.conftest import run_jobs, start_sync, stored_facts
 from tests.acquisition.sync.worker.world import World, iso, populate, serve
 from tests.faults.harness import wait_for
-from tests.support.fakeserver import FakeResponse
+from tests.support.fake_http import FakeResponse
 
 pytestmark = pytest.mark.usefixtures("db")
 

@@ -21,7 +21,7 @@ from gitpulse_app.normalization.store import ingest_facts
 from tests.acquisition.sync import factories as f
 from tests.acquisition.sync.worker.conftest import run_jobs, start_sync, stored_facts
 from tests.acquisition.sync.worker.world import World, populate, serve
-from tests.support.fakeserver import FakeResponse
+from tests.support.fake_http import FakeResponse
 
 pytestmark = pytest.mark.usefixtures("db")
 

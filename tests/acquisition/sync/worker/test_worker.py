@@ -23,7 +23,7 @@ from gitpulse_app.experience.wiring import CAPABILITIES
 from tests.acquisition.sync import factories as f
 from tests.acquisition.sync.worker.conftest import run_jobs, start_sync, stored_facts
 from tests.acquisition.sync.worker.world import World, populate, serve
-from tests.support.fakeserver import FakeResponse
+from tests.support.fake_http import FakeResponse
 
 
 def test_the_sync_worker_is_registered_and_wired():

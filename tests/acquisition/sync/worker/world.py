@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from tests.support.fake_github import FakeGitHub
-from tests.support.fakeserver import FakeResponse, RecordedRequest, Route
+from tests.support.fake_http import FakeResponse, RecordedRequest, Route
 from tests.support.payloads import (
     rest_commit,
     rest_commit_detail,

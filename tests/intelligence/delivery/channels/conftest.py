@@ -24,6 +24,7 @@ from gitpulse_app.core.models import (
 from gitpulse_app.intelligence.delivery.channels.service import ChannelInput, add_channel
 from gitpulse_app.normalization.models import ActorRef, NormalizedFact, RepoRef
 from gitpulse_app.normalization.store import ingest_facts
+from tests.support.rows import add_rows, make_user
 
 BASE_URL = "https://gitpulse.example.com"
 LONG_AGO = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
@@ -58,14 +59,11 @@ class Team:
         self.installation_id = installation.id
 
     def user(self, login: str, **fields) -> User:
-        row = User(gh_id=80_000 + next(_serial), gh_login=login, timezone="UTC",
-                   signed_up_at=LONG_AGO, onboarding_completed_at=LONG_AGO,
-                   email_reports_enabled=False, **fields)
-        self.session.add(row)
-        self.session.commit()
-        self.session.add(UserInstallation(user_id=row.id, installation_id=self.installation_id,
-                                          role="member"))
-        self.session.commit()
+        row = make_user(self.session, login, timezone="UTC", signed_up_at=LONG_AGO,
+                        onboarding_completed_at=LONG_AGO, email_reports_enabled=False, **fields)
+        add_rows(self.session, UserInstallation(user_id=row.id,
+                                                installation_id=self.installation_id,
+                                                role="member"))
         self.users[login] = row
         return row
 

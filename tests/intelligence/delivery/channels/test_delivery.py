@@ -15,7 +15,7 @@ from gitpulse_app.intelligence.delivery.channels.service import list_channels
 from gitpulse_app.intelligence.scheduler import run_tick
 from tests.intelligence.delivery.channels.conftest import BASE_URL, DAY, TICK
 from tests.support.fake_chat import SLACK_PATH, FakeDiscord, FakeSlack
-from tests.support.fakeserver import FakeResponse
+from tests.support.fake_http import FakeResponse
 
 SECRET = "a-webhook-secret-of-some-length"
 SLACK_SECRET_PART = SLACK_PATH.rsplit("/", 1)[1]

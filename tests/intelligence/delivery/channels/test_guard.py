@@ -19,7 +19,7 @@ from gitpulse_app.intelligence.delivery.channels.service import (
 from gitpulse_app.intelligence.delivery.channels.transport import post
 from gitpulse_app.intelligence.scheduler import run_tick
 from tests.intelligence.delivery.channels.conftest import TICK
-from tests.support.fakeserver import FakeResponse
+from tests.support.fake_http import FakeResponse
 
 
 @pytest.mark.parametrize("url", [
