@@ -25,15 +25,17 @@ from gitpulse_app.core.models import (
     UserInstallation,
     WebhookEvent,
 )
-from gitpulse_app.experience.ops_service import (
-    EnvelopeRow,
-    load_ops,
-    operator_allowed,
-    provider_rows,
+from gitpulse_app.experience.ops.service import (
     replay_all_failed,
     replay_envelope,
     server_token_available,
     use_server_token,
+)
+from gitpulse_app.experience.ops.views import (
+    EnvelopeRow,
+    load_ops,
+    operator_allowed,
+    provider_rows,
 )
 
 NOW = dt.datetime(2025, 12, 5, 15, 0, tzinfo=dt.UTC)

@@ -20,8 +20,9 @@ from gitpulse_app.experience.components.empty import (
 )
 from gitpulse_app.experience.components.kpi import KpiCard, kpi_cards, kpi_grid
 from gitpulse_app.experience.components.rich_text import report_html
-from gitpulse_app.experience.components.sync_banner import SyncStatusState, sync_banner
 from gitpulse_app.experience.page import page
+from gitpulse_app.experience.sources.banner import SyncStatusState, sync_banner
+from gitpulse_app.experience.state import SessionState
 from gitpulse_app.intelligence.analytics import DASHBOARD_KPIS, dashboard_data
 from gitpulse_app.intelligence.reports.render import render_html
 
@@ -42,7 +43,7 @@ class ReportItem:
     citation_count: int = 0
 
 
-class DashboardState(SyncStatusState):
+class DashboardState(SessionState):
     loading: bool = True
     error: str = ""
     kpis: list[KpiCard] = []
@@ -71,8 +72,7 @@ class DashboardState(SyncStatusState):
         self.error = ""
         user_id = self._user_id
         try:
-            data, polling = await asyncio.gather(
-                asyncio.to_thread(dashboard_data, user_id, utcnow()), self._load_status())
+            data = await asyncio.to_thread(dashboard_data, user_id, utcnow())
         except Exception:  # noqa: BLE001 - shown inline with Retry
             log.exception("Loading the dashboard failed")
             self.error, self.loading = LOAD_ERROR, False
@@ -103,7 +103,7 @@ class DashboardState(SyncStatusState):
             for card in data.reports
         ]
         self.loading = False
-        return SyncStatusState.poll_status if polling else None
+        return None
 
     @rx.event
     def toggle_tldr(self):
@@ -211,7 +211,11 @@ def dashboard_body() -> rx.Component:
     )
 
 
-@page(routes.DASHBOARD, "Dashboard", load=DashboardState.load)
+# The banner's status first, then the page's own data (the banner state sits beside this one).
+LOADS = [SyncStatusState.refresh_status, DashboardState.load]
+
+
+@page(routes.DASHBOARD, "Dashboard", load=LOADS)
 def dashboard() -> rx.Component:
     state = DashboardState
     return (
@@ -220,7 +224,7 @@ def dashboard() -> rx.Component:
             sync_banner(),
             rx.cond(
                 state.error != "",
-                error_alert(state.error, DashboardState.load),
+                error_alert(state.error, LOADS),
                 rx.cond(
                     state.loading,
                     rx.vstack(skeleton_grid(len(DASHBOARD_KPIS)), skeleton_block("16em"),
