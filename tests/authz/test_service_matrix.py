@@ -37,7 +37,7 @@ from gitpulse_app.experience.ops.service import (
 )
 from gitpulse_app.experience.ops.views import load_ops
 from gitpulse_app.experience.pages.onboarding import onboarding_sources
-from gitpulse_app.experience.repos.page import load_repo
+from gitpulse_app.experience.repos.views import load_repo
 from gitpulse_app.experience.reports.service import (
     GenerateRequest,
     prepare_generation,
