@@ -29,25 +29,27 @@ from gitpulse_app.core.models import (
 )
 from gitpulse_app.experience.auth.sessions import sign_out_everywhere, token_hash
 from gitpulse_app.experience.auth_sessions import resolve_token
-from gitpulse_app.experience.ops_service import (
-    load_ops,
+from gitpulse_app.experience.ops.service import (
     replay_all_failed,
     replay_envelope,
     server_token_available,
     use_server_token,
 )
+from gitpulse_app.experience.ops.views import load_ops
 from gitpulse_app.experience.pages.onboarding import onboarding_sources
-from gitpulse_app.experience.pages.repo_detail import load_repo
-from gitpulse_app.experience.pages.timeline import _options as timeline_filter_options
-from gitpulse_app.experience.report_views import (
+from gitpulse_app.experience.repos.views import load_repo
+from gitpulse_app.experience.reports.service import (
     GenerateRequest,
-    generate_options,
-    list_reports,
     prepare_generation,
-    report_detail,
     run_generation,
+)
+from gitpulse_app.experience.reports.views import list_reports
+from gitpulse_app.experience.reports.views_detail import (
+    generate_options,
+    report_detail,
     stage_view,
 )
+from gitpulse_app.experience.timeline.views import filter_options as timeline_filter_options
 from gitpulse_app.experience.settings_service import (
     OWNER_ONLY,
     confirm_email,

@@ -33,20 +33,20 @@ import gitpulse_app.experience as experience
 from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.models import Report
 from gitpulse_app.experience import routes
+from gitpulse_app.experience.ask.page import AskState
 from gitpulse_app.experience.components.channels import ChannelsState
-from gitpulse_app.experience.components.generate_modal import GenerateState
-from gitpulse_app.experience.components.sync_banner import SyncStatusState
-from gitpulse_app.experience.pages.ask import AskState
-from gitpulse_app.experience.pages.dashboard import DashboardState
+from gitpulse_app.experience.dashboard.page import DashboardState
+from gitpulse_app.experience.ops.page import OpsState
 from gitpulse_app.experience.pages.onboarding import OnboardingState
-from gitpulse_app.experience.pages.ops import OpsState
-from gitpulse_app.experience.pages.repo_detail import RepoDetailState
-from gitpulse_app.experience.pages.report_detail import ReportDetailState
-from gitpulse_app.experience.pages.reports import ReportsState
-from gitpulse_app.experience.pages.repos import ReposState
 from gitpulse_app.experience.pages.settings import SettingsState
 from gitpulse_app.experience.pages.settings_tokens import ApiTokensState
-from gitpulse_app.experience.pages.timeline import TimelineState
+from gitpulse_app.experience.reports.page_detail import ReportDetailState
+from gitpulse_app.experience.reports.page_generate import GenerateState
+from gitpulse_app.experience.reports.page_list import ReportsState
+from gitpulse_app.experience.repos.page import RepoDetailState
+from gitpulse_app.experience.sources.banner import SyncStatusState
+from gitpulse_app.experience.sources.page import ReposState
+from gitpulse_app.experience.timeline.page import TimelineState
 from tests.authz.conftest import DAY, Pair, Side
 from tests.support.reflex_events import event_driver, sent_text
 
@@ -110,13 +110,13 @@ HANDLERS: dict[str, Aim | Free] = {
     "LandingState.setvar": SETVAR,
     "NotFoundState.load": PUBLIC,
     "NotFoundState.setvar": SETVAR,
-    # pages/dashboard.py
+    # dashboard/page.py
     "DashboardState.load": Aim(routes.DASHBOARD, at(routes.DASHBOARD),
                                a_steps=(Step(DashboardState.load),),
                                b_steps=(Step(DashboardState.load),)),
     "DashboardState.toggle_tldr": FIELD,
     "DashboardState.setvar": SETVAR,
-    # components/generate_modal.py
+    # reports/page_generate.py
     "GenerateState.open_modal": Aim(routes.REPORTS, at(routes.REPORTS),
                                     a_steps=(Step(GenerateState.open_modal),),
                                     b_steps=(Step(GenerateState.open_modal),)),
@@ -140,7 +140,7 @@ HANDLERS: dict[str, Aim | Free] = {
     "GenerateState.set_scope": FIELD,
     "GenerateState.set_start_date": FIELD,
     "GenerateState.setvar": SETVAR,
-    # components/sync_banner.py
+    # sources/banner.py
     "SyncStatusState.refresh_status": Aim(routes.DASHBOARD, at(routes.DASHBOARD),
                                           a_steps=(Step(SyncStatusState.refresh_status),),
                                           b_steps=(Step(SyncStatusState.refresh_status),)),
@@ -156,7 +156,7 @@ HANDLERS: dict[str, Aim | Free] = {
     "SyncStatusState.sync_all": Aim(routes.REPOS, at(routes.REPOS),
                                     b_steps=(Step(SyncStatusState.sync_all),)),
     "SyncStatusState.setvar": SETVAR,
-    # pages/repos.py
+    # sources/page.py
     "ReposState.load": Aim(routes.REPOS, at(routes.REPOS), a_steps=(Step(ReposState.load),),
                            b_steps=(Step(ReposState.load),)),
     "ReposState.load_more": Aim(
@@ -180,14 +180,14 @@ HANDLERS: dict[str, Aim | Free] = {
     "ReposState.open_pat": FIELD,
     "ReposState.set_pat_open": FIELD,
     "ReposState.setvar": SETVAR,
-    # pages/repo_detail.py
+    # repos/page.py
     "RepoDetailState.load": Aim(*REPO_PAGE, b_steps=(Step(RepoDetailState.load),)),
     "RepoDetailState.set_range": Aim(*REPO_PAGE, a_steps=(Step(RepoDetailState.load),),
                                      b_steps=(Step(RepoDetailState.set_range,
                                                    lambda a: {"value": "7"}),)),
     "RepoDetailState.toggle_type": FIELD,
     "RepoDetailState.setvar": SETVAR,
-    # pages/report_detail.py
+    # reports/page_detail.py
     "ReportDetailState.load": Aim(*REPORT_PAGE, b_steps=(Step(ReportDetailState.load),)),
     "ReportDetailState.regenerate": Aim(*REPORT_PAGE, a_steps=(Step(ReportDetailState.load),),
                                         b_steps=(Step(ReportDetailState.regenerate),)),
@@ -197,7 +197,7 @@ HANDLERS: dict[str, Aim | Free] = {
                                     b_steps=(Step(ReportDetailState.delete),),
                                     expect=NOT_FOUND),
     "ReportDetailState.setvar": SETVAR,
-    # pages/reports.py
+    # reports/page_list.py
     "ReportsState.load": Aim(routes.REPORTS, at(routes.REPORTS),
                              a_steps=(Step(ReportsState.load),),
                              b_steps=(Step(ReportsState.load),)),
@@ -240,7 +240,7 @@ HANDLERS: dict[str, Aim | Free] = {
     "OnboardingState.set_work_day": FIELD,
     "OnboardingState.set_weekly": FIELD,
     "OnboardingState.setvar": SETVAR,
-    # pages/ops.py
+    # ops/page.py
     "OpsState.load": Aim(routes.OPS, at(routes.OPS), b_steps=(Step(OpsState.load),)),
     "OpsState.replay": Aim(routes.OPS, at(routes.OPS),
                            b_steps=(Step(OpsState.replay,
@@ -270,7 +270,7 @@ HANDLERS: dict[str, Aim | Free] = {
     "SettingsState.set_work_day": FIELD,
     "SettingsState.set_weekly": FIELD,
     "SettingsState.setvar": SETVAR,
-    # pages/timeline.py
+    # timeline/page.py
     "TimelineState.load": Aim(routes.TIMELINE, at(routes.TIMELINE),
                               a_steps=(Step(TimelineState.load),),
                               b_steps=(Step(TimelineState.load),)),
@@ -312,7 +312,7 @@ HANDLERS: dict[str, Aim | Free] = {
     "TimelineState.submit_search": Free("dispatches run_search or clear_search (their rows aim "
                                         "them at A's facts)"),
     "TimelineState.setvar": SETVAR,
-    # pages/ask.py (docs/API.md)
+    # ask/page.py (docs/API.md)
     "AskState.ask": Aim(routes.ASK, at(routes.ASK),
                         b_steps=(Step(AskState.set_question, lambda a: {"value": a.fact_title}),
                                  Step(AskState.ask))),

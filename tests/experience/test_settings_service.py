@@ -378,7 +378,7 @@ def test_pasted_repository_urls_are_cleaned_against_the_configured_github_web_ur
 
 
 def test_the_retry_button_is_offered_only_to_whom_the_retry_is_allowed(engine, configure):
-    from gitpulse_app.experience.pages.repos import source_card
+    from gitpulse_app.experience.sources.views import source_card
 
     owner, viewer = make_user(), make_user(gh_login="opsperson")
     source_id = make_source(owner, gh_installation_id=778)

@@ -10,7 +10,7 @@ import re
 from sqlmodel import Session
 
 from gitpulse_app.experience import routes
-from gitpulse_app.experience.pages.timeline import TimelineState
+from gitpulse_app.experience.timeline.page import TimelineState
 from tests.support.reflex_events import event_driver, frontend_events, sent_text, signed_in_user
 
 PROBE = "zz-internal-detail-42"

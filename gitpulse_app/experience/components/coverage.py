@@ -1,6 +1,6 @@
 """The coverage chip of report cards and the coverage meter of the report page.
 
-Levels come from `report_views.coverage_level`: excellent (≥ 0.9), good (≥ 0.7), warning (≥ 0.5),
+Levels come from `reports.views.coverage_level`: excellent (≥ 0.9), good (≥ 0.7), warning (≥ 0.5),
 poor, or none for an empty report. The meter marks the trust threshold (0.7) with a line.
 """
 

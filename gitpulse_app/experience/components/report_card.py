@@ -9,7 +9,7 @@ import reflex as rx
 from reflex_base.vars.base import Var
 
 from gitpulse_app.experience.components.coverage import coverage_chip
-from gitpulse_app.experience.report_views import ReportCardView
+from gitpulse_app.experience.reports.views import ReportCardView
 
 TWO_LINES = {
     "display": "-webkit-box",

@@ -9,7 +9,7 @@ import hmac
 import json
 import re
 
-from gitpulse_app.experience.ops_service import load_ops
+from gitpulse_app.experience.ops.views import load_ops
 from gitpulse_app.intelligence.delivery import channels
 from gitpulse_app.intelligence.delivery.channels.service import list_channels
 from gitpulse_app.intelligence.scheduler import run_tick

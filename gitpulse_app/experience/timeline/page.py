@@ -5,15 +5,12 @@ show score bars ("Clear" returns), and "Export CSV" for the current range and re
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
-from dataclasses import dataclass
 from urllib.parse import urlencode
 
 import reflex as rx
 
 from gitpulse_app.core.config import get_settings
-from gitpulse_app.core.db import session_scope
 from gitpulse_app.experience import routes
 from gitpulse_app.experience.components.empty import empty_state, error_alert, skeleton_rows
 from gitpulse_app.experience.components.feedback import toast_error
@@ -21,21 +18,23 @@ from gitpulse_app.experience.state import SessionState
 from gitpulse_app.experience.page import page
 from gitpulse_app.intelligence.analytics import TYPE_LABELS
 from gitpulse_app.intelligence.embeddings import SearchError
-from gitpulse_app.intelligence.formatting import format_short_date, format_time
-from gitpulse_app.intelligence.reports.render import is_safe_href
+from gitpulse_app.experience.timeline.views import (
+    ALL,
+    PersonOption,
+    TimelineItem,
+    filter_options,
+    parse_date,
+    timeline_item,
+)
 from gitpulse_app.intelligence.timeline import (
     TimelineFilters,
-    TimelineRow,
     load_timeline_page,
     search_timeline,
-    timeline_options,
     user_zone,
 )
-from gitpulse_app.intelligence.windows import ZoneLike
 
 log = logging.getLogger(__name__)
 
-ALL = "all"
 LOAD_ERROR = "The timeline could not be loaded. Please try again."
 SEARCH_ERROR = "Search failed. Please try again."
 TYPE_ICONS = {
@@ -65,53 +64,6 @@ INFINITE_SCROLL_JS = """
   }, {rootMargin: '600px'}).observe(sentinel);
 })(50);
 """
-
-
-@dataclass
-class TimelineItem:
-    event_id: int = 0
-    when: str = ""
-    type: str = ""
-    type_label: str = ""
-    repo: str = ""
-    actor: str = ""
-    text: str = ""
-    url: str = ""
-    score: str = ""
-    score_percent: int = 0
-
-
-@dataclass
-class PersonOption:
-    value: str = ""
-    label: str = ""
-
-
-def timeline_item(row: TimelineRow, zone: ZoneLike, score: float | None = None) -> TimelineItem:
-    return TimelineItem(
-        event_id=row.event_id,
-        when=f"{format_short_date(row.ts, zone)}, {format_time(row.ts, zone)}",
-        type=row.type,
-        type_label=TYPE_LABELS.get(row.type, row.type),
-        repo=row.repo,
-        actor=row.actor,
-        text=row.canonical_text,  # shown as React text, never parsed as markup
-        url=row.source_url if is_safe_href(row.source_url) else "",
-        score=f"{score:.2f}" if score is not None else "",
-        score_percent=max(0, min(100, round(score * 100))) if score is not None else 0,
-    )
-
-
-def _parse_date(value: str) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
-
-
-def _options(user_id: int):
-    with session_scope() as session:
-        return timeline_options(session, user_id)
 
 
 class TimelineState(SessionState):
@@ -153,8 +105,8 @@ class TimelineState(SessionState):
             repo=None if self.repo_filter == ALL else self.repo_filter,
             actor_id=None if self.person_filter == ALL else int(self.person_filter),
             types=tuple(self.type_filter),
-            start_date=_parse_date(self.start_date),
-            end_date=_parse_date(self.end_date),
+            start_date=parse_date(self.start_date),
+            end_date=parse_date(self.end_date),
         )
 
     async def _first_page(self) -> None:
@@ -176,7 +128,7 @@ class TimelineState(SessionState):
         self.loading, self.search_query, self.search_text = True, "", ""
         try:
             self._zone, options = await asyncio.gather(
-                asyncio.to_thread(user_zone, user_id), asyncio.to_thread(_options, user_id))
+                asyncio.to_thread(user_zone, user_id), asyncio.to_thread(filter_options, user_id))
         except Exception:  # noqa: BLE001 - shown inline with Retry
             log.exception("Loading the timeline filters failed")
             self.error, self.loading = LOAD_ERROR, False

@@ -16,9 +16,14 @@ from gitpulse_app.core.models import (
     SyncBatch,
     UserInstallation,
 )
-from gitpulse_app.experience.report_views import (
+from gitpulse_app.acquisition.sync.waiting import sync_and_wait
+from gitpulse_app.experience.reports.service import (
     GenerateInputError,
     GenerateRequest,
+    prepare_generation,
+    run_generation,
+)
+from gitpulse_app.experience.reports.views import (
     analyst_label,
     backfill_message,
     cost_label,
@@ -26,13 +31,12 @@ from gitpulse_app.experience.report_views import (
     coverage_level,
     latency_label,
     list_reports,
-    prepare_generation,
+    source_item,
+)
+from gitpulse_app.experience.reports.views_detail import (
     report_detail,
     report_id_from_path,
-    run_generation,
-    source_item,
     stage_view,
-    sync_and_wait,
 )
 from gitpulse_app.intelligence.reports import BackfillResult, ReportError
 from tests.intelligence.reports.conftest import DEC4, NOW, World, at, commit, pr

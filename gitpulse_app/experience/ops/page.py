@@ -13,7 +13,8 @@ import reflex as rx
 from gitpulse_app.experience.components.empty import error_alert, skeleton_block
 from gitpulse_app.experience.components.feedback import toast_error, toast_success
 from gitpulse_app.experience.http.health import cached_deep_health
-from gitpulse_app.experience.ops_service import (
+from gitpulse_app.experience.ops.service import replay_all_failed, replay_envelope
+from gitpulse_app.experience.ops.views import (
     BatchRow,
     ChannelProblemRow,
     DeliveryRow,
@@ -23,8 +24,6 @@ from gitpulse_app.experience.ops_service import (
     ProviderRow,
     QueueRow,
     load_ops,
-    replay_all_failed,
-    replay_envelope,
 )
 from gitpulse_app.experience.pages.not_found import not_found_view
 from gitpulse_app.experience.state import SessionState

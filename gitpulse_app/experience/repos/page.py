@@ -7,14 +7,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from dataclasses import dataclass
-from urllib.parse import unquote
 
 import reflex as rx
 
-from gitpulse_app.acquisition import access
-from gitpulse_app.core.db import session_scope, utcnow
-from gitpulse_app.core.models import User
+from gitpulse_app.core.db import utcnow
 from gitpulse_app.experience import routes
 from gitpulse_app.experience.components.charts import stacked_activity_chart
 from gitpulse_app.experience.components.empty import (
@@ -24,60 +20,27 @@ from gitpulse_app.experience.components.empty import (
     skeleton_grid,
 )
 from gitpulse_app.experience.components.kpi import KpiCard, kpi_cards, kpi_grid
+from gitpulse_app.experience.repos.views import (
+    BreakdownRow,
+    ContributorItem,
+    full_name_from_path,
+    load_repo,
+)
 from gitpulse_app.experience.state import SessionState
 from gitpulse_app.experience.page import page
 from gitpulse_app.intelligence.analytics import (
     DEFAULT_RANGE,
     RANGES,
     RepoAnalytics,
-    repo_analytics,
     stacked_points,
 )
 from gitpulse_app.intelligence.formatting import format_report_date, format_time
-from gitpulse_app.intelligence.visibility import visible_repo_ids
 from gitpulse_app.intelligence.windows import resolve_zone
 
 log = logging.getLogger(__name__)
 
 LOAD_ERROR = "This repository could not be loaded. Please try again."
 NOT_FOUND = "Repository not found"
-
-
-def full_name_from_path(path: str) -> str:
-    """`owner/name` from `/repos/{owner}/{name}` (the static server may add a slash)."""
-    parts = [unquote(part) for part in path.split("/") if part]
-    return "/".join(parts[1:3]) if len(parts) >= 3 and parts[0] == "repos" else ""
-
-
-def load_repo(user_id: int, full_name: str, range_days: int, end: dt.datetime
-              ) -> tuple[RepoAnalytics | None, str | None]:
-    """The analytics of a visible repository and the user's zone name."""
-    with session_scope() as session:
-        user = session.get(User, user_id)
-        zone = user.timezone if user else None
-        analytics = repo_analytics(
-            session, repo_ids=visible_repo_ids(session, user_id),
-            visible_names=access.visible_repo_names(session, user_id), full_name=full_name,
-            range_days=range_days, end=end, zone=zone)
-        return analytics, zone
-
-
-@dataclass
-class BreakdownRow:
-    type: str = ""
-    label: str = ""
-    count: str = "0"
-    per_day: str = ""
-    share: str = ""
-    bar: int = 0
-    hidden: bool = False
-
-
-@dataclass
-class ContributorItem:
-    login: str = ""
-    avatar_url: str = ""
-    count: str = ""
 
 
 class RepoDetailState(SessionState):

@@ -16,18 +16,19 @@ from gitpulse_app.experience.components.empty import (
     skeleton_rows,
 )
 from gitpulse_app.experience.components.feedback import toast_error, toast_info, toast_success
-from gitpulse_app.experience.components.generate_modal import generate_modal
 from gitpulse_app.experience.components.report_card import report_card
-from gitpulse_app.experience.components.sync_banner import SyncStatusState, progress_card
-from gitpulse_app.experience.report_views import (
+from gitpulse_app.experience.reports.page_generate import generate_modal
+from gitpulse_app.experience.reports.service import sync_then_backfill
+from gitpulse_app.experience.reports.views import (
     KIND_FILTERS,
     ReportCardView,
     backfill_message,
     list_reports,
-    sync_and_wait,
 )
+from gitpulse_app.experience.sources.banner import SyncStatusState, progress_card
+from gitpulse_app.experience.state import SessionState
 from gitpulse_app.intelligence.delivery import unread_count
-from gitpulse_app.intelligence.reports import ReportNotFound, backfill_reports, delete_report
+from gitpulse_app.intelligence.reports import ReportNotFound, delete_report
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ INFINITE_SCROLL_JS = """
 """
 
 
-class ReportsState(SyncStatusState):
+class ReportsState(SessionState):
     loading: bool = True
     loading_more: bool = False
     error: str = ""
@@ -74,16 +75,8 @@ class ReportsState(SyncStatusState):
     @rx.event
     async def load(self):
         self.loading = True
-        polling = False
-        try:
-            polling = await self._load_status()
-        except Exception:  # noqa: BLE001 - the list matters more than the banner
-            log.exception("Loading the sync status failed")
         await self._first_page()
-        events: list = [rx.call_script(INFINITE_SCROLL_JS)]
-        if polling:
-            events.append(SyncStatusState.poll_status)
-        return events
+        return rx.call_script(INFINITE_SCROLL_JS)
 
     @rx.event
     async def set_kind_filter(self, value: str | list[str]):
@@ -132,8 +125,7 @@ class ReportsState(SyncStatusState):
             user_id = self._user_id
             self.backfilling = True
         try:
-            result = await asyncio.to_thread(backfill_reports, user_id,
-                                             sync_and_wait=sync_and_wait)
+            result = await asyncio.to_thread(sync_then_backfill, user_id)
         except Exception:  # noqa: BLE001 - a toast
             log.exception("Backfill failed")
             async with self:
@@ -152,7 +144,7 @@ class ReportsState(SyncStatusState):
 # Views ---------------------------------------------------------------------------------------------
 def actions() -> rx.Component:
     state = ReportsState
-    syncing = state.requesting.contains("all")
+    syncing = SyncStatusState.requesting.contains("all")
     return rx.hstack(
         generate_modal(),
         rx.button(rx.icon("history", size=16),
@@ -178,10 +170,11 @@ def kind_filter() -> rx.Component:
 
 def empty_reports() -> rx.Component:
     state = ReportsState
+    banner = SyncStatusState
     return rx.card(
         rx.cond(
-            state.warning_kind == "missing_installation",
-            empty_state("inbox", "No reports yet", state.warning,
+            banner.warning_kind == "missing_installation",
+            empty_state("inbox", "No reports yet", banner.warning,
                         rx.link(rx.button("Connect a source", variant="soft"),
                                 href=routes.REPOS)),
             rx.cond(
@@ -217,7 +210,12 @@ def report_list() -> rx.Component:
     )
 
 
-@page(routes.REPORTS, "Reports", load=ReportsState.load)
+# The banner's status first (the empty list says what is missing), then the list; the banner
+# state sits beside this one.
+LOADS = [SyncStatusState.refresh_status, ReportsState.load]
+
+
+@page(routes.REPORTS, "Reports", load=LOADS)
 def reports() -> rx.Component:
     state = ReportsState
     return (
@@ -231,11 +229,11 @@ def reports() -> rx.Component:
                 wrap="wrap",
                 spacing="3",
             ),
-            rx.foreach(state.active_cards, progress_card),
+            rx.foreach(SyncStatusState.active_cards, progress_card),
             kind_filter(),
             rx.cond(
                 state.error != "",
-                error_alert(state.error, ReportsState.load),
+                error_alert(state.error, LOADS),
                 rx.cond(state.loading, skeleton_rows(6), report_list()),
             ),
             spacing="4",

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
 
 import reflex as rx
 
@@ -20,10 +19,16 @@ from gitpulse_app.experience.components.empty import (
 )
 from gitpulse_app.experience.components.kpi import KpiCard, kpi_cards, kpi_grid
 from gitpulse_app.experience.components.rich_text import report_html
-from gitpulse_app.experience.components.sync_banner import SyncStatusState, sync_banner
+from gitpulse_app.experience.dashboard.views import (
+    ReportItem,
+    activity_total,
+    bullets_html,
+    report_item,
+)
 from gitpulse_app.experience.page import page
+from gitpulse_app.experience.sources.banner import SyncStatusState, sync_banner
+from gitpulse_app.experience.state import SessionState
 from gitpulse_app.intelligence.analytics import DASHBOARD_KPIS, dashboard_data
-from gitpulse_app.intelligence.reports.render import render_html
 
 log = logging.getLogger(__name__)
 
@@ -31,18 +36,7 @@ TLDR_BULLETS = 3
 LOAD_ERROR = "The dashboard could not be loaded. Please try again."
 
 
-@dataclass
-class ReportItem:
-    url: str = ""
-    title: str = ""
-    kind: str = ""
-    date: str = ""
-    citations: str = ""
-    unread: bool = False
-    citation_count: int = 0
-
-
-class DashboardState(SyncStatusState):
+class DashboardState(SessionState):
     loading: bool = True
     error: str = ""
     kpis: list[KpiCard] = []
@@ -71,8 +65,7 @@ class DashboardState(SyncStatusState):
         self.error = ""
         user_id = self._user_id
         try:
-            data, polling = await asyncio.gather(
-                asyncio.to_thread(dashboard_data, user_id, utcnow()), self._load_status())
+            data = await asyncio.to_thread(dashboard_data, user_id, utcnow())
         except Exception:  # noqa: BLE001 - shown inline with Retry
             log.exception("Loading the dashboard failed")
             self.error, self.loading = LOAD_ERROR, False
@@ -81,9 +74,7 @@ class DashboardState(SyncStatusState):
             return rx.redirect(routes.signed_out_redirect(routes.DASHBOARD))
         self.kpis = kpi_cards(data.kpis)
         self.activity = data.activity
-        self.activity_total = sum(
-            int(value) for point in data.activity for key, value in point.items()
-            if key not in ("date", "label"))
+        self.activity_total = activity_total(data.activity)
         self.week_label = data.week_label
         tldr = data.tldr
         self.tldr_title = tldr.title if tldr else ""
@@ -92,26 +83,16 @@ class DashboardState(SyncStatusState):
         self.tldr_bullets = tldr.bullets if tldr else []
         # The same sanitised rendering as the report page: only the report's citations link.
         self.tldr_short_html, self.tldr_full_html = (
-            (_bullets_html(tldr.bullets[:TLDR_BULLETS], tldr.citations),
-             _bullets_html(tldr.bullets, tldr.citations)) if tldr else ("", ""))
+            (bullets_html(tldr.bullets[:TLDR_BULLETS], tldr.citations),
+             bullets_html(tldr.bullets, tldr.citations)) if tldr else ("", ""))
         self.tldr_expanded = False
-        self.reports = [
-            ReportItem(routes.report_url(card.report_id), card.title, card.kind_label,
-                       card.date_label,
-                       f"{card.citation_count} CITATION{'' if card.citation_count == 1 else 'S'}",
-                       card.unread, card.citation_count)
-            for card in data.reports
-        ]
+        self.reports = [report_item(card) for card in data.reports]
         self.loading = False
-        return SyncStatusState.poll_status if polling else None
+        return None
 
     @rx.event
     def toggle_tldr(self):
         self.tldr_expanded = not self.tldr_expanded
-
-
-def _bullets_html(bullets: list[str], citations: list[str]) -> str:
-    return render_html("\n".join(f"- {bullet}" for bullet in bullets), citations)
 
 
 def _section(title: str, *children: rx.Component, **props) -> rx.Component:
@@ -211,7 +192,11 @@ def dashboard_body() -> rx.Component:
     )
 
 
-@page(routes.DASHBOARD, "Dashboard", load=DashboardState.load)
+# The banner's status first, then the page's own data (the banner state sits beside this one).
+LOADS = [SyncStatusState.refresh_status, DashboardState.load]
+
+
+@page(routes.DASHBOARD, "Dashboard", load=LOADS)
 def dashboard() -> rx.Component:
     state = DashboardState
     return (
@@ -220,7 +205,7 @@ def dashboard() -> rx.Component:
             sync_banner(),
             rx.cond(
                 state.error != "",
-                error_alert(state.error, DashboardState.load),
+                error_alert(state.error, LOADS),
                 rx.cond(
                     state.loading,
                     rx.vstack(skeleton_grid(len(DASHBOARD_KPIS)), skeleton_block("16em"),

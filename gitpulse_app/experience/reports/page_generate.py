@@ -16,14 +16,13 @@ import reflex as rx
 
 from gitpulse_app.experience import routes
 from gitpulse_app.experience.components.feedback import toast_error
-from gitpulse_app.experience.report_views import (
+from gitpulse_app.experience.reports.service import (
     GenerateInputError,
     GenerateRequest,
-    generate_options,
     prepare_generation,
     run_generation,
-    stage_view,
 )
+from gitpulse_app.experience.reports.views_detail import generate_options, stage_view
 from gitpulse_app.experience.state import SessionState
 from gitpulse_app.intelligence.reports import ReportError
 

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
+from gitpulse_app.experience.ask.page import ask_page
+from gitpulse_app.experience.dashboard.page import dashboard
+from gitpulse_app.experience.ops.page import ops
 from gitpulse_app.experience.page import PageSpec, spec_of
-from gitpulse_app.experience.pages.ask import ask_page
-from gitpulse_app.experience.pages.dashboard import dashboard
 from gitpulse_app.experience.pages.landing import landing
 from gitpulse_app.experience.pages.not_found import not_found
 from gitpulse_app.experience.pages.onboarding import onboarding
-from gitpulse_app.experience.pages.ops import ops
-from gitpulse_app.experience.pages.repo_detail import repo_detail
-from gitpulse_app.experience.pages.report_detail import report_detail_page
-from gitpulse_app.experience.pages.reports import reports
-from gitpulse_app.experience.pages.repos import repos
 from gitpulse_app.experience.pages.settings import settings
-from gitpulse_app.experience.pages.timeline import timeline
+from gitpulse_app.experience.reports.page_detail import report_detail_page
+from gitpulse_app.experience.reports.page_list import reports
+from gitpulse_app.experience.repos.page import repo_detail
+from gitpulse_app.experience.sources.page import repos
+from gitpulse_app.experience.timeline.page import timeline
 
 PAGES: list[PageSpec] = [spec_of(view) for view in (
     landing, onboarding, dashboard, repos, repo_detail, timeline, reports, report_detail_page,

@@ -22,15 +22,17 @@ from gitpulse_app.core.models import (
     UserInstallation,
     WebhookEvent,
 )
-from gitpulse_app.experience.ops_service import (
-    EnvelopeRow,
-    load_ops,
-    operator_allowed,
-    provider_rows,
+from gitpulse_app.experience.ops.service import (
     replay_all_failed,
     replay_envelope,
     server_token_available,
     use_server_token,
+)
+from gitpulse_app.experience.ops.views import (
+    EnvelopeRow,
+    load_ops,
+    operator_allowed,
+    provider_rows,
 )
 from tests.support import rows
 from tests.support.rows import stored_id

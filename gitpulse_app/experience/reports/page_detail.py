@@ -9,6 +9,7 @@ found", exactly as for an id that never existed.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 
 import reflex as rx
@@ -21,14 +22,15 @@ from gitpulse_app.experience.components.empty import error_alert, skeleton_block
 from gitpulse_app.experience.components.feedback import toast_error, toast_info, toast_success
 from gitpulse_app.experience.components.rich_text import report_html
 from gitpulse_app.experience.components.sources import sources_section
-from gitpulse_app.experience.components.sync_banner import SyncStatusState
-from gitpulse_app.experience.report_views import (
+from gitpulse_app.experience.reports.views import SourceItem
+from gitpulse_app.experience.reports.views_detail import (
     ReportDetailView,
-    SourceItem,
     report_detail,
     report_id_from_path,
     stage_view,
 )
+from gitpulse_app.experience.sources.banner import SyncStatusState
+from gitpulse_app.experience.state import SessionState
 from gitpulse_app.intelligence.delivery import retry_delivery, unread_count
 from gitpulse_app.intelligence.reports import (
     ReportError,
@@ -68,7 +70,7 @@ KEYS_JS = """
 """
 
 
-class ReportDetailState(SyncStatusState):
+class ReportDetailState(SessionState):
     loading: bool = True
     not_found: bool = False
     error: str = ""
@@ -108,25 +110,9 @@ class ReportDetailState(SyncStatusState):
     regen_progress: int = 0
 
     def _apply(self, view: ReportDetailView) -> None:
-        self.report_id, self.title, self.description = view.report_id, view.title, \
-            view.description
-        self.kind_label, self.date_label, self.date_range = view.kind_label, view.date_label, \
-            view.date_range
-        self.repos, self.repos_label, self.events_label = view.repos, view.repos_label, \
-            view.events_label
-        self.analyst, self.cost, self.latency = view.analyst, view.cost, view.latency
-        self.prompt_version, self.generated = view.prompt_version, view.generated
-        self.coverage_percent, self.coverage_label = view.coverage_percent, view.coverage_label
-        self.coverage_level, self.breakdown = view.coverage_level, view.breakdown
-        self.below_threshold, self.stale, self.partial = view.below_threshold, view.stale, \
-            view.partial
-        self.diagnostic_label = view.diagnostic_label
-        self.diagnostic_message = view.diagnostic_message
-        self.body_html, self.sources = view.body_html, view.sources
-        self.email_text, self.email_status = view.email_text, view.email_status
-        self.email_can_retry = view.email_can_retry
-        self.older_url, self.newer_url = view.older_url, view.newer_url
-        self.download_url = view.download_url
+        # Every field of the view is a var of this state, by the same name.
+        for item in dataclasses.fields(view):
+            setattr(self, item.name, getattr(view, item.name))
 
     async def _fetch(self, report_id: int, *, open_it: bool) -> None:
         user_id = self._user_id
@@ -325,7 +311,7 @@ def alerts() -> rx.Component:
                     rx.spacer(),
                     rx.button("Sync now", size="1", variant="soft", color_scheme="red",
                               on_click=SyncStatusState.sync_all,
-                              loading=state.requesting.contains("all")),
+                              loading=SyncStatusState.requesting.contains("all")),
                     regenerate_button(size="1", variant="soft", color_scheme="red"),
                     align="center", width="100%", wrap="wrap",
                 ),
