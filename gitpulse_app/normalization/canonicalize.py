@@ -34,16 +34,27 @@ def _typed(obj: Any, key: str, types: type | tuple[type, ...]) -> Any:
 
 def get_dict(obj: Any, key: str) -> Mapping[str, Any] | None:
     """Returns `obj[key]` when `obj` is an object and the value is an object."""
+    if type(obj) is dict:  # the hot readers test the exact JSON types before the general checks
+        value = obj.get(key)
+        if type(value) is dict:
+            return value
     return _typed(obj, key, Mapping)
 
 
 def get_str(obj: Any, key: str) -> str | None:
     """Returns `obj[key]` when it is a string."""
+    if type(obj) is dict:
+        value = obj.get(key)
+        return value if isinstance(value, str) else None
     return _typed(obj, key, str)
 
 
 def get_int(obj: Any, key: str) -> int | None:
     """Returns `obj[key]` when it is an integer (JSON booleans are not integers)."""
+    if type(obj) is dict:
+        value = obj.get(key)
+        if type(value) is int:
+            return value
     value = _typed(obj, key, int)
     return None if isinstance(value, bool) else value
 
@@ -60,7 +71,13 @@ def get_list(obj: Any, key: str) -> list[Any] | None:
 
 def get_text(obj: Any, key: str) -> str | None:
     """Returns `obj[key]` when it is a non-blank string."""
-    value = _typed(obj, key, str)  # `is_blank` inlined: the hottest reader of canonicalization
+    if type(obj) is dict:
+        value = obj.get(key)
+        if not isinstance(value, str):
+            return None
+    else:
+        value = _typed(obj, key, str)
+    # `is_blank` inlined: the hottest reader of canonicalization
     return value if value and value.strip(WHITESPACE_CHARS) else None
 
 
@@ -87,8 +104,10 @@ def parse_timestamp(value: Any) -> datetime | None:
 
 def first_timestamp(obj: Any, *keys: str) -> datetime | None:
     """Returns the first of `keys` holding a valid timestamp (`a ?? b`)."""
+    if type(obj) is not dict and not isinstance(obj, Mapping):
+        return None
     for key in keys:
-        parsed = parse_timestamp(obj.get(key) if isinstance(obj, Mapping) else None)
+        parsed = parse_timestamp(obj.get(key))
         if parsed is not None:
             return parsed
     return None

@@ -194,7 +194,8 @@ def canonicalize_rest_commit(
             get_text(commit, "sha"),
             get_str(git, "message"),
             as_repo_ref(repo),
-            pick_actor(user_actor(commit.get("author")), git_actor(git_author)),
+            # The git identity is read only without a linked user (`pick_actor`, lazily).
+            user_actor(commit.get("author")) or git_actor(git_author),
             first_timestamp(git_author, "date"),
             github_url,
             metrics=metrics,

@@ -368,18 +368,29 @@ class IdentityResolver:
         self.github_url = github_url
         self.now = now
         self.renamed: list[FactChange] = []
-        self._actors: dict[ActorRef, User] = {}
+        # actor → (its user, the resolution count when that answer was last checked)
+        self._actors: dict[ActorRef, tuple[User, int]] = {}
+        self._resolutions = 0
         self._repos: dict[int, Repo] = {}
         self._users_by_id: dict[int, User] = {}
 
     def actor(self, ref: ActorRef) -> User:
         """The user for an observed actor (resolved on first use in the batch)."""
-        user = self._actors.get(ref)
-        # A row another resolution of this batch renamed or merged away no longer answers.
-        if user is None or sa.inspect(user).deleted or not is_same_identity(ref, user):
-            user = resolve_actor(self.session, ref)
-            self._actors[ref] = user
-            self._users_by_id[user.id] = user
+        cached = self._actors.get(ref)
+        if cached is not None:
+            user, checked = cached
+            # Only `resolve_actor` renames, merges or deletes users, so an answer checked since
+            # the last resolution still holds.
+            if checked == self._resolutions:
+                return user
+            # A row another resolution of this batch renamed or merged away no longer answers.
+            if not sa.inspect(user).deleted and is_same_identity(ref, user):
+                self._actors[ref] = (user, self._resolutions)
+                return user
+        user = resolve_actor(self.session, ref)
+        self._resolutions += 1
+        self._actors[ref] = (user, self._resolutions)
+        self._users_by_id[user.id] = user
         return user
 
     def repo(self, ref: RepoRef) -> Repo:

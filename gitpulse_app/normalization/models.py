@@ -157,7 +157,7 @@ class NormalizedFact:
     def __post_init__(self) -> None:
         for name in ("ts", "source_updated_at"):
             value = getattr(self, name)
-            if value is None:
+            if value is None or value.tzinfo is UTC:  # already aware UTC (the usual case)
                 continue
             if value.tzinfo is None or value.utcoffset() is None:
                 raise ValueError(f"NormalizedFact.{name} must be timezone-aware.")

@@ -18,6 +18,7 @@ actor and repository.
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from gitpulse_app.core.config import get_settings
-from gitpulse_app.core.db import session_scope, utcnow
+from gitpulse_app.core.db import UTCDateTime, session_scope, utcnow
 from gitpulse_app.core.fact_versions import mark_facts_written
 from gitpulse_app.core.logging import get_logger, metric
 from gitpulse_app.core.models import Event, User
@@ -453,10 +454,14 @@ def _insert_sqlite(session: Session, rows: list[dict[str, Any]]) -> dict[Key, in
     connection = session.connection()
     mark_facts_written(session)  # driver-level SQL: the fact version's hooks do not see it
     columns = list(rows[0])
-    processors = [
-        EVENTS.c[column].type._cached_bind_processor(connection.dialect) for column in columns
-    ]
-    converters = [(column, processor) for column, processor in zip(columns, processors)]
+    converters = []
+    for index, column in enumerate(columns):
+        processor = EVENTS.c[column].type._cached_bind_processor(connection.dialect)
+        if processor is not None:
+            if isinstance(EVENTS.c[column].type, UTCDateTime):
+                processor = _per_instant(processor)
+            converters.append((index, processor))
+    values_of = operator.itemgetter(*columns)
     head = f"INSERT INTO events ({', '.join(columns)}) VALUES "
     one = f"({', '.join('?' * len(columns))})"
     tail = " ON CONFLICT (type, source_url) DO NOTHING RETURNING id, type, source_url"
@@ -465,13 +470,33 @@ def _insert_sqlite(session: Session, rows: list[dict[str, Any]]) -> dict[Key, in
         chunk = rows[start : start + SQLITE_INSERT_CHUNK]
         values: list[Any] = []
         for row in chunk:
-            for column, processor in converters:
-                value = row[column]
-                values.append(value if processor is None else processor(value))
+            row_values = list(values_of(row))
+            for index, processor in converters:
+                row_values[index] = processor(row_values[index])
+            values.extend(row_values)
         sql = head + ", ".join([one] * len(chunk)) + tail
-        for event_id, fact_type, url in connection.exec_driver_sql(sql, tuple(values)):
+        for event_id, fact_type, url in connection.exec_driver_sql(sql, tuple(values)).all():
             inserted[(fact_type, url)] = event_id
     return inserted
+
+
+def _per_instant(processor: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A timestamp column's bind processor that converts each distinct instant once (a batch
+    repeats its write time in `created_at` and `updated_at`, and `ts` in `source_updated_at`).
+
+    Equal aware datetimes are the same instant, so they bind to the same UTC text; anything else
+    goes to the processor itself (which refuses naive values)."""
+    done: dict[dt.datetime, Any] = {}
+
+    def process(value: Any) -> Any:
+        if type(value) is not dt.datetime or value.tzinfo is None:
+            return processor(value)
+        bound = done.get(value)
+        if bound is None:
+            bound = done[value] = processor(value)
+        return bound
+
+    return process
 
 
 _UPDATE = (
