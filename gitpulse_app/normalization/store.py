@@ -18,7 +18,6 @@ actor and repository.
 from __future__ import annotations
 
 import datetime as dt
-import operator
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -63,6 +62,26 @@ _MERGED_COLUMNS = (
     "gh_id",
     "gh_node_id",
     "source_updated_at",
+)
+_INSERT_COLUMNS = (
+    "type",
+    "source_url",
+    "repo_id",
+    "actor_id",
+    "installation_id",
+    "ts",
+    "canonical_text",
+    "additions",
+    "deletions",
+    "files_changed",
+    "metadata",
+    "content_hash",
+    "gh_id",
+    "gh_node_id",
+    "observed_via",
+    "source_updated_at",
+    "created_at",
+    "updated_at",
 )
 _STORED_COLUMNS = tuple(
     EVENTS.c[name] for name in ("id", "type", "source_url", "repo_id", "ts", *_MERGED_COLUMNS)
@@ -275,18 +294,32 @@ class _Fold:
             "source_updated_at": self.source_updated_at,
         }
 
+    def insert_values(self, observed_via: str, now: Any) -> tuple[Any, ...]:
+        """The new row's values in `_INSERT_COLUMNS` order (`now` as the caller binds it)."""
+        metrics = self.metrics
+        return (
+            self.type,
+            self.source_url,
+            self.repo_id,
+            self.actor.id,
+            self.installation_id,
+            self.ts,
+            self.canonical_text,
+            metrics.additions,
+            metrics.deletions,
+            metrics.files_changed,
+            self.metadata,
+            self.content_hash,
+            self.gh_id,
+            self.gh_node_id,
+            observed_via,
+            self.source_updated_at,
+            now,
+            now,
+        )
+
     def insert_row(self, observed_via: str, now: dt.datetime) -> dict[str, Any]:
-        return {
-            **self._merged_values(),
-            "created_at": now,
-            "updated_at": now,
-            "type": self.type,
-            "repo_id": self.repo_id,
-            "ts": self.ts,
-            "canonical_text": self.canonical_text,
-            "source_url": self.source_url,
-            "observed_via": observed_via,
-        }
+        return dict(zip(_INSERT_COLUMNS, self.insert_values(observed_via, now)))
 
     def update_row(self, now: dt.datetime) -> dict[str, Any]:
         values = {**self._merged_values(), "canonical_text": self.canonical_text}
@@ -429,9 +462,9 @@ def _insert(
     """Inserts new facts in one statement; a row another writer inserted first is skipped."""
     if not folds:
         return {}
-    rows = [fold.insert_row(observed_via, now) for fold in folds]
     if session.get_bind().dialect.name == "sqlite":
-        return _insert_sqlite(session, rows)
+        return _insert_sqlite(session, folds, observed_via, now)
+    rows = [fold.insert_row(observed_via, now) for fold in folds]
     statement = (
         postgresql.insert(EVENTS)
         .on_conflict_do_nothing(index_elements=["type", "source_url"])
@@ -441,52 +474,56 @@ def _insert(
     return {(row.type, row.source_url): row.id for row in returned}
 
 
-# Rows per multi-row INSERT on SQLite: 19 columns x 1,000 stays under its 32,766 variables.
+# Rows per multi-row INSERT on SQLite: 18 columns x 1,000 stays under its 32,766 variables.
 SQLITE_INSERT_CHUNK = 1000
 
 
-def _insert_sqlite(session: Session, rows: list[dict[str, Any]]) -> dict[Key, int]:
+def _insert_sqlite(
+    session: Session, folds: list[_Fold], observed_via: str, now: dt.datetime
+) -> dict[Key, int]:
     """The same INSERT … ON CONFLICT DO NOTHING RETURNING as multi-row VALUES statements.
 
-    Every row has the same keys (`_Fold.insert_row`); values go through each column type's own
-    bind processor, as SQLAlchemy would apply them, without its per-row parameter bookkeeping.
+    Values go through each column type's own bind processor, as SQLAlchemy would apply them,
+    without its per-row parameter bookkeeping.
     """
     connection = session.connection()
     mark_facts_written(session)  # driver-level SQL: the fact version's hooks do not see it
-    columns = list(rows[0])
     converters = []
-    for index, column in enumerate(columns):
-        processor = EVENTS.c[column].type._cached_bind_processor(connection.dialect)
+    instants: dict[dt.datetime, Any] = {}  # shared: `source_updated_at` is usually `ts`
+    for index, column in enumerate(_INSERT_COLUMNS):
+        column_type = EVENTS.c[column].type
+        processor = column_type._cached_bind_processor(connection.dialect)
         if processor is not None:
-            if isinstance(EVENTS.c[column].type, UTCDateTime):
-                processor = _per_instant(processor)
+            if isinstance(column_type, UTCDateTime):
+                processor = _per_instant(processor, instants)
             converters.append((index, processor))
-    values_of = operator.itemgetter(*columns)
-    head = f"INSERT INTO events ({', '.join(columns)}) VALUES "
-    one = f"({', '.join('?' * len(columns))})"
+    head = f"INSERT INTO events ({', '.join(_INSERT_COLUMNS)}) VALUES "
+    one = f"({', '.join('?' * len(_INSERT_COLUMNS))})"
     tail = " ON CONFLICT (type, source_url) DO NOTHING RETURNING id, type, source_url"
     inserted: dict[Key, int] = {}
-    for start in range(0, len(rows), SQLITE_INSERT_CHUNK):
-        chunk = rows[start : start + SQLITE_INSERT_CHUNK]
+    for start in range(0, len(folds), SQLITE_INSERT_CHUNK):
+        chunk = folds[start : start + SQLITE_INSERT_CHUNK]
         values: list[Any] = []
-        for row in chunk:
-            row_values = list(values_of(row))
+        for fold in chunk:
+            row = list(fold.insert_values(observed_via, now))
             for index, processor in converters:
-                row_values[index] = processor(row_values[index])
-            values.extend(row_values)
+                row[index] = processor(row[index])
+            values.extend(row)
         sql = head + ", ".join([one] * len(chunk)) + tail
         for event_id, fact_type, url in connection.exec_driver_sql(sql, tuple(values)).all():
             inserted[(fact_type, url)] = event_id
     return inserted
 
 
-def _per_instant(processor: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """A timestamp column's bind processor that converts each distinct instant once (a batch
-    repeats its write time in `created_at` and `updated_at`, and `ts` in `source_updated_at`).
+def _per_instant(
+    processor: Callable[[Any], Any], done: dict[dt.datetime, Any]
+) -> Callable[[Any], Any]:
+    """A `UTCDateTime` bind processor that converts each distinct instant once, remembered in
+    `done` (a batch repeats its write time in `created_at` and `updated_at`, and `ts` in
+    `source_updated_at`).
 
-    Equal aware datetimes are the same instant, so they bind to the same UTC text; anything else
+    Equal aware datetimes are the same instant, so they bind to the same UTC value; anything else
     goes to the processor itself (which refuses naive values)."""
-    done: dict[dt.datetime, Any] = {}
 
     def process(value: Any) -> Any:
         if type(value) is not dt.datetime or value.tzinfo is None:
