@@ -91,7 +91,7 @@ def id_text(obj: Any, key: str) -> str | None:
 
 def parse_timestamp(value: Any) -> datetime | None:
     """Parses an ISO-8601 instant with `Z` or an offset into aware UTC; anything else is None."""
-    if not isinstance(value, str):
+    if type(value) is not str and not isinstance(value, str):
         return None
     try:
         parsed = datetime.fromisoformat(value.strip())

@@ -393,6 +393,12 @@ class IdentityResolver:
         self._users_by_id[user.id] = user
         return user
 
+    @property
+    def resolutions(self) -> int:
+        """How many actors this batch resolved against the database so far: while it stays the
+        same, `actor` answers every actor as before."""
+        return self._resolutions
+
     def repo(self, ref: RepoRef) -> Repo:
         """The repository row for a fact's repository (upserted on first use in the batch)."""
         repo = self._repos.get(ref.gh_id)

@@ -155,15 +155,14 @@ class NormalizedFact:
     source_updated_at: datetime | None = None
 
     def __post_init__(self) -> None:
-        for name in ("ts", "source_updated_at"):
-            value = getattr(self, name)
-            if value is None or value.tzinfo is UTC:  # already aware UTC (the usual case)
-                continue
-            if value.tzinfo is None or value.utcoffset() is None:
-                raise ValueError(f"NormalizedFact.{name} must be timezone-aware.")
-            object.__setattr__(self, name, value.astimezone(UTC))
-        if self.source_updated_at is None:
+        # Already aware UTC is the usual case (the canonicalizers' timestamps): nothing to do.
+        if self.ts is not None and self.ts.tzinfo is not UTC:
+            object.__setattr__(self, "ts", _aware_utc(self.ts, "ts"))
+        updated = self.source_updated_at
+        if updated is None:
             object.__setattr__(self, "source_updated_at", self.ts)
+        elif updated.tzinfo is not UTC:
+            object.__setattr__(self, "source_updated_at", _aware_utc(updated, "source_updated_at"))
 
     @property
     def canonical_text(self) -> str:
@@ -174,3 +173,9 @@ class NormalizedFact:
     def content_hash(self) -> str:
         """SHA-256 hex of the canonical text, source URL and metrics."""
         return content_hash(self.canonical_text, self.source_url, self.metrics)
+
+
+def _aware_utc(value: datetime, name: str) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"NormalizedFact.{name} must be timezone-aware.")
+    return value.astimezone(UTC)

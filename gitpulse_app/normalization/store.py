@@ -168,6 +168,7 @@ class _Fold:
     content_hash: str
     stored: dict[str, Any] | None = None  # the row as loaded; None for a new fact
     resolved_from: ActorRef | None = None  # the observed actor `actor` was resolved from
+    resolved_at: int = -1  # `IdentityResolver.resolutions` when `actor` was resolved
     observations: int = 0
 
     @classmethod
@@ -183,7 +184,7 @@ class _Fold:
             actor_ref=fact.actor,
             ts=fact.ts,
             metrics=fact.metrics,
-            metadata=dict(fact.metadata),
+            metadata=fact.metadata,  # copied when a later observation merges into it
             gh_id=fact.gh_id,
             gh_node_id=fact.gh_node_id,
             installation_id=installation_id,
@@ -191,6 +192,7 @@ class _Fold:
             canonical_text=text,
             content_hash=content_hash(text, fact.source_url, fact.metrics),
             resolved_from=fact.actor,
+            resolved_at=resolver.resolutions,
             observations=1,
         )
 
@@ -226,11 +228,15 @@ class _Fold:
             self.source_updated_at = newer
         elif newer is not None:
             self.source_updated_at = newer
-        self.metadata.update((k, v) for k, v in fact.metadata.items() if v is not None)
+        # A new dict: a new fold still shares its first observation's metadata.
+        self.metadata = {
+            **self.metadata, **{k: v for k, v in fact.metadata.items() if v is not None}
+        }
         self.metrics = self.metrics.fill_missing_from(fact.metrics)
         if self.actor.gh_id is None and fact.actor.gh_id is not None:
             self.actor = resolver.actor(fact.actor)
             self.actor_ref = self.resolved_from = fact.actor
+            self.resolved_at = resolver.resolutions
         elif is_same_identity(fact.actor, self.actor):
             # The observation names the stored actor as this very fact did (same git name).
             self.actor_ref = fact.actor
@@ -256,8 +262,9 @@ class _Fold:
     def refresh_actor(self, resolver: IdentityResolver) -> None:
         """Re-resolves the actor before writing: a later fact of the batch may have merged a
         login-only user into a GitHub account."""
-        if self.resolved_from is not None:
+        if self.resolved_from is not None and self.resolved_at != resolver.resolutions:
             self.actor = resolver.actor(self.resolved_from)
+            self.resolved_at = resolver.resolutions
 
     @property
     def is_new(self) -> bool:
