@@ -18,12 +18,6 @@ from gitpulse_app.normalization.canonicalize import (
     DEFAULT_GITHUB_URL,
     as_repo_ref,
     commit_fact,
-    first_timestamp,
-    get_bool,
-    get_dict,
-    get_int,
-    get_str,
-    get_text,
     git_actor,
     issue_comment_fact,
     issue_fact,
@@ -36,6 +30,14 @@ from gitpulse_app.normalization.canonicalize import (
     user_actor,
 )
 from gitpulse_app.normalization.models import FactType, Metrics, NormalizedFact, RepoRef
+from gitpulse_app.normalization.readers import (
+    first_timestamp,
+    get_bool,
+    get_dict,
+    get_int,
+    get_str,
+    get_text,
+)
 
 RepoInput = RepoRef | Mapping[str, Any]
 

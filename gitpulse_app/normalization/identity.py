@@ -18,7 +18,8 @@ from sqlmodel import Session, select
 
 from gitpulse_app.core.logging import get_logger
 from gitpulse_app.core.models import Event, Repo, User
-from gitpulse_app.normalization.canonicalize import (
+from gitpulse_app.normalization.models import ActorRef, RepoRef
+from gitpulse_app.normalization.readers import (
     get_bool,
     get_dict,
     get_int,
@@ -26,7 +27,6 @@ from gitpulse_app.normalization.canonicalize import (
     get_text,
     parse_timestamp,
 )
-from gitpulse_app.normalization.models import ActorRef, RepoRef
 
 if TYPE_CHECKING:
     from gitpulse_app.normalization.store import FactChange
