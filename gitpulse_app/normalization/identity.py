@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -57,15 +58,14 @@ def _find_or_create_user(session: Session, actor: ActorRef) -> User | None:
     by_id = _user_where(session, User.gh_id == actor.gh_id) if actor.gh_id is not None else None
     by_login = _user_by_login(session, actor.login) if actor.login else None
     if by_id is not None:
-        if by_login is not None and by_login.id != by_id.id:
-            _release_login(session, stale=by_login, keeper=by_id)
+        if by_login is not None and login_is_stale(by_login, owner=by_id, gh_id=actor.gh_id):
+            release_stale_login(session, stale=by_login, keeper=by_id)
         _fill_user(by_id, actor)
         session.flush()
         return by_id
     if by_login is not None:
-        if actor.gh_id is not None and by_login.gh_id is not None:
-            # GitHub gave the login to another account: the row we had is stale.
-            _release_login(session, stale=by_login, keeper=None)
+        if login_is_stale(by_login, owner=None, gh_id=actor.gh_id):
+            release_stale_login(session, stale=by_login, keeper=None)
         else:
             _fill_user(by_login, actor)
             session.flush()
@@ -120,22 +120,69 @@ def _fill_user(user: User, actor: ActorRef) -> None:
         user.display_name = actor.git_name
 
 
-def _release_login(session: Session, *, stale: User, keeper: User | None) -> None:
-    """Frees `stale`'s login for another row (flushed, so the unique index sees it first)."""
-    login = stale.gh_login
-    if stale.gh_id is not None or keeper is None:
-        stale.gh_login = f"{login}{STALE_MARK}{stale.gh_id}"
-    else:
-        # Known only by this login, which now names the keeper's account: the same person.
+# Stale logins: one rule for the actors of facts and for sign-in (experience/auth/users.py) -----
+
+
+@dataclass(frozen=True)
+class LoginRelease:
+    """What freeing a stale login does to the row that held it.
+
+    Attributes:
+        login: The row's `gh_login` afterwards (None: cleared).
+        move_facts: The row's facts move to the account that now holds the login.
+        delete: The row goes away (after its facts moved).
+    """
+
+    login: str | None
+    move_facts: bool = False
+    delete: bool = False
+
+
+def login_is_stale(holder: User, *, owner: User | None, gh_id: int | None) -> bool:
+    """Whether `holder`, the row found by a login GitHub now shows for account `gh_id` (stored as
+    `owner`, None when not stored yet), holds that login stale.
+
+    With the account stored, any other row holding its login is stale. Without it, a row of
+    another GitHub account is stale (GitHub gave the login away); a row known only by the login
+    (no gh_id), or a sighting without a gh_id, is the same person: the row is upgraded in place.
+    """
+    if owner is not None:
+        return holder.id != owner.id
+    return gh_id is not None and holder.gh_id is not None
+
+
+def stale_login_release(holder: User, *, has_keeper: bool) -> LoginRelease:
+    """Which name wins when `holder`'s login is stale: the current account's, always.
+
+    A row of another GitHub account is renamed `{login}#{its gh_id}`. A row known only by the
+    login is the keeper's account seen earlier, so its facts move to the keeper; the row keeps
+    nothing when a git email still identifies it (login cleared), is deleted when it is a bare
+    identity (no sign-up, not demo), and is renamed `{login}#{its id}` otherwise, as it is when
+    there is no keeper to merge into.
+    """
+    login = holder.gh_login
+    if holder.gh_id is not None:
+        return LoginRelease(f"{login}{STALE_MARK}{holder.gh_id}")
+    if not has_keeper:
+        return LoginRelease(f"{login}{STALE_MARK}{holder.id}")
+    if holder.git_email is not None:
+        return LoginRelease(None, move_facts=True)
+    if holder.signed_up_at is None and not holder.is_demo:
+        return LoginRelease(login, move_facts=True, delete=True)
+    return LoginRelease(f"{login}{STALE_MARK}{holder.id}", move_facts=True)
+
+
+def release_stale_login(session: Session, *, stale: User, keeper: User | None) -> None:
+    """Applies `stale_login_release` to `stale` (flushed, so the unique index sees it first)."""
+    release = stale_login_release(stale, has_keeper=keeper is not None)
+    if release.move_facts and keeper is not None:
         session.execute(
             sa.update(Event).where(Event.actor_id == stale.id).values(actor_id=keeper.id)
         )
-        if stale.git_email is not None:
-            stale.gh_login = None
-        elif stale.signed_up_at is None and not stale.is_demo:
-            session.delete(stale)
-        else:
-            stale.gh_login = f"{login}{STALE_MARK}{stale.id}"
+    if release.delete:
+        session.delete(stale)
+    else:
+        stale.gh_login = release.login
     log.info("Released a stale GitHub login", extra={"user_id": stale.id})
     session.flush()
 
