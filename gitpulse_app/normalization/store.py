@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -246,6 +246,53 @@ _UPDATE = (
 def _update(session: Session, folds: list[Fold], now: dt.datetime) -> None:
     if folds:
         session.execute(_UPDATE, [fold.update_row(now) for fold in folds])
+
+
+# Reading facts for other layers -----------------------------------------------------------------
+
+
+def count_backfilled_facts(
+    session: Session,
+    *,
+    installation_id: int,
+    stored_from: dt.datetime,
+    stored_until: dt.datetime,
+    types: Iterable[str],
+    happened_before: dt.datetime,
+) -> int:
+    """How many facts a backfill of one source stored in `[stored_from, stored_until]` (by
+    `created_at`) that are of one of `types` and happened (`ts`) before `happened_before`."""
+    statement = sa.select(sa.func.count(EVENTS.c.id)).where(
+        EVENTS.c.installation_id == installation_id,
+        EVENTS.c.observed_via == "backfill",
+        EVENTS.c.created_at >= stored_from,
+        EVENTS.c.created_at <= stored_until,
+        EVENTS.c.type.in_(sorted(types)),
+        EVENTS.c.ts < happened_before,
+    )
+    return int(session.execute(statement).scalar_one())
+
+
+def has_actor_fact(
+    session: Session,
+    *,
+    actor_id: int,
+    repo_ids: Iterable[int],
+    start: dt.datetime,
+    end: dt.datetime,
+) -> bool:
+    """Whether the actor has a fact in one of these repositories with `start <= ts < end`."""
+    found = session.scalar(
+        sa.select(EVENTS.c.id)
+        .where(
+            EVENTS.c.actor_id == actor_id,
+            EVENTS.c.repo_id.in_(sorted(repo_ids)),
+            EVENTS.c.ts >= start,
+            EVENTS.c.ts < end,
+        )
+        .limit(1)
+    )
+    return found is not None
 
 
 # One transaction, then the signal ----------------------------------------------------------------
