@@ -11,11 +11,19 @@ canonicalizer raise: a missing repository, actor, timestamp or source URL just m
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from gitpulse_app.normalization.models import ActorRef, FactType, Metrics, NormalizedFact, RepoRef
+from gitpulse_app.normalization.models import (
+    NO_METRICS,
+    ActorRef,
+    FactType,
+    Metrics,
+    NormalizedFact,
+    RepoRef,
+)
 from gitpulse_app.normalization.readers import (
     first_timestamp,
     get_bool,
@@ -68,12 +76,18 @@ def user_actor(user: Any) -> ActorRef | None:
     login = get_text(user, "login")
     if login is None:
         return None
-    return ActorRef(
-        gh_id=get_int(user, "id"),
-        login=login,
-        node_id=get_text(user, "node_id"),
-        avatar_url=get_text(user, "avatar_url"),
+    return _user_actor(
+        get_int(user, "id"), login, get_text(user, "node_id"), get_text(user, "avatar_url")
     )
+
+
+@functools.lru_cache(maxsize=1024, typed=True)
+def _user_actor(
+    gh_id: int | None, login: str, node_id: str | None, avatar_url: str | None
+) -> ActorRef:
+    # One shared (immutable) reference per account: a batch names the same few people again and
+    # again, and thousands of equal copies only feed the garbage collector.
+    return ActorRef(gh_id=gh_id, login=login, node_id=node_id, avatar_url=avatar_url)
 
 
 def git_actor(identity: Any) -> ActorRef | None:
@@ -121,7 +135,7 @@ def make_fact(
         actor=actor,
         ts=ts,
         source_url=source_url,
-        metrics=metrics or Metrics(),
+        metrics=metrics or NO_METRICS,
         metadata=metadata,
         gh_id=gh_id,
         gh_node_id=gh_node_id,
@@ -167,7 +181,7 @@ def pull_request_fact(
         "head_branch": get_str(get_dict(pull, "head"), "ref"),
         "body": stored_body(pull),
     }
-    metrics = Metrics(
+    metrics = Metrics.of(
         additions=get_int(pull, "additions"),
         deletions=get_int(pull, "deletions"),
         files_changed=get_int(pull, "changed_files"),

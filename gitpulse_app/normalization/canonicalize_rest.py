@@ -186,7 +186,7 @@ def canonicalize_rest_commit(
     git_author = get_dict(git, "author")
     stats = get_dict(commit, "stats")
     files = commit.get("files")
-    metrics = Metrics(
+    metrics = Metrics.of(
         additions=get_int(stats, "additions"),
         deletions=get_int(stats, "deletions"),
         files_changed=len(files) if isinstance(files, list) else None,

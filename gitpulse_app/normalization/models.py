@@ -108,6 +108,19 @@ class Metrics:
     deletions: int | None = None
     files_changed: int | None = None
 
+    @classmethod
+    def of(
+        cls,
+        additions: int | None = None,
+        deletions: int | None = None,
+        files_changed: int | None = None,
+    ) -> Metrics:
+        """These metrics; all unknown (most facts) is the one shared `NO_METRICS` (immutable, so
+        a backfill batch does not hold thousands of empty copies)."""
+        if additions is None and deletions is None and files_changed is None:
+            return NO_METRICS
+        return cls(additions, deletions, files_changed)
+
     @property
     def is_empty(self) -> bool:
         """True when no value is known (hashes like no metrics)."""
@@ -124,6 +137,9 @@ class Metrics:
                 self.files_changed if self.files_changed is not None else other.files_changed
             ),
         )
+
+
+NO_METRICS = Metrics()
 
 
 @dataclass(frozen=True)
