@@ -109,8 +109,10 @@ def metrics_part(metrics: Metrics | None) -> str | None:
     Returns:
         The parenthesised part, or None when no value is numeric.
     """
-    if metrics is None:
-        return None
+    if metrics is None or (
+        metrics.additions is None and metrics.deletions is None and metrics.files_changed is None
+    ):
+        return None  # most facts: nothing to render
     pieces = []
     if _is_count(metrics.additions):
         pieces.append(f"+{metrics.additions}")
