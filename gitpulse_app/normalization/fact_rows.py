@@ -32,29 +32,18 @@ MERGED_COLUMNS = (
     "gh_node_id",
     "source_updated_at",
 )
+# A new row's columns, in the order `Fold.insert_values` gives them.
 INSERT_COLUMNS = (
-    "type",
-    "source_url",
-    "repo_id",
-    "actor_id",
-    "installation_id",
-    "ts",
-    "canonical_text",
-    "additions",
-    "deletions",
-    "files_changed",
-    "metadata",
-    "content_hash",
-    "gh_id",
-    "gh_node_id",
-    "observed_via",
-    "source_updated_at",
-    "created_at",
-    "updated_at",
+    "type", "source_url", "repo_id", "ts", *MERGED_COLUMNS, "observed_via", "created_at", "updated_at"
 )
 STORED_COLUMNS = tuple(
     EVENTS.c[name] for name in ("id", "type", "source_url", "repo_id", "ts", *MERGED_COLUMNS)
 )
+
+
+def update_by_id(**values: Any) -> sa.Update:
+    """An executemany UPDATE of `events` rows by the parameter `b_id`, setting `values`."""
+    return sa.update(EVENTS).where(EVENTS.c.id == sa.bindparam("b_id")).values(**values)
 
 
 def load_stored(session: Session, keys: Iterable[Key]) -> dict[Key, dict[str, Any]]:

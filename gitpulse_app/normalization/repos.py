@@ -15,7 +15,13 @@ from gitpulse_app.core.logging import get_logger
 from gitpulse_app.core.models import Repo, User
 from gitpulse_app.normalization.changes import FactChange
 from gitpulse_app.normalization.content_hash import content_hash
-from gitpulse_app.normalization.fact_rows import EVENTS, STORED_COLUMNS, aware_now, load_stored
+from gitpulse_app.normalization.fact_rows import (
+    EVENTS,
+    STORED_COLUMNS,
+    aware_now,
+    load_stored,
+    update_by_id,
+)
 from gitpulse_app.normalization.identity import STALE_MARK, actor_of, insert_unless_taken
 from gitpulse_app.normalization.models import Metrics, NormalizedFact, RepoRef
 from gitpulse_app.normalization.readers import (
@@ -277,13 +283,9 @@ def rewrite_repo_urls(
     return changes
 
 
-_RENAME_UPDATE = (
-    sa.update(EVENTS)
-    .where(EVENTS.c.id == sa.bindparam("b_id"))
-    .values(
-        source_url=sa.bindparam("b_source_url"),
-        canonical_text=sa.bindparam("b_canonical_text"),
-        content_hash=sa.bindparam("b_content_hash"),
-        updated_at=sa.bindparam("b_updated_at"),
-    )
+_RENAME_UPDATE = update_by_id(
+    source_url=sa.bindparam("b_source_url"),
+    canonical_text=sa.bindparam("b_canonical_text"),
+    content_hash=sa.bindparam("b_content_hash"),
+    updated_at=sa.bindparam("b_updated_at"),
 )

@@ -40,6 +40,7 @@ from gitpulse_app.normalization.fact_rows import (
     Key,
     aware_now,
     load_stored,
+    update_by_id,
 )
 from gitpulse_app.normalization.fold import Fold
 from gitpulse_app.normalization.models import NormalizedFact
@@ -232,14 +233,10 @@ def _per_instant(
     return process
 
 
-_UPDATE = (
-    sa.update(EVENTS)
-    .where(EVENTS.c.id == sa.bindparam("b_id"))
-    .values(
-        updated_at=sa.bindparam("b_updated_at"),
-        **{column: sa.bindparam(f"b_{column}") for column in MERGED_COLUMNS[1:]},
-        actor_id=sa.func.coalesce(sa.bindparam("b_actor_id"), EVENTS.c.actor_id),
-    )
+_UPDATE = update_by_id(
+    updated_at=sa.bindparam("b_updated_at"),
+    **{column: sa.bindparam(f"b_{column}") for column in MERGED_COLUMNS[1:]},
+    actor_id=sa.func.coalesce(sa.bindparam("b_actor_id"), EVENTS.c.actor_id),
 )
 
 
