@@ -50,7 +50,9 @@ def _canonicalize(items):
     refs = {}
     facts = []
     for kind, item, raw_repo in items:
-        repo = refs.setdefault(raw_repo["id"], repo_ref(raw_repo))
+        repo = refs.get(raw_repo["id"])
+        if repo is None:
+            repo = refs[raw_repo["id"]] = repo_ref(raw_repo)
         if kind == "commit":
             facts.extend(canonicalize_rest_commit(item, repo))
         else:

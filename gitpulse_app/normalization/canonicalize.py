@@ -1,103 +1,44 @@
-"""Shared pieces of the canonicalizers: typed readers and a fact builder per GitHub object.
+"""Shared pieces of the canonicalizers: references and a fact builder per GitHub object.
 
 Webhook payloads (`canonicalize_webhook.py`) and REST responses (`canonicalize_rest.py`) carry the
 same objects in slightly different envelopes; both pick the actor and timestamp from the fields
 their fact type names, then build the fact here, so a webhook and a backfill sighting render the
 same text and URL.
 
-Every reader checks the JSON type of what it reads and answers None otherwise, so no input shape can
-make a canonicalizer raise: a missing repository, actor, timestamp or source URL just means no fact.
+Every field is read through the typed readers of `readers.py`, so no input shape can make a
+canonicalizer raise: a missing repository, actor, timestamp or source URL just means no fact.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from gitpulse_app.normalization.models import ActorRef, FactType, Metrics, NormalizedFact, RepoRef
-from gitpulse_app.normalization.text import WHITESPACE_CHARS, cut, is_blank
+from gitpulse_app.normalization.models import (
+    NO_METRICS,
+    ActorRef,
+    FactType,
+    Metrics,
+    NormalizedFact,
+    RepoRef,
+)
+from gitpulse_app.normalization.readers import (
+    first_timestamp,
+    get_bool,
+    get_dict,
+    get_int,
+    get_list,
+    get_str,
+    get_text,
+    id_text,
+    parse_timestamp,
+    stored_body,
+)
+from gitpulse_app.normalization.text import is_blank
 
 DEFAULT_GITHUB_URL = "https://github.com"
-BODY_STORED_LENGTH = 2000
-
-# Typed readers ---------------------------------------------------------------------------------
-
-
-def _typed(obj: Any, key: str, types: type | tuple[type, ...]) -> Any:
-    # `type(obj) is dict` first: decoded JSON is always a dict, and the ABC check is slow.
-    if type(obj) is not dict and not isinstance(obj, Mapping):
-        return None
-    value = obj.get(key)
-    return value if isinstance(value, types) else None
-
-
-def get_dict(obj: Any, key: str) -> Mapping[str, Any] | None:
-    """Returns `obj[key]` when `obj` is an object and the value is an object."""
-    return _typed(obj, key, Mapping)
-
-
-def get_str(obj: Any, key: str) -> str | None:
-    """Returns `obj[key]` when it is a string."""
-    return _typed(obj, key, str)
-
-
-def get_int(obj: Any, key: str) -> int | None:
-    """Returns `obj[key]` when it is an integer (JSON booleans are not integers)."""
-    value = _typed(obj, key, int)
-    return None if isinstance(value, bool) else value
-
-
-def get_bool(obj: Any, key: str) -> bool | None:
-    """Returns `obj[key]` when it is a boolean."""
-    return _typed(obj, key, bool)
-
-
-def get_list(obj: Any, key: str) -> list[Any] | None:
-    """Returns `obj[key]` when it is an array."""
-    return _typed(obj, key, list)
-
-
-def get_text(obj: Any, key: str) -> str | None:
-    """Returns `obj[key]` when it is a non-blank string."""
-    value = _typed(obj, key, str)  # `is_blank` inlined: the hottest reader of canonicalization
-    return value if value and value.strip(WHITESPACE_CHARS) else None
-
-
-def id_text(obj: Any, key: str) -> str | None:
-    """Returns a GitHub id (integer or string) as text."""
-    number = get_int(obj, key)
-    if number is not None:
-        return str(number)
-    return get_text(obj, key)
-
-
-def parse_timestamp(value: Any) -> datetime | None:
-    """Parses an ISO-8601 instant with `Z` or an offset into aware UTC; anything else is None."""
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-        if parsed.tzinfo is None or parsed.utcoffset() is None:
-            return None
-        return parsed.astimezone(UTC)
-    except (ValueError, OverflowError):
-        return None
-
-
-def first_timestamp(obj: Any, *keys: str) -> datetime | None:
-    """Returns the first of `keys` holding a valid timestamp (`a ?? b`)."""
-    for key in keys:
-        parsed = parse_timestamp(obj.get(key) if isinstance(obj, Mapping) else None)
-        if parsed is not None:
-            return parsed
-    return None
-
-
-def stored_body(obj: Any, key: str = "body") -> str | None:
-    """A body as metadata stores it: cut to 2000 code points."""
-    body = get_str(obj, key)
-    return None if body is None else cut(body, BODY_STORED_LENGTH)
 
 
 # References ------------------------------------------------------------------------------------
@@ -135,12 +76,18 @@ def user_actor(user: Any) -> ActorRef | None:
     login = get_text(user, "login")
     if login is None:
         return None
-    return ActorRef(
-        gh_id=get_int(user, "id"),
-        login=login,
-        node_id=get_text(user, "node_id"),
-        avatar_url=get_text(user, "avatar_url"),
+    return _user_actor(
+        get_int(user, "id"), login, get_text(user, "node_id"), get_text(user, "avatar_url")
     )
+
+
+@functools.lru_cache(maxsize=1024, typed=True)
+def _user_actor(
+    gh_id: int | None, login: str, node_id: str | None, avatar_url: str | None
+) -> ActorRef:
+    # One shared (immutable) reference per account: a batch names the same few people again and
+    # again, and thousands of equal copies only feed the garbage collector.
+    return ActorRef(gh_id=gh_id, login=login, node_id=node_id, avatar_url=avatar_url)
 
 
 def git_actor(identity: Any) -> ActorRef | None:
@@ -188,7 +135,7 @@ def make_fact(
         actor=actor,
         ts=ts,
         source_url=source_url,
-        metrics=metrics or Metrics(),
+        metrics=metrics or NO_METRICS,
         metadata=metadata,
         gh_id=gh_id,
         gh_node_id=gh_node_id,
@@ -234,7 +181,7 @@ def pull_request_fact(
         "head_branch": get_str(get_dict(pull, "head"), "ref"),
         "body": stored_body(pull),
     }
-    metrics = Metrics(
+    metrics = Metrics.of(
         additions=get_int(pull, "additions"),
         deletions=get_int(pull, "deletions"),
         files_changed=get_int(pull, "changed_files"),

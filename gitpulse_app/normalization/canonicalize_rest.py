@@ -18,12 +18,6 @@ from gitpulse_app.normalization.canonicalize import (
     DEFAULT_GITHUB_URL,
     as_repo_ref,
     commit_fact,
-    first_timestamp,
-    get_bool,
-    get_dict,
-    get_int,
-    get_str,
-    get_text,
     git_actor,
     issue_comment_fact,
     issue_fact,
@@ -36,6 +30,14 @@ from gitpulse_app.normalization.canonicalize import (
     user_actor,
 )
 from gitpulse_app.normalization.models import FactType, Metrics, NormalizedFact, RepoRef
+from gitpulse_app.normalization.readers import (
+    first_timestamp,
+    get_bool,
+    get_dict,
+    get_int,
+    get_str,
+    get_text,
+)
 
 RepoInput = RepoRef | Mapping[str, Any]
 
@@ -184,7 +186,7 @@ def canonicalize_rest_commit(
     git_author = get_dict(git, "author")
     stats = get_dict(commit, "stats")
     files = commit.get("files")
-    metrics = Metrics(
+    metrics = Metrics.of(
         additions=get_int(stats, "additions"),
         deletions=get_int(stats, "deletions"),
         files_changed=len(files) if isinstance(files, list) else None,
@@ -194,7 +196,8 @@ def canonicalize_rest_commit(
             get_text(commit, "sha"),
             get_str(git, "message"),
             as_repo_ref(repo),
-            pick_actor(user_actor(commit.get("author")), git_actor(git_author)),
+            # The git identity is read only without a linked user (`pick_actor`, lazily).
+            user_actor(commit.get("author")) or git_actor(git_author),
             first_timestamp(git_author, "date"),
             github_url,
             metrics=metrics,

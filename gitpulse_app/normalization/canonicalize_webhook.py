@@ -13,12 +13,6 @@ from typing import Any
 from gitpulse_app.normalization.canonicalize import (
     DEFAULT_GITHUB_URL,
     commit_fact,
-    first_timestamp,
-    get_dict,
-    get_int,
-    get_list,
-    get_str,
-    get_text,
     git_actor,
     issue_comment_fact,
     issue_fact,
@@ -32,6 +26,14 @@ from gitpulse_app.normalization.canonicalize import (
     user_actor,
 )
 from gitpulse_app.normalization.models import ActorRef, FactType, NormalizedFact, RepoRef
+from gitpulse_app.normalization.readers import (
+    first_timestamp,
+    get_dict,
+    get_int,
+    get_list,
+    get_str,
+    get_text,
+)
 
 FACT_EVENTS = frozenset(
     {

@@ -42,10 +42,32 @@ def content_hash(
     Returns:
         64 lower-case hex characters.
     """
-    hashed_metrics = metrics_object(metrics)
-    suffix = stable_json(hashed_metrics) if hashed_metrics else ""
+    suffix = _metrics_json(metrics)
     payload = f"{trim(canonical_text)}::{trim(source_url)}::{suffix}"
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def _metrics_json(metrics: Metrics | Mapping[str, Any] | None) -> str:
+    """`stable_json(metrics_object(metrics))`, "" without values. `Metrics` of plain integers (the
+    usual case) are written directly: their hashed keys are already in sorted order."""
+    if metrics is not None and not isinstance(metrics, Mapping):
+        additions, deletions, files = metrics.additions, metrics.deletions, metrics.files_changed
+        if additions is None and deletions is None and files is None:
+            return ""
+        if {type(additions), type(deletions), type(files)} <= _PLAIN:
+            members = []
+            if additions is not None:
+                members.append(f'"additions":{additions}')
+            if deletions is not None:
+                members.append(f'"deletions":{deletions}')
+            if files is not None:
+                members.append(f'"filesChanged":{files}')
+            return "{" + ",".join(members) + "}"
+    hashed_metrics = metrics_object(metrics)
+    return stable_json(hashed_metrics) if hashed_metrics else ""
+
+
+_PLAIN = frozenset({int, type(None)})
 
 
 def metrics_object(metrics: Metrics | Mapping[str, Any] | None) -> dict[str, Any]:

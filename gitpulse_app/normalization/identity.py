@@ -1,35 +1,20 @@
-"""Who did it and where: the users and repos rows behind every fact.
+"""Who did it: the users rows behind every fact's actor.
 
 `resolve_actor` finds or creates the user for an observed actor in identity order
-(gh_id → lower(gh_login) → git_email) and fills in what a later observation adds. `upsert_repo`
-patches the repository row by gh_id from GitHub's repository object and carries a rename through
-to the repository's facts. `IdentityResolver` does both at most once per actor and repository for
-a batch of facts.
+(gh_id → lower(gh_login) → git_email) and fills in what a later observation adds. Repositories are
+`repos.py`'s; `resolver.py` resolves both at most once per actor and repository for a batch.
 """
-
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from gitpulse_app.core.logging import get_logger
 from gitpulse_app.core.models import Event, Repo, User
-from gitpulse_app.normalization.canonicalize import (
-    get_bool,
-    get_dict,
-    get_int,
-    get_str,
-    get_text,
-    parse_timestamp,
-)
-from gitpulse_app.normalization.models import ActorRef, RepoRef
-
-if TYPE_CHECKING:
-    from gitpulse_app.normalization.store import FactChange
+from gitpulse_app.normalization.models import ActorRef
 
 log = get_logger(__name__)
 
@@ -73,15 +58,14 @@ def _find_or_create_user(session: Session, actor: ActorRef) -> User | None:
     by_id = _user_where(session, User.gh_id == actor.gh_id) if actor.gh_id is not None else None
     by_login = _user_by_login(session, actor.login) if actor.login else None
     if by_id is not None:
-        if by_login is not None and by_login.id != by_id.id:
-            _release_login(session, stale=by_login, keeper=by_id)
+        if by_login is not None and login_is_stale(by_login, owner=by_id, gh_id=actor.gh_id):
+            release_stale_login(session, stale=by_login, keeper=by_id)
         _fill_user(by_id, actor)
         session.flush()
         return by_id
     if by_login is not None:
-        if actor.gh_id is not None and by_login.gh_id is not None:
-            # GitHub gave the login to another account: the row we had is stale.
-            _release_login(session, stale=by_login, keeper=None)
+        if login_is_stale(by_login, owner=None, gh_id=actor.gh_id):
+            release_stale_login(session, stale=by_login, keeper=None)
         else:
             _fill_user(by_login, actor)
             session.flush()
@@ -101,7 +85,7 @@ def _find_or_create_user(session: Session, actor: ActorRef) -> User | None:
         display_name=actor.git_name if actor.is_git_only else None,
         avatar_url=actor.avatar_url,
     )
-    return _insert_row(session, user)
+    return insert_unless_taken(session, user)
 
 
 def _user_where(session: Session, condition: Any) -> User | None:
@@ -136,22 +120,69 @@ def _fill_user(user: User, actor: ActorRef) -> None:
         user.display_name = actor.git_name
 
 
-def _release_login(session: Session, *, stale: User, keeper: User | None) -> None:
-    """Frees `stale`'s login for another row (flushed, so the unique index sees it first)."""
-    login = stale.gh_login
-    if stale.gh_id is not None or keeper is None:
-        stale.gh_login = f"{login}{STALE_MARK}{stale.gh_id}"
-    else:
-        # Known only by this login, which now names the keeper's account: the same person.
+# Stale logins: one rule for the actors of facts and for sign-in (experience/auth/users.py) -----
+
+
+@dataclass(frozen=True)
+class LoginRelease:
+    """What freeing a stale login does to the row that held it.
+
+    Attributes:
+        login: The row's `gh_login` afterwards (None: cleared).
+        move_facts: The row's facts move to the account that now holds the login.
+        delete: The row goes away (after its facts moved).
+    """
+
+    login: str | None
+    move_facts: bool = False
+    delete: bool = False
+
+
+def login_is_stale(holder: User, *, owner: User | None, gh_id: int | None) -> bool:
+    """Whether `holder`, the row found by a login GitHub now shows for account `gh_id` (stored as
+    `owner`, None when not stored yet), holds that login stale.
+
+    With the account stored, any other row holding its login is stale. Without it, a row of
+    another GitHub account is stale (GitHub gave the login away); a row known only by the login
+    (no gh_id), or a sighting without a gh_id, is the same person: the row is upgraded in place.
+    """
+    if owner is not None:
+        return holder.id != owner.id
+    return gh_id is not None and holder.gh_id is not None
+
+
+def stale_login_release(holder: User, *, has_keeper: bool) -> LoginRelease:
+    """Which name wins when `holder`'s login is stale: the current account's, always.
+
+    A row of another GitHub account is renamed `{login}#{its gh_id}`. A row known only by the
+    login is the keeper's account seen earlier, so its facts move to the keeper; the row keeps
+    nothing when a git email still identifies it (login cleared), is deleted when it is a bare
+    identity (no sign-up, not demo), and is renamed `{login}#{its id}` otherwise, as it is when
+    there is no keeper to merge into.
+    """
+    login = holder.gh_login
+    if holder.gh_id is not None:
+        return LoginRelease(f"{login}{STALE_MARK}{holder.gh_id}")
+    if not has_keeper:
+        return LoginRelease(f"{login}{STALE_MARK}{holder.id}")
+    if holder.git_email is not None:
+        return LoginRelease(None, move_facts=True)
+    if holder.signed_up_at is None and not holder.is_demo:
+        return LoginRelease(login, move_facts=True, delete=True)
+    return LoginRelease(f"{login}{STALE_MARK}{holder.id}", move_facts=True)
+
+
+def release_stale_login(session: Session, *, stale: User, keeper: User | None) -> None:
+    """Applies `stale_login_release` to `stale` (flushed, so the unique index sees it first)."""
+    release = stale_login_release(stale, has_keeper=keeper is not None)
+    if release.move_facts and keeper is not None:
         session.execute(
             sa.update(Event).where(Event.actor_id == stale.id).values(actor_id=keeper.id)
         )
-        if stale.git_email is not None:
-            stale.gh_login = None
-        elif stale.signed_up_at is None and not stale.is_demo:
-            session.delete(stale)
-        else:
-            stale.gh_login = f"{login}{STALE_MARK}{stale.id}"
+    if release.delete:
+        session.delete(stale)
+    else:
+        stale.gh_login = release.login
     log.info("Released a stale GitHub login", extra={"user_id": stale.id})
     session.flush()
 
@@ -177,165 +208,10 @@ def is_same_identity(actor: ActorRef, user: User) -> bool:
     return actor.git_email is not None and actor.git_email == user.git_email
 
 
-# Repositories ------------------------------------------------------------------------------------
-
-
-def upsert_repo(
-    session: Session,
-    raw_repo: Mapping[str, Any],
-    *,
-    github_url: str,
-    changes: list[FactChange] | None = None,
-    now: dt.datetime | None = None,
-) -> Repo:
-    """Creates or patches the repository row from GitHub's repository object, by gh_id.
-
-    Every field present in `raw_repo` is patched (absent keys keep the stored value; push webhooks'
-    epoch-second timestamps are accepted). When `full_name` changes, the repository's facts move
-    from `{github_url}/{old}/` to `{github_url}/{new}/` in the same transaction, re-rendered and
-    re-hashed. A different row still holding the new name is stale and is renamed
-    `{full_name}#{its gh_id}` (its facts' URLs with it, so they cannot collide with the new ones).
-
-    Args:
-        session: The caller's session; the row is flushed, nothing is committed.
-        raw_repo: A REST or webhook repository object (`id` and `full_name` or `owner.login` +
-            `name` required).
-        github_url: Web base of fact URLs (`GITHUB_URL`).
-        changes: Receives a `FactChange` per fact a rename rewrote; send them with `fact_changed`
-            after the commit (`store.publish_changes`).
-        now: The write time (aware); defaults to now.
-
-    Returns:
-        The repository row.
-
-    Raises:
-        ValueError: The object has no id or name.
-    """
-    fields = repo_fields(raw_repo)
-    for _ in range(2):
-        repo = _upsert_repo_once(session, fields, github_url, changes, now)
-        if repo is not None:
-            return repo
-    raise RuntimeError(f"Could not store the repository {fields['full_name']}: it kept conflicting.")
-
-
-def _upsert_repo_once(
-    session: Session,
-    fields: dict[str, Any],
-    github_url: str,
-    changes: list[FactChange] | None,
-    now: dt.datetime | None,
-) -> Repo | None:
-    full_name = fields["full_name"]
-    repo = session.exec(select(Repo).where(Repo.gh_id == fields["gh_id"])).first()
-    if repo is None or repo.full_name != full_name:
-        holder = session.exec(select(Repo).where(Repo.full_name == full_name)).first()
-        if holder is not None and (repo is None or holder.id != repo.id):
-            stale_name = f"{holder.full_name}{STALE_MARK}{holder.gh_id}"
-            _rename_repo(session, holder, stale_name, github_url, changes, now)
-    if repo is None:
-        return _insert_row(session, Repo(**fields))
-    old_name = repo.full_name
-    for name, value in fields.items():
-        if name != "full_name" and getattr(repo, name) != value:
-            setattr(repo, name, value)
-    if old_name != full_name:
-        _rename_repo(session, repo, full_name, github_url, changes, now)
-    session.flush()
-    return repo
-
-
-def _rename_repo(
-    session: Session,
-    repo: Repo,
-    new_name: str,
-    github_url: str,
-    changes: list[FactChange] | None,
-    now: dt.datetime | None,
-) -> None:
-    # Lazy import: the fact store resolves repositories through this module.
-    from gitpulse_app.normalization.store import rewrite_repo_urls
-
-    old_name = repo.full_name
-    repo.full_name = new_name
-    session.flush()
-    rewritten = rewrite_repo_urls(
-        session, repo.id, old_name, new_name, github_url=github_url, now=now
-    )
-    log.info(
-        "Repository renamed",
-        extra={"repo_id": repo.id, "from": old_name, "to": new_name, "facts": len(rewritten)},
-    )
-    if changes is not None:
-        changes.extend(rewritten)
-
-
-def repo_fields(raw_repo: Mapping[str, Any]) -> dict[str, Any]:
-    """The `repos` columns a repository object sets (only those whose keys are present).
-
-    Raises:
-        ValueError: The object has no id or name.
-    """
-    gh_id = get_int(raw_repo, "id")
-    owner = get_text(get_dict(raw_repo, "owner"), "login")
-    name = get_text(raw_repo, "name")
-    full_name = get_text(raw_repo, "full_name") or (owner and name and f"{owner}/{name}")
-    if gh_id is None or not full_name:
-        raise ValueError("A repository object needs an `id` and a `full_name` to be stored.")
-    split_owner, _, split_name = full_name.partition("/")
-    fields: dict[str, Any] = {
-        "gh_id": gh_id,
-        "full_name": full_name,
-        "owner": owner or split_owner,
-        "name": name or split_name,
-    }
-    for column, (key, read) in _REPO_COLUMNS.items():
-        if key in raw_repo:
-            value = read(raw_repo, key)
-            if value is not None or column not in _REQUIRED_FLAGS:
-                fields[column] = value
-    return fields
-
-
-def _timestamp(raw: Mapping[str, Any], key: str) -> dt.datetime | None:
-    value = raw.get(key)
-    # Push webhooks send the repository's created_at and pushed_at as epoch seconds.
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        try:
-            return dt.datetime.fromtimestamp(value, dt.UTC)
-        except (OverflowError, OSError, ValueError):
-            return None
-    return parse_timestamp(value)
-
-
-_Reader = Callable[[Mapping[str, Any], str], Any]
-_REPO_COLUMNS: dict[str, tuple[str, _Reader]] = {
-    "gh_node_id": ("node_id", get_text),
-    "description": ("description", get_str),
-    "html_url": ("html_url", get_str),
-    "homepage": ("homepage", get_str),
-    "language": ("language", get_str),
-    "default_branch": ("default_branch", get_str),
-    "is_private": ("private", get_bool),
-    "is_fork": ("fork", get_bool),
-    "is_archived": ("archived", get_bool),
-    "stars": ("stargazers_count", get_int),
-    "forks": ("forks_count", get_int),
-    "open_issues": ("open_issues_count", get_int),
-    "watchers": ("watchers_count", get_int),
-    "size": ("size", get_int),
-    "gh_created_at": ("created_at", _timestamp),
-    "gh_updated_at": ("updated_at", _timestamp),
-    "gh_pushed_at": ("pushed_at", _timestamp),
-}
-# NOT NULL columns: an absent or malformed flag keeps the stored value (default false).
-_REQUIRED_FLAGS = frozenset({"is_private", "is_fork", "is_archived"})
-
-
 # Shared --------------------------------------------------------------------------------------------
 
 
-def _insert_row(session: Session, row: _Row) -> _Row | None:
+def insert_unless_taken(session: Session, row: _Row) -> _Row | None:
     """Inserts `row`; None when a concurrent transaction inserted the same identity first.
 
     PostgreSQL guards the insert with a SAVEPOINT so the caller's transaction survives the
@@ -352,57 +228,3 @@ def _insert_row(session: Session, row: _Row) -> _Row | None:
     except sa.exc.IntegrityError:
         return None
     return row
-
-
-class IdentityResolver:
-    """Resolves the actors and repositories of one batch of facts, each at most once.
-
-    Attributes:
-        renamed: `FactChange`s of facts that repository renames rewrote during the batch.
-    """
-
-    def __init__(
-        self, session: Session, *, github_url: str, now: dt.datetime | None = None
-    ) -> None:
-        self.session = session
-        self.github_url = github_url
-        self.now = now
-        self.renamed: list[FactChange] = []
-        self._actors: dict[ActorRef, User] = {}
-        self._repos: dict[int, Repo] = {}
-        self._users_by_id: dict[int, User] = {}
-
-    def actor(self, ref: ActorRef) -> User:
-        """The user for an observed actor (resolved on first use in the batch)."""
-        user = self._actors.get(ref)
-        # A row another resolution of this batch renamed or merged away no longer answers.
-        if user is None or sa.inspect(user).deleted or not is_same_identity(ref, user):
-            user = resolve_actor(self.session, ref)
-            self._actors[ref] = user
-            self._users_by_id[user.id] = user
-        return user
-
-    def repo(self, ref: RepoRef) -> Repo:
-        """The repository row for a fact's repository (upserted on first use in the batch)."""
-        repo = self._repos.get(ref.gh_id)
-        if repo is None:
-            raw = {
-                "id": ref.gh_id,
-                "full_name": ref.full_name,
-                "name": ref.name,
-                "owner": {"login": ref.owner},
-                **ref.raw,
-            }
-            repo = upsert_repo(
-                self.session, raw, github_url=self.github_url, changes=self.renamed, now=self.now
-            )
-            self._repos[ref.gh_id] = repo
-        return repo
-
-    def users(self, ids: set[int]) -> dict[int, User]:
-        """The stored users with these ids (loaded once per batch)."""
-        missing = [user_id for user_id in ids if user_id not in self._users_by_id]
-        if missing:
-            for user in self.session.exec(select(User).where(User.id.in_(missing))):
-                self._users_by_id[user.id] = user
-        return {user_id: self._users_by_id[user_id] for user_id in ids if user_id in self._users_by_id}

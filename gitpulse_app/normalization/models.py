@@ -108,6 +108,19 @@ class Metrics:
     deletions: int | None = None
     files_changed: int | None = None
 
+    @classmethod
+    def of(
+        cls,
+        additions: int | None = None,
+        deletions: int | None = None,
+        files_changed: int | None = None,
+    ) -> Metrics:
+        """These metrics; all unknown (most facts) is the one shared `NO_METRICS` (immutable, so
+        a backfill batch does not hold thousands of empty copies)."""
+        if additions is None and deletions is None and files_changed is None:
+            return NO_METRICS
+        return cls(additions, deletions, files_changed)
+
     @property
     def is_empty(self) -> bool:
         """True when no value is known (hashes like no metrics)."""
@@ -124,6 +137,9 @@ class Metrics:
                 self.files_changed if self.files_changed is not None else other.files_changed
             ),
         )
+
+
+NO_METRICS = Metrics()
 
 
 @dataclass(frozen=True)
@@ -155,15 +171,14 @@ class NormalizedFact:
     source_updated_at: datetime | None = None
 
     def __post_init__(self) -> None:
-        for name in ("ts", "source_updated_at"):
-            value = getattr(self, name)
-            if value is None:
-                continue
-            if value.tzinfo is None or value.utcoffset() is None:
-                raise ValueError(f"NormalizedFact.{name} must be timezone-aware.")
-            object.__setattr__(self, name, value.astimezone(UTC))
-        if self.source_updated_at is None:
+        # Already aware UTC is the usual case (the canonicalizers' timestamps): nothing to do.
+        if self.ts is not None and self.ts.tzinfo is not UTC:
+            object.__setattr__(self, "ts", _aware_utc(self.ts, "ts"))
+        updated = self.source_updated_at
+        if updated is None:
             object.__setattr__(self, "source_updated_at", self.ts)
+        elif updated.tzinfo is not UTC:
+            object.__setattr__(self, "source_updated_at", _aware_utc(updated, "source_updated_at"))
 
     @property
     def canonical_text(self) -> str:
@@ -174,3 +189,9 @@ class NormalizedFact:
     def content_hash(self) -> str:
         """SHA-256 hex of the canonical text, source URL and metrics."""
         return content_hash(self.canonical_text, self.source_url, self.metrics)
+
+
+def _aware_utc(value: datetime, name: str) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"NormalizedFact.{name} must be timezone-aware.")
+    return value.astimezone(UTC)

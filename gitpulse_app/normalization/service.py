@@ -10,8 +10,9 @@ from sqlalchemy.engine import Engine
 from gitpulse_app.core.config import get_settings
 from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.models import Repo
-from gitpulse_app.normalization.identity import upsert_repo
-from gitpulse_app.normalization.store import FactChange, ingest_facts, publish_changes
+from gitpulse_app.normalization.changes import FactChange
+from gitpulse_app.normalization.repos import upsert_repo
+from gitpulse_app.normalization.store import ingest_facts, publish_changes
 
 __all__ = ["ingest_facts", "save_repo"]
 

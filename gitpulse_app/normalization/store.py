@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -29,283 +28,30 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from gitpulse_app.core.config import get_settings
-from gitpulse_app.core.db import session_scope, utcnow
+from gitpulse_app.core.db import UTCDateTime, session_scope
 from gitpulse_app.core.fact_versions import mark_facts_written
 from gitpulse_app.core.logging import get_logger, metric
-from gitpulse_app.core.models import Event, User
 from gitpulse_app.core.signals import fact_changed
-from gitpulse_app.normalization.content_hash import content_hash
-from gitpulse_app.normalization.identity import IdentityResolver, actor_of, is_same_identity
-from gitpulse_app.normalization.models import ActorRef, Metrics, NormalizedFact, RepoRef
+from gitpulse_app.normalization.changes import FactChange, UpsertResult
+from gitpulse_app.normalization.fact_rows import (
+    EVENTS,
+    INSERT_COLUMNS,
+    MERGED_COLUMNS,
+    Key,
+    aware_now,
+    load_stored,
+    update_by_id,
+)
+from gitpulse_app.normalization.fold import Fold
+from gitpulse_app.normalization.models import NormalizedFact
+from gitpulse_app.normalization.resolver import IdentityResolver
 
 log = get_logger(__name__)
 
-FactResult = Literal["inserted", "updated"]
-Key = tuple[str, str]
 T = TypeVar("T")
 
-LOOKUP_CHUNK = 500
 # A locked SQLite database: after the 5 s busy timeout, three more attempts.
 LOCKED_RETRY_DELAYS_S = (0.1, 0.2, 0.4)
-
-EVENTS = Event.__table__
-# Columns a merge may change; the rest (ts, repo, observed_via, created_at) never change.
-_MERGED_COLUMNS = (
-    "actor_id",  # first: the UPDATE treats it apart
-    "installation_id",
-    "canonical_text",
-    "additions",
-    "deletions",
-    "files_changed",
-    "metadata",
-    "content_hash",
-    "gh_id",
-    "gh_node_id",
-    "source_updated_at",
-)
-_STORED_COLUMNS = tuple(
-    EVENTS.c[name] for name in ("id", "type", "source_url", "repo_id", "ts", *_MERGED_COLUMNS)
-)
-
-
-@dataclass
-class FactChange:
-    """A fact whose content a store call inserted or changed (the `fact_changed` payload).
-
-    Attributes:
-        event_id: The `events` row.
-        result: "inserted" or "updated".
-        content_hash: The fact's hash after the change (the embedding to queue).
-        ts: When it happened (reports whose window contains it go stale).
-        repo_id: Its repository.
-        actor_id: Its actor after the change.
-        type: Its fact type.
-    """
-
-    event_id: int
-    result: FactResult
-    content_hash: str
-    ts: dt.datetime
-    repo_id: int
-    actor_id: int
-    type: str
-
-
-@dataclass
-class UpsertResult:
-    """What one store call did.
-
-    Each observation is counted once: the first observation of a natural identity counts as that
-    fact's outcome, further ones in the same call as duplicates. Facts rewritten by a repository
-    rename count as updated.
-
-    Attributes:
-        inserted: New facts.
-        updated: Stored facts whose content changed.
-        duplicates: Observations that changed nothing (older, identical or repeated).
-        changes: One `FactChange` per inserted or updated fact.
-    """
-
-    inserted: int = 0
-    updated: int = 0
-    duplicates: int = 0
-    changes: list[FactChange] = field(default_factory=list)
-
-    @property
-    def total(self) -> int:
-        """Every counted outcome."""
-        return self.inserted + self.updated + self.duplicates
-
-    def merge(self, other: UpsertResult) -> UpsertResult:
-        """Adds `other`'s counts and changes to this result (in place) and returns it."""
-        self.inserted += other.inserted
-        self.updated += other.updated
-        self.duplicates += other.duplicates
-        self.changes.extend(other.changes)
-        return self
-
-
-# The batch fold ----------------------------------------------------------------------------------
-
-
-@dataclass
-class _Fold:
-    """One natural identity's fact while a batch is folded into it, observation by observation."""
-
-    type: str
-    source_url: str
-    repo_id: int
-    actor: User
-    actor_ref: ActorRef
-    ts: dt.datetime
-    metrics: Metrics
-    metadata: dict[str, Any]
-    gh_id: str | None
-    gh_node_id: str | None
-    installation_id: int | None
-    source_updated_at: dt.datetime | None
-    canonical_text: str
-    content_hash: str
-    stored: dict[str, Any] | None = None  # the row as loaded; None for a new fact
-    resolved_from: ActorRef | None = None  # the observed actor `actor` was resolved from
-    observations: int = 0
-
-    @classmethod
-    def new(
-        cls, fact: NormalizedFact, resolver: IdentityResolver, installation_id: int | None
-    ) -> _Fold:
-        text = fact.canonical_text  # rendered once: `fact.content_hash` would render it again
-        return cls(
-            type=fact.type,
-            source_url=fact.source_url,
-            repo_id=resolver.repo(fact.repo).id,
-            actor=resolver.actor(fact.actor),
-            actor_ref=fact.actor,
-            ts=fact.ts,
-            metrics=fact.metrics,
-            metadata=dict(fact.metadata),
-            gh_id=fact.gh_id,
-            gh_node_id=fact.gh_node_id,
-            installation_id=installation_id,
-            source_updated_at=fact.source_updated_at,
-            canonical_text=text,
-            content_hash=content_hash(text, fact.source_url, fact.metrics),
-            resolved_from=fact.actor,
-            observations=1,
-        )
-
-    @classmethod
-    def from_row(cls, row: dict[str, Any], actor: User) -> _Fold:
-        return cls(
-            type=row["type"],
-            source_url=row["source_url"],
-            repo_id=row["repo_id"],
-            actor=actor,
-            actor_ref=actor_of(actor),
-            ts=row["ts"],
-            metrics=Metrics(row["additions"], row["deletions"], row["files_changed"]),
-            metadata=dict(row["metadata"] or {}),
-            gh_id=row["gh_id"],
-            gh_node_id=row["gh_node_id"],
-            installation_id=row["installation_id"],
-            source_updated_at=row["source_updated_at"],
-            canonical_text=row["canonical_text"],
-            content_hash=row["content_hash"],
-            stored=row,
-        )
-
-    def observe(
-        self, fact: NormalizedFact, resolver: IdentityResolver, installation_id: int | None
-    ) -> None:
-        """Merges a later observation of the same fact; an older one changes nothing."""
-        self.observations += 1
-        newer = fact.source_updated_at
-        if self.source_updated_at is not None and newer is not None:
-            if newer < self.source_updated_at:
-                return
-            self.source_updated_at = newer
-        elif newer is not None:
-            self.source_updated_at = newer
-        self.metadata.update((k, v) for k, v in fact.metadata.items() if v is not None)
-        self.metrics = self.metrics.fill_missing_from(fact.metrics)
-        if self.actor.gh_id is None and fact.actor.gh_id is not None:
-            self.actor = resolver.actor(fact.actor)
-            self.actor_ref = self.resolved_from = fact.actor
-        elif is_same_identity(fact.actor, self.actor):
-            # The observation names the stored actor as this very fact did (same git name).
-            self.actor_ref = fact.actor
-        else:
-            # e.g. a reopen by someone else: the fact stays the opener's.
-            self.actor_ref = actor_of(self.actor)
-        self.gh_id = self.gh_id or fact.gh_id
-        self.gh_node_id = self.gh_node_id or fact.gh_node_id
-        if self.installation_id is None:
-            self.installation_id = installation_id
-        merged = NormalizedFact(
-            type=self.type,
-            repo=fact.repo,
-            actor=self.actor_ref,
-            ts=self.ts,
-            source_url=self.source_url,
-            metrics=self.metrics,
-            metadata=self.metadata,
-        )
-        self.canonical_text = merged.canonical_text
-        self.content_hash = content_hash(self.canonical_text, self.source_url, self.metrics)
-
-    def refresh_actor(self, resolver: IdentityResolver) -> None:
-        """Re-resolves the actor before writing: a later fact of the batch may have merged a
-        login-only user into a GitHub account."""
-        if self.resolved_from is not None:
-            self.actor = resolver.actor(self.resolved_from)
-
-    @property
-    def is_new(self) -> bool:
-        return self.stored is None
-
-    @property
-    def content_changed(self) -> bool:
-        """A new hash or another actor: the embedding or the reports need refreshing."""
-        stored = self.stored or {}
-        return (
-            self.content_hash != stored.get("content_hash")
-            or self.actor.id != stored.get("actor_id")
-        )
-
-    @property
-    def row_changed(self) -> bool:
-        """Anything the row stores differs (also metadata beyond the text, ids, ordering)."""
-        stored = self.stored or {}
-        return self.content_changed or any(
-            stored.get(column) != value for column, value in self._merged_values().items()
-        )
-
-    def _merged_values(self) -> dict[str, Any]:
-        return {
-            "actor_id": self.actor.id,
-            "installation_id": self.installation_id,
-            "additions": self.metrics.additions,
-            "deletions": self.metrics.deletions,
-            "files_changed": self.metrics.files_changed,
-            "metadata": self.metadata,
-            "content_hash": self.content_hash,
-            "gh_id": self.gh_id,
-            "gh_node_id": self.gh_node_id,
-            "source_updated_at": self.source_updated_at,
-        }
-
-    def insert_row(self, observed_via: str, now: dt.datetime) -> dict[str, Any]:
-        return {
-            **self._merged_values(),
-            "created_at": now,
-            "updated_at": now,
-            "type": self.type,
-            "repo_id": self.repo_id,
-            "ts": self.ts,
-            "canonical_text": self.canonical_text,
-            "source_url": self.source_url,
-            "observed_via": observed_via,
-        }
-
-    def update_row(self, now: dt.datetime) -> dict[str, Any]:
-        values = {**self._merged_values(), "canonical_text": self.canonical_text}
-        if self.actor.id == self.stored["actor_id"]:
-            # Unchanged: leave the column alone (identity resolution may have moved it meanwhile).
-            values["actor_id"] = None
-        return {"b_id": self.stored["id"], "b_updated_at": now} | {
-            f"b_{column}": values[column] for column in _MERGED_COLUMNS
-        }
-
-    def change(self, event_id: int, result: FactResult) -> FactChange:
-        return FactChange(
-            event_id=event_id,
-            result=result,
-            content_hash=self.content_hash,
-            ts=self.ts,
-            repo_id=self.repo_id,
-            actor_id=self.actor.id,
-            type=self.type,
-        )
 
 
 # Storing -----------------------------------------------------------------------------------------
@@ -342,7 +88,7 @@ def store_facts(
     Raises:
         ValueError: `now` is a naive datetime.
     """
-    now = _aware_now(now)
+    now = aware_now(now)
     result = UpsertResult()
     if not facts:
         return result
@@ -389,48 +135,33 @@ def _fold(
     facts: Sequence[NormalizedFact],
     resolver: IdentityResolver,
     installation_id: int | None,
-) -> dict[Key, _Fold]:
-    """Folds the batch into one `_Fold` per natural identity, starting from the stored rows."""
-    stored = _load_stored(session, {(fact.type, fact.source_url) for fact in facts})
+) -> dict[Key, Fold]:
+    """Folds the batch into one `Fold` per natural identity, starting from the stored rows."""
+    stored = load_stored(session, {(fact.type, fact.source_url) for fact in facts})
     actors = resolver.users({row["actor_id"] for row in stored.values()})
-    folds: dict[Key, _Fold] = {}
+    folds: dict[Key, Fold] = {}
     for fact in facts:
         key = (fact.type, fact.source_url)
         fold = folds.get(key)
         if fold is None and key in stored:
             row = stored[key]
-            fold = folds[key] = _Fold.from_row(row, actors[row["actor_id"]])
+            fold = folds[key] = Fold.from_row(row, actors[row["actor_id"]])
         if fold is None:
-            folds[key] = _Fold.new(fact, resolver, installation_id)
+            folds[key] = Fold.new(fact, resolver, installation_id)
         else:
             fold.observe(fact, resolver, installation_id)
     return folds
 
 
-def _load_stored(session: Session, keys: Iterable[Key]) -> dict[Key, dict[str, Any]]:
-    urls_by_type: dict[str, list[str]] = {}
-    for fact_type, url in keys:
-        urls_by_type.setdefault(fact_type, []).append(url)
-    stored: dict[Key, dict[str, Any]] = {}
-    for fact_type, urls in urls_by_type.items():
-        for chunk in _chunks(urls, LOOKUP_CHUNK):
-            query = sa.select(*_STORED_COLUMNS).where(
-                EVENTS.c.type == fact_type, EVENTS.c.source_url.in_(chunk)
-            )
-            for row in session.execute(query).mappings():
-                stored[(row["type"], row["source_url"])] = dict(row)
-    return stored
-
-
 def _insert(
-    session: Session, folds: list[_Fold], observed_via: str, now: dt.datetime
+    session: Session, folds: list[Fold], observed_via: str, now: dt.datetime
 ) -> dict[Key, int]:
     """Inserts new facts in one statement; a row another writer inserted first is skipped."""
     if not folds:
         return {}
-    rows = [fold.insert_row(observed_via, now) for fold in folds]
     if session.get_bind().dialect.name == "sqlite":
-        return _insert_sqlite(session, rows)
+        return _insert_sqlite(session, folds, observed_via, now)
+    rows = [fold.insert_row(observed_via, now) for fold in folds]
     statement = (
         postgresql.insert(EVENTS)
         .on_conflict_do_nothing(index_elements=["type", "source_url"])
@@ -440,174 +171,125 @@ def _insert(
     return {(row.type, row.source_url): row.id for row in returned}
 
 
-# Rows per multi-row INSERT on SQLite: 19 columns x 1,000 stays under its 32,766 variables.
+# Rows per multi-row INSERT on SQLite: 18 columns x 1,000 stays under its 32,766 variables.
 SQLITE_INSERT_CHUNK = 1000
 
 
-def _insert_sqlite(session: Session, rows: list[dict[str, Any]]) -> dict[Key, int]:
+def _insert_sqlite(
+    session: Session, folds: list[Fold], observed_via: str, now: dt.datetime
+) -> dict[Key, int]:
     """The same INSERT … ON CONFLICT DO NOTHING RETURNING as multi-row VALUES statements.
 
-    Every row has the same keys (`_Fold.insert_row`); values go through each column type's own
-    bind processor, as SQLAlchemy would apply them, without its per-row parameter bookkeeping.
+    Values go through each column type's own bind processor, as SQLAlchemy would apply them,
+    without its per-row parameter bookkeeping.
     """
     connection = session.connection()
     mark_facts_written(session)  # driver-level SQL: the fact version's hooks do not see it
-    columns = list(rows[0])
-    processors = [
-        EVENTS.c[column].type._cached_bind_processor(connection.dialect) for column in columns
-    ]
-    converters = [(column, processor) for column, processor in zip(columns, processors)]
-    head = f"INSERT INTO events ({', '.join(columns)}) VALUES "
-    one = f"({', '.join('?' * len(columns))})"
+    converters = []
+    instants: dict[dt.datetime, Any] = {}  # shared: `source_updated_at` is usually `ts`
+    for index, column in enumerate(INSERT_COLUMNS):
+        column_type = EVENTS.c[column].type
+        processor = column_type._cached_bind_processor(connection.dialect)
+        if processor is not None:
+            if isinstance(column_type, UTCDateTime):
+                processor = _per_instant(processor, instants)
+            converters.append((index, processor))
+    head = f"INSERT INTO events ({', '.join(INSERT_COLUMNS)}) VALUES "
+    one = f"({', '.join('?' * len(INSERT_COLUMNS))})"
     tail = " ON CONFLICT (type, source_url) DO NOTHING RETURNING id, type, source_url"
     inserted: dict[Key, int] = {}
-    for start in range(0, len(rows), SQLITE_INSERT_CHUNK):
-        chunk = rows[start : start + SQLITE_INSERT_CHUNK]
+    for start in range(0, len(folds), SQLITE_INSERT_CHUNK):
+        chunk = folds[start : start + SQLITE_INSERT_CHUNK]
         values: list[Any] = []
-        for row in chunk:
-            for column, processor in converters:
-                value = row[column]
-                values.append(value if processor is None else processor(value))
+        for fold in chunk:
+            row = list(fold.insert_values(observed_via, now))
+            for index, processor in converters:
+                row[index] = processor(row[index])
+            values.extend(row)
         sql = head + ", ".join([one] * len(chunk)) + tail
-        for event_id, fact_type, url in connection.exec_driver_sql(sql, tuple(values)):
+        for event_id, fact_type, url in connection.exec_driver_sql(sql, tuple(values)).all():
             inserted[(fact_type, url)] = event_id
     return inserted
 
 
-_UPDATE = (
-    sa.update(EVENTS)
-    .where(EVENTS.c.id == sa.bindparam("b_id"))
-    .values(
-        updated_at=sa.bindparam("b_updated_at"),
-        **{column: sa.bindparam(f"b_{column}") for column in _MERGED_COLUMNS[1:]},
-        actor_id=sa.func.coalesce(sa.bindparam("b_actor_id"), EVENTS.c.actor_id),
-    )
+def _per_instant(
+    processor: Callable[[Any], Any], done: dict[dt.datetime, Any]
+) -> Callable[[Any], Any]:
+    """A `UTCDateTime` bind processor that converts each distinct instant once, remembered in
+    `done` (a batch repeats its write time in `created_at` and `updated_at`, and `ts` in
+    `source_updated_at`).
+
+    Equal aware datetimes are the same instant, so they bind to the same UTC value; anything else
+    goes to the processor itself (which refuses naive values)."""
+
+    def process(value: Any) -> Any:
+        if type(value) is not dt.datetime or value.tzinfo is None:
+            return processor(value)
+        bound = done.get(value)
+        if bound is None:
+            bound = done[value] = processor(value)
+        return bound
+
+    return process
+
+
+_UPDATE = update_by_id(
+    updated_at=sa.bindparam("b_updated_at"),
+    **{column: sa.bindparam(f"b_{column}") for column in MERGED_COLUMNS[1:]},
+    actor_id=sa.func.coalesce(sa.bindparam("b_actor_id"), EVENTS.c.actor_id),
 )
 
 
-def _update(session: Session, folds: list[_Fold], now: dt.datetime) -> None:
+def _update(session: Session, folds: list[Fold], now: dt.datetime) -> None:
     if folds:
         session.execute(_UPDATE, [fold.update_row(now) for fold in folds])
 
 
-def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+# Reading facts for other layers -----------------------------------------------------------------
 
 
-def _aware_now(now: dt.datetime | None) -> dt.datetime:
-    if now is None:
-        return utcnow()
-    if now.tzinfo is None or now.utcoffset() is None:
-        raise ValueError("`now` must be a timezone-aware datetime; naive times are never stored.")
-    return now.astimezone(dt.UTC)
-
-
-# Renames -----------------------------------------------------------------------------------------
-
-
-def rewrite_repo_urls(
+def count_backfilled_facts(
     session: Session,
-    repo_id: int,
-    old_full_name: str,
-    new_full_name: str,
     *,
-    github_url: str,
-    now: dt.datetime | None = None,
-) -> list[FactChange]:
-    """Moves a renamed repository's facts to the new URL prefix, re-rendered and re-hashed.
-
-    `{github_url}/{old}/…` becomes `{github_url}/{new}/…` in the repository's facts. A fact whose
-    new URL another fact already holds keeps its old URL (logged): merging two rows is not a
-    rename's business.
-
-    Args:
-        session: The caller's session (the repo upsert's transaction).
-        repo_id: The renamed repository.
-        old_full_name: Its previous `full_name`.
-        new_full_name: Its new `full_name`.
-        github_url: Web base of fact URLs.
-        now: The write time (aware); defaults to now.
-
-    Returns:
-        One "updated" `FactChange` per rewritten fact.
-    """
-    now = _aware_now(now)
-    base = github_url.rstrip("/")
-    old_prefix, new_prefix = f"{base}/{old_full_name}/", f"{base}/{new_full_name}/"
-    query = (
-        sa.select(*_STORED_COLUMNS)
-        .where(EVENTS.c.repo_id == repo_id)
-        .where(EVENTS.c.source_url.startswith(old_prefix, autoescape=True))
+    installation_id: int,
+    stored_from: dt.datetime,
+    stored_until: dt.datetime,
+    types: Iterable[str],
+    happened_before: dt.datetime,
+) -> int:
+    """How many facts a backfill of one source stored in `[stored_from, stored_until]` (by
+    `created_at`) that are of one of `types` and happened (`ts`) before `happened_before`."""
+    statement = sa.select(sa.func.count(EVENTS.c.id)).where(
+        EVENTS.c.installation_id == installation_id,
+        EVENTS.c.observed_via == "backfill",
+        EVENTS.c.created_at >= stored_from,
+        EVENTS.c.created_at <= stored_until,
+        EVENTS.c.type.in_(sorted(types)),
+        EVENTS.c.ts < happened_before,
     )
-    rows = [dict(row) for row in session.execute(query).mappings()]
-    rows = [row for row in rows if row["source_url"].startswith(old_prefix)]
-    if not rows:
-        return []
-    for row in rows:
-        row["new_url"] = new_prefix + row["source_url"][len(old_prefix) :]
-    taken = _load_stored(session, {(row["type"], row["new_url"]) for row in rows})
-    actors = {
-        user.id: user
-        for user in session.scalars(
-            sa.select(User).where(User.id.in_({row["actor_id"] for row in rows}))
-        )
-    }
-    repo = RepoRef(gh_id=0, full_name=new_full_name, owner="", name="")
-    params, changes = [], []
-    for row in rows:
-        if (row["type"], row["new_url"]) in taken:
-            log.warning(
-                "A renamed repository's fact kept its URL: the new URL is already stored",
-                extra={"event_id": row["id"], "repo_id": repo_id},
-            )
-            continue
-        fact = NormalizedFact(
-            type=row["type"],
-            repo=repo,
-            actor=actor_of(actors[row["actor_id"]]),
-            ts=row["ts"],
-            source_url=row["new_url"],
-            metrics=Metrics(row["additions"], row["deletions"], row["files_changed"]),
-            metadata=row["metadata"] or {},
-        )
-        text = fact.canonical_text
-        digest = content_hash(text, fact.source_url, fact.metrics)
-        params.append(
-            {
-                "b_id": row["id"],
-                "b_source_url": row["new_url"],
-                "b_canonical_text": text,
-                "b_content_hash": digest,
-                "b_updated_at": now,
-            }
-        )
-        changes.append(
-            FactChange(
-                event_id=row["id"],
-                result="updated",
-                content_hash=digest,
-                ts=row["ts"],
-                repo_id=repo_id,
-                actor_id=row["actor_id"],
-                type=row["type"],
-            )
-        )
-    if params:
-        session.execute(_RENAME_UPDATE, params)
-    return changes
+    return int(session.execute(statement).scalar_one())
 
 
-_RENAME_UPDATE = (
-    sa.update(EVENTS)
-    .where(EVENTS.c.id == sa.bindparam("b_id"))
-    .values(
-        source_url=sa.bindparam("b_source_url"),
-        canonical_text=sa.bindparam("b_canonical_text"),
-        content_hash=sa.bindparam("b_content_hash"),
-        updated_at=sa.bindparam("b_updated_at"),
+def has_actor_fact(
+    session: Session,
+    *,
+    actor_id: int,
+    repo_ids: Iterable[int],
+    start: dt.datetime,
+    end: dt.datetime,
+) -> bool:
+    """Whether the actor has a fact in one of these repositories with `start <= ts < end`."""
+    found = session.scalar(
+        sa.select(EVENTS.c.id)
+        .where(
+            EVENTS.c.actor_id == actor_id,
+            EVENTS.c.repo_id.in_(sorted(repo_ids)),
+            EVENTS.c.ts >= start,
+            EVENTS.c.ts < end,
+        )
+        .limit(1)
     )
-)
+    return found is not None
 
 
 # One transaction, then the signal ----------------------------------------------------------------

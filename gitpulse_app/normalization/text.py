@@ -55,6 +55,9 @@ def collapse(value: str | None) -> str:
     """
     if not value:
         return ""
+    if "\ufeff" not in value:
+        # `str.split()` splits on exactly the `isspace()` runs `WHITESPACE` matches, faster.
+        return " ".join(value.split())
     return WHITESPACE.sub(" ", value).strip(" ")
 
 
@@ -80,12 +83,12 @@ def is_blank(value: str | None) -> bool:
 
 def join(parts: Iterable[str | None]) -> str:
     """Drops missing or blank parts and joins the rest with one space."""
-    return " ".join(part for part in parts if part is not None and not is_blank(part))
+    return " ".join([part for part in parts if part and part.strip(WHITESPACE_CHARS)])
 
 
 def dash(part: str | None) -> str | None:
     """Prefixes a title or body part with an EN DASH and a space; a blank part stays absent."""
-    if part is None or is_blank(part):
+    if not part or not part.strip(WHITESPACE_CHARS):
         return None
     return f"{EN_DASH} {part}"
 
@@ -106,8 +109,10 @@ def metrics_part(metrics: Metrics | None) -> str | None:
     Returns:
         The parenthesised part, or None when no value is numeric.
     """
-    if metrics is None:
-        return None
+    if metrics is None or (
+        metrics.additions is None and metrics.deletions is None and metrics.files_changed is None
+    ):
+        return None  # most facts: nothing to render
     pieces = []
     if _is_count(metrics.additions):
         pieces.append(f"+{metrics.additions}")

@@ -5,13 +5,11 @@ from sqlmodel import Session, select
 
 from gitpulse_app.core.models import Event, Repo, User
 from gitpulse_app.core.signals import fact_changed
-from gitpulse_app.normalization.identity import (
-    IdentityResolver,
-    resolve_actor,
-    upsert_repo,
-)
+from gitpulse_app.normalization.identity import resolve_actor
 from gitpulse_app.normalization.canonicalize_webhook import canonicalize_webhook
 from gitpulse_app.normalization.models import ActorRef, RepoRef
+from gitpulse_app.normalization.repos import upsert_repo
+from gitpulse_app.normalization.resolver import IdentityResolver
 from gitpulse_app.normalization.service import save_repo
 from gitpulse_app.normalization.store import ingest_facts, store_facts
 from tests.support.payloads import load_webhook, rest_repo

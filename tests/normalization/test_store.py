@@ -15,9 +15,10 @@ from gitpulse_app.normalization.canonicalize import repo_ref
 from gitpulse_app.normalization.canonicalize_rest import canonicalize_rest_commit
 from gitpulse_app.normalization.canonicalize_webhook import canonicalize_webhook
 from gitpulse_app.normalization.content_hash import content_hash
-from gitpulse_app.normalization.identity import upsert_repo
+from gitpulse_app.normalization.repos import upsert_repo
 from gitpulse_app.normalization.models import ActorRef, Metrics, NormalizedFact
-from gitpulse_app.normalization.store import UpsertResult, ingest_facts, store_facts
+from gitpulse_app.normalization.changes import UpsertResult
+from gitpulse_app.normalization.store import ingest_facts, store_facts
 from tests.support.payloads import (
     REPO_ID,
     USER_ID,

@@ -24,9 +24,10 @@ from gitpulse_app.acquisition.sync.service import BLOCKED, COMPLETED, FAILED, PE
 from gitpulse_app.core.claims import claim_id
 from gitpulse_app.core.db import UTCDateTime, session_scope, utcnow
 from gitpulse_app.core.logging import get_logger, log_fields, metric
-from gitpulse_app.core.models import Event, Installation, IngestionJob, SyncBatch
+from gitpulse_app.core.models import Installation, IngestionJob, SyncBatch
 from gitpulse_app.core.signals import batch_finalized
 from gitpulse_app.normalization.models import FactType
+from gitpulse_app.normalization.store import count_backfilled_facts
 
 log = get_logger(__name__)
 
@@ -286,15 +287,14 @@ def _tally(session: Session, batch_id: int) -> _Tally:
 def _missed_facts(session: Session, batch: SyncBatch, now: dt.datetime) -> int:
     """Facts this batch inserted that a webhook should have delivered before the batch started."""
     assert batch.created_at is not None
-    statement = select(func.count(col(Event.id))).where(
-        Event.installation_id == batch.installation_id,
-        Event.observed_via == "backfill",
-        col(Event.created_at) >= batch.created_at,
-        col(Event.created_at) <= now,
-        col(Event.type).in_(sorted(WEBHOOK_DELIVERABLE_TYPES)),
-        col(Event.ts) < batch.created_at - MISSED_FACT_GRACE,
+    return count_backfilled_facts(
+        session,
+        installation_id=batch.installation_id,
+        stored_from=batch.created_at,
+        stored_until=now,
+        types=WEBHOOK_DELIVERABLE_TYPES,
+        happened_before=batch.created_at - MISSED_FACT_GRACE,
     )
-    return int(session.exec(statement).one())
 
 
 def finalize_batch(batch_id: int, *, now: dt.datetime | None = None) -> bool:

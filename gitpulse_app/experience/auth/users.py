@@ -17,11 +17,10 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from gitpulse_app.core.db import session_scope, utcnow
-from gitpulse_app.core.models import AuthSession, Event, Installation, User, UserInstallation
+from gitpulse_app.core.models import AuthSession, Installation, User, UserInstallation
 from gitpulse_app.experience.auth.oauth import GitHubIdentity, OAuthTokens, store_tokens
 from gitpulse_app.experience.auth.sessions import start_session, token_hash
-
-STALE_MARK = "#"
+from gitpulse_app.normalization.identity import login_is_stale, release_stale_login
 
 log = logging.getLogger(__name__)
 
@@ -46,23 +45,6 @@ def _by_login(session: Session, login: str) -> User | None:
     return session.exec(select(User).where(sa.func.lower(User.gh_login) == login.lower())).first()
 
 
-def _release_login(session: Session, holder: User, keeper: User | None) -> None:
-    """Free `holder`'s login for `keeper` (flushed, so the unique index sees it first)."""
-    if holder.gh_id is not None:
-        holder.gh_login = f"{holder.gh_login}{STALE_MARK}{holder.gh_id}"
-    elif keeper is not None:
-        # Known only by this login, which is the keeper's account: the same person. Its facts move.
-        session.execute(sa.update(Event).where(Event.actor_id == holder.id).values(actor_id=keeper.id))
-        if holder.git_email is not None:
-            holder.gh_login = None  # still the identity of commits by that address
-        elif holder.signed_up_at is None and not holder.is_demo:
-            session.delete(holder)
-        else:
-            holder.gh_login = f"{holder.gh_login}{STALE_MARK}{holder.id}"
-    session.flush()
-    log.info("Released a stale GitHub login", extra={"user_id": holder.id})
-
-
 def upsert_user(session: Session, identity: GitHubIdentity, now: dt.datetime) -> User:
     """Find or create the user behind `identity` and copy the profile onto it.
 
@@ -78,8 +60,8 @@ def upsert_user(session: Session, identity: GitHubIdentity, now: dt.datetime) ->
     holder = _by_login(session, identity.login)
     if user is None and holder is not None and holder.gh_id is None:
         user, holder = holder, None  # an identity-only row known by login: upgrade it
-    if holder is not None and (user is None or holder.id != user.id):
-        _release_login(session, holder, keeper=user)
+    if holder is not None and login_is_stale(holder, owner=user, gh_id=identity.gh_id):
+        release_stale_login(session, stale=holder, keeper=user)
     if user is None:
         user = User(gh_id=identity.gh_id, gh_login=identity.login)
         session.add(user)

@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm.attributes import flag_modified
 
 from gitpulse_app.core.db import session_scope, utcnow
-from gitpulse_app.core.models import Event, Report, User
+from gitpulse_app.core.models import Report, User
 from gitpulse_app.intelligence.reports.models import DAILY, ReportOutcome
 from gitpulse_app.intelligence.reports.service import generate_report
 from gitpulse_app.intelligence.visibility import visible_repo_ids
@@ -37,6 +37,7 @@ from gitpulse_app.intelligence.windows import (
     resolve_zone,
     work_day_window,
 )
+from gitpulse_app.normalization.store import has_actor_fact
 
 BACKFILL_DAYS = 7
 
@@ -89,10 +90,7 @@ def _has_facts(user_id: int, start: dt.datetime, end: dt.datetime) -> bool:
         repo_ids = visible_repo_ids(session, user_id)
         if not repo_ids:
             return False
-        found = session.scalar(sa.select(Event.id).where(
-            Event.actor_id == user_id, Event.repo_id.in_(sorted(repo_ids)),
-            Event.ts >= start, Event.ts < end).limit(1))
-    return found is not None
+        return has_actor_fact(session, actor_id=user_id, repo_ids=repo_ids, start=start, end=end)
 
 
 def backfill_reports(
