@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session
 
+from gitpulse_app.core.clock import utcnow  # noqa: F401  (imported from here by normalization/ and experience/)
 from gitpulse_app.core.config import get_settings
 
 SQLITE_BUSY_TIMEOUT_S = 5
@@ -70,10 +71,6 @@ def get_row(session: Session, model: type[T], row_id: object) -> T | None:
     if not isinstance(row_id, int) or isinstance(row_id, bool) or not 1 <= row_id <= ROW_ID_MAX:
         return None
     return session.get(model, row_id)
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def describe_host(url: str) -> str:

@@ -14,7 +14,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from gitpulse_app.core.db import UTCDateTime, utcnow
+from gitpulse_app.core.clock import utcnow
+from gitpulse_app.core.db import UTCDateTime
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",

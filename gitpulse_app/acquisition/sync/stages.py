@@ -42,6 +42,7 @@ from gitpulse_app.acquisition.github import (
     RateLimited,
 )
 from gitpulse_app.acquisition.sync.lifecycle import heartbeat
+from gitpulse_app.core.clock import Clock
 from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.models import Event, IngestionJob, Repo, User
 from gitpulse_app.normalization.canonicalize import (
@@ -81,7 +82,6 @@ IDENTITY_RACE_RETRIES_S = (0.05, 0.2, 0.5)
 _GONE = (404, 409, 410, 422)
 ISSUES_DISABLED, EMPTY_REPOSITORY = 410, 409
 
-Clock = Callable[[], dt.datetime]
 
 
 class JobLost(Exception):  # noqa: N818 - an outcome, not an error

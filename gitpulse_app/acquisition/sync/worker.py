@@ -30,8 +30,9 @@ from gitpulse_app.acquisition.sync.lifecycle import (
 from gitpulse_app.acquisition.sync.scheduled import sweep_zombie_jobs
 from gitpulse_app.acquisition.sync.stages import JobFailed, JobLost, JobSpec, RepoSync
 from gitpulse_app.core.claims import claim_id
+from gitpulse_app.core.clock import Clock, utcnow
 from gitpulse_app.core.config import get_settings
-from gitpulse_app.core.db import session_scope, utcnow
+from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.logging import get_logger, log_fields, metric
 from gitpulse_app.core.models import IngestionJob, Installation
 from gitpulse_app.core.signals import jobs_queued
@@ -43,7 +44,6 @@ INSTALLATION_NOT_FOUND = "Installation not found"
 
 COMPLETED, BLOCKED, FAILED, LOST = "completed", "blocked", "failed", "lost"
 
-Clock = Callable[[], dt.datetime]
 log = get_logger(__name__)
 
 _wakers: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []

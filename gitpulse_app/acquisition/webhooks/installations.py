@@ -17,7 +17,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from gitpulse_app.acquisition.webhooks import insert_ignoring_conflict, select_id
-from gitpulse_app.core.db import session_scope, utcnow
+from gitpulse_app.core.clock import utcnow
+from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.logging import get_logger, log_fields
 from gitpulse_app.core.models import Installation, User, UserInstallation
 

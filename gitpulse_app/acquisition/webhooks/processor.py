@@ -33,8 +33,9 @@ from sqlalchemy.engine import Engine
 from gitpulse_app.acquisition.webhook_schema import check_webhook_schema
 from gitpulse_app.acquisition.webhooks import installations
 from gitpulse_app.core.claims import claim_id, holder_is_dead
+from gitpulse_app.core.clock import utcnow
 from gitpulse_app.core.config import get_settings
-from gitpulse_app.core.db import DatabaseUnavailable, session_scope, utcnow
+from gitpulse_app.core.db import DatabaseUnavailable, session_scope
 from gitpulse_app.core.logging import get_logger, log_fields, metric
 from gitpulse_app.core.models import Installation, WebhookEvent
 from gitpulse_app.core.workers import worker, yield_to_foreground

@@ -27,8 +27,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gitpulse_app.acquisition.webhooks import processor
 from gitpulse_app.acquisition.webhooks.signature import candidate_secrets, verify_signature
+from gitpulse_app.core.clock import utcnow
 from gitpulse_app.core.config import ConfigurationError, get_settings
-from gitpulse_app.core.db import DatabaseUnavailable, session_scope, utcnow
+from gitpulse_app.core.db import DatabaseUnavailable, session_scope
 from gitpulse_app.core.logging import get_logger
 from gitpulse_app.core.models import WebhookEvent
 from gitpulse_app.core.workers import foreground_request

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from gitpulse_app.core.db import session_scope, utcnow
+from gitpulse_app.core.clock import utcnow
+from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.models import Event, Repo, User
 from gitpulse_app.intelligence.ask.question import (
     QuestionScope,

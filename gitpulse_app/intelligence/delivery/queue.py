@@ -28,8 +28,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from gitpulse_app.core.claims import claim_id, holder_is_dead
+from gitpulse_app.core.clock import utcnow
 from gitpulse_app.core.config import get_settings
-from gitpulse_app.core.db import get_row, session_scope, utcnow
+from gitpulse_app.core.db import get_row, session_scope
 from gitpulse_app.core.logging import log_fields, metric
 from gitpulse_app.core.models import EmailDelivery, Report, User
 from gitpulse_app.intelligence.delivery.claiming import claim_next, finish_claim

@@ -22,7 +22,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from gitpulse_app.core.claims import claim_id, holder_is_dead
-from gitpulse_app.core.db import UTCDateTime, session_scope, utcnow
+from gitpulse_app.core.clock import utcnow
+from gitpulse_app.core.db import UTCDateTime, session_scope
 from gitpulse_app.core.models import Embedding, EmbeddingQueueItem, Event
 from gitpulse_app.core.workers import yield_to_foreground
 from gitpulse_app.intelligence.embeddings.batches import (

@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlmodel import Session
 
-from gitpulse_app.core.db import utcnow
+from gitpulse_app.core.clock import utcnow
 from gitpulse_app.core.fact_versions import fact_version
 from gitpulse_app.core.models import Embedding, Event, Repo, User
 from gitpulse_app.intelligence.embeddings.providers import (

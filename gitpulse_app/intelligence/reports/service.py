@@ -20,8 +20,9 @@ from collections.abc import Callable, Sequence
 
 from sqlmodel import Session
 
+from gitpulse_app.core.clock import utcnow
 from gitpulse_app.core.config import get_settings
-from gitpulse_app.core.db import get_row, session_scope, utcnow
+from gitpulse_app.core.db import get_row, session_scope
 from gitpulse_app.core.logging import metric
 from gitpulse_app.core.models import Report, ReportRegeneration
 from gitpulse_app.intelligence.reports import stages

@@ -26,9 +26,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from gitpulse_app.core.claims import claim_id, holder_is_dead
+from gitpulse_app.core.clock import utcnow
 from gitpulse_app.core.config import get_settings
 from gitpulse_app.core.crypto import decrypt_token
-from gitpulse_app.core.db import session_scope, utcnow
+from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.logging import log_fields, metric
 from gitpulse_app.core.models import ChannelDelivery, DeliveryChannel, Report
 from gitpulse_app.intelligence.delivery.channels import answers, render, transport
