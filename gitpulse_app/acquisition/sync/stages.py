@@ -42,7 +42,7 @@ from gitpulse_app.acquisition.github import (
     RateLimited,
 )
 from gitpulse_app.acquisition.sync.lifecycle import heartbeat
-from gitpulse_app.core.clock import Clock
+from gitpulse_app.core.clock import Clock, iso_z
 from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.models import Event, IngestionJob, Repo, User
 from gitpulse_app.normalization.canonicalize import (
@@ -96,11 +96,6 @@ def progress_percent(stage_index: int, share: float) -> int:
     """`⌊100 × (stage_index + f)/8⌋`, capped at 99 until the job completes."""
     share = min(max(share, 0.0), 1.0)
     return min(99, math.floor(100 * (stage_index + share) / len(STAGES)))
-
-
-def iso_z(moment: dt.datetime) -> str:
-    """An instant as GitHub's query parameters take it (`2025-12-05T15:00:00Z`)."""
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -363,7 +358,7 @@ class RepoSync:
             await asyncio.to_thread(_save_etag, self.repo.gh_id, PULLS_ETAG, self._pulls_etag)
 
     async def _issues(self) -> None:
-        params = {"since": iso_z(self.job.since), "state": "all", "sort": "updated",
+        params = {"since": iso_z(self.job.since, "seconds"), "state": "all", "sort": "updated",
                   "direction": "asc"}
         try:
             async for page in self._pages(self._path("/issues"), params):
@@ -386,7 +381,7 @@ class RepoSync:
     async def _comments(
         self, suffix: str, canonicalize: Callable[[Any, RepoRef], list[NormalizedFact]]
     ) -> None:
-        params = {"since": iso_z(self.job.since), "sort": "updated", "direction": "asc"}
+        params = {"since": iso_z(self.job.since, "seconds"), "sort": "updated", "direction": "asc"}
         try:
             async for page in self._pages(self._path(suffix), params):
                 facts = [fact for item in page.items for fact in canonicalize(item, self.repo)]
@@ -400,9 +395,9 @@ class RepoSync:
                 raise
 
     async def _commits(self) -> None:
-        params = {"since": iso_z(self.job.since)}
+        params = {"since": iso_z(self.job.since, "seconds")}
         if self.job.until is not None:
-            params["until"] = iso_z(self.job.until)
+            params["until"] = iso_z(self.job.until, "seconds")
         try:
             async for page in self._pages(self._path("/commits"), params):
                 commits = await self._with_commit_stats(page.items)
