@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from gitpulse_app.acquisition.webhooks import insert_ignoring_conflict, select_id
+from gitpulse_app.acquisition.webhooks import select_id
 from gitpulse_app.core.clock import utcnow
-from gitpulse_app.core.db import session_scope
+from gitpulse_app.core.db import session_scope, try_insert
 from gitpulse_app.core.logging import get_logger, log_fields
 from gitpulse_app.core.models import Installation, User, UserInstallation
 
@@ -125,7 +125,7 @@ def _ensure_row(session: Session, gh_installation_id: int, now: dt.datetime) -> 
     found = select_id(session, Installation, gh_installation_id=gh_installation_id)
     if found is not None:
         return found
-    insert_ignoring_conflict(
+    try_insert(
         session,
         Installation,
         {
@@ -189,7 +189,7 @@ def _link(
         )
     ).first()
     if existing is None:
-        insert_ignoring_conflict(
+        try_insert(
             session,
             UserInstallation,
             {

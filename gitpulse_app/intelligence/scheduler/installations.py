@@ -30,14 +30,13 @@ from gitpulse_app.acquisition.github import (
     GitHubError,
     get_app_auth,
 )
-from gitpulse_app.acquisition.webhooks import insert_ignoring_conflict
 from gitpulse_app.acquisition.webhooks.installations import (
     ensure_installation,
     github_id,
     repository_ids,
 )
 from gitpulse_app.core.config import get_settings
-from gitpulse_app.core.db import session_scope
+from gitpulse_app.core.db import session_scope, try_insert
 from gitpulse_app.core.logging import get_logger, log_fields
 from gitpulse_app.core.models import Installation, User, UserInstallation
 
@@ -88,7 +87,7 @@ def _link_owner(session: Session, installation_id: int, login: str, now: dt.date
         sa.func.lower(User.gh_login) == login.lower(), User.signed_up_at.is_not(None)))
     if user_id is None:
         return
-    inserted = insert_ignoring_conflict(session, UserInstallation, {
+    inserted = try_insert(session, UserInstallation, {
         "user_id": user_id, "installation_id": installation_id, "role": "owner",
         "claimed_at": now, "created_at": now, "updated_at": now,
     }, ["user_id", "installation_id"])
