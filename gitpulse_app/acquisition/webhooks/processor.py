@@ -38,6 +38,7 @@ from gitpulse_app.core.config import get_settings
 from gitpulse_app.core.db import DatabaseUnavailable, session_scope
 from gitpulse_app.core.logging import get_logger, log_fields, metric
 from gitpulse_app.core.models import Installation, WebhookEvent
+from gitpulse_app.core.polling import Poller
 from gitpulse_app.core.workers import worker, yield_to_foreground
 from gitpulse_app.normalization.canonicalize_webhook import FACT_EVENTS, canonicalize_webhook
 from gitpulse_app.normalization.models import NormalizedFact
@@ -703,54 +704,16 @@ def retry_failed(
 
 
 # The in-process worker ---------------------------------------------------------------------------
-@dataclass
-class _Wakeup:
-    loop: asyncio.AbstractEventLoop | None = None
-    event: asyncio.Event | None = None
-
-
-_wakeup = _Wakeup()
-
-
-def wake() -> None:
-    """Tell this process's webhook worker that an envelope arrived (no-op without a worker).
-
-    Safe from the worker's event loop (the receiver's background task) and from any thread.
-    """
-    loop, event = _wakeup.loop, _wakeup.event
-    if loop is None or event is None:
-        return
-    try:
-        running = asyncio.get_running_loop()
-    except RuntimeError:
-        running = None
-    if running is loop:
-        event.set()
-    else:
-        with contextlib.suppress(RuntimeError):  # the worker's loop already closed
-            loop.call_soon_threadsafe(event.set)
-
-
-def _logged(fn: Any) -> None:
-    # One failed round (database down, …) is logged; the worker keeps polling.
-    try:
-        fn()
-    except Exception:
-        log.exception("Webhook worker round failed; retrying at the next poll")
+_poller = Poller()
+wake = _poller.wake  # an envelope arrived: drain now (the receiver calls it after each store)
 
 
 @worker("webhooks")
 async def webhook_worker() -> None:
-    """Drain envelopes within a second of a wake-up and every 2 s; database work in a thread."""
-    event = asyncio.Event()
-    _wakeup.loop, _wakeup.event = asyncio.get_running_loop(), event
+    """Drain envelopes at once on a wake-up and every 2 s; database work in a thread."""
+    failure = "Webhook worker round failed; retrying at the next poll"
     try:
-        await asyncio.to_thread(_logged, reclaim_stale)
-        while True:
-            event.clear()
-            await asyncio.to_thread(_logged, drain)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(event.wait(), POLL_INTERVAL_S)
-    finally:
-        if _wakeup.event is event:
-            _wakeup.loop = _wakeup.event = None
+        await asyncio.to_thread(reclaim_stale)
+    except Exception:
+        log.exception(failure)
+    await _poller.run(drain, POLL_INTERVAL_S, log=log, failure=failure)
