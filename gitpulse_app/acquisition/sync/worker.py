@@ -26,7 +26,8 @@ from gitpulse_app.acquisition.sync.lifecycle import (
     fail_job,
 )
 from gitpulse_app.acquisition.sync.scheduled import sweep_zombie_jobs
-from gitpulse_app.acquisition.sync.stages import JobFailed, JobLost, JobSpec, RepoSync
+from gitpulse_app.acquisition.sync.stages import RepoSync
+from gitpulse_app.acquisition.sync.walk import JobFailed, JobLost, JobSpec
 from gitpulse_app.core.claims import claim_id
 from gitpulse_app.core.clock import Clock, utcnow
 from gitpulse_app.core.config import get_settings

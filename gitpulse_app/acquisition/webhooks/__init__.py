@@ -2,7 +2,9 @@
 
 - `signature` — `X-Hub-Signature-256` verification (current, previous and demo seed keys).
 - `receiver` — `POST /api/webhooks/github`: checks, then stores the envelope and acknowledges.
-- `processor` — claims due envelopes, checks their schema, dispatches them, retries and reclaims.
+- `envelopes` — claims due envelopes and records their outcomes.
+- `processor` — checks each claimed envelope's schema, dispatches it, retries; the worker.
+- `recovery` — stale claims back to pending; recovery syncs for dead letters.
 - `installations` — installation, installation_repositories and github_app_authorization events.
 """
 

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from gitpulse_app.acquisition.sync.service import request_sync
 from gitpulse_app.acquisition.webhooks import select_id
 from gitpulse_app.core.clock import utcnow
 from gitpulse_app.core.db import session_scope, try_insert
@@ -84,9 +85,6 @@ def request_sync_logged(
     Returns:
         The service's `SyncRequestResult`.
     """
-    # Imported here: the sync service sits beside us in Acquisition and imports much more.
-    from gitpulse_app.acquisition.sync.service import request_sync
-
     result = request_sync(installation_id, trigger, repos=repos, now=now)
     log_fields(
         log,

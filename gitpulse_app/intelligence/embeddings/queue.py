@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from gitpulse_app.core.claims import claim_id, holder_is_dead
@@ -183,25 +182,6 @@ def reset_failed_primary(session: Session, *, now: dt.datetime | None = None) ->
                 next_attempt_at=_due_by(now), updated_at=now)
     )
     return session.execute(statement).rowcount or 0
-
-
-def on_fact_changed(changes: Sequence[object] = (), engine: Engine | None = None,
-                    **_: object) -> None:
-    """`fact_changed` receiver: queue the batch's facts for the primary model in one statement.
-
-    The facts are read from `engine` when the sender names it, else from the process-wide engine.
-    """
-    event_ids = [
-        change.event_id for change in changes  # type: ignore[attr-defined]
-        if str(getattr(change, "result", "inserted")) != "duplicate"
-    ]
-    if not event_ids:
-        return
-    with session_scope(engine) as session:
-        enqueue_events(session, event_ids)
-    from gitpulse_app.intelligence.embeddings.worker import wake
-
-    wake()
 
 
 # Recovery -----------------------------------------------------------------------------------------

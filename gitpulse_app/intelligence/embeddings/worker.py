@@ -9,11 +9,19 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
+
+from sqlalchemy.engine import Engine
 
 from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.polling import Poller
 from gitpulse_app.core.workers import worker
-from gitpulse_app.intelligence.embeddings.queue import DrainStats, drain, enqueue_missing
+from gitpulse_app.intelligence.embeddings.queue import (
+    DrainStats,
+    drain,
+    enqueue_events,
+    enqueue_missing,
+)
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +29,24 @@ POLL_INTERVAL_S = 10.0
 
 _poller = Poller()
 wake = _poller.wake  # facts changed: drain now (safe from any thread)
+
+
+def on_fact_changed(changes: Sequence[object] = (), engine: Engine | None = None,
+                    **_: object) -> None:
+    """`fact_changed` receiver: queue the batch's facts for the primary model in one statement, then
+    wake the worker.
+
+    The facts are read from `engine` when the sender names it, else from the process-wide engine.
+    """
+    event_ids = [
+        change.event_id for change in changes  # type: ignore[attr-defined]
+        if str(getattr(change, "result", "inserted")) != "duplicate"
+    ]
+    if not event_ids:
+        return
+    with session_scope(engine) as session:
+        enqueue_events(session, event_ids)
+    wake()
 
 
 def run_once(now: dt.datetime | None = None, *, enqueue: bool = True) -> DrainStats:
