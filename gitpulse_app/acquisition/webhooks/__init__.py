@@ -6,6 +6,7 @@
 - `processor` — checks each claimed envelope's schema, dispatches it, retries; the worker.
 - `recovery` — stale claims back to pending; recovery syncs for dead letters.
 - `installations` — installation, installation_repositories and github_app_authorization events.
+- `reconcile` — the daily reconcile of our App installation rows with GitHub's list.
 """
 
 from __future__ import annotations

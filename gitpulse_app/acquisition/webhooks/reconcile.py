@@ -1,4 +1,4 @@
-"""Installation reconcile, the 02:15 UTC slot job of the tick.
+"""Installation reconcile, the daily job of the tick's 02:15 UTC slot (the scheduler calls it).
 
 Lists the GitHub App's installations and makes our rows agree: account, type, selection and status
 (suspended when GitHub reports `suspended_at`), each linked to the signed-up user whose login is the
