@@ -16,11 +16,11 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
+from gitpulse_app.acquisition.access import visible_repo_ids
 from gitpulse_app.core.clock import iso_z
 from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.models import Event, Repo, User
 from gitpulse_app.intelligence.analytics import TYPE_LABELS
-from gitpulse_app.intelligence.visibility import visible_repo_ids
 from gitpulse_app.intelligence.windows import (
     ZoneLike,
     local_date,

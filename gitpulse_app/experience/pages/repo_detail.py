@@ -13,6 +13,7 @@ from urllib.parse import unquote
 import reflex as rx
 
 from gitpulse_app.acquisition import access
+from gitpulse_app.acquisition.access import visible_repo_ids
 from gitpulse_app.core.db import session_scope, utcnow
 from gitpulse_app.core.models import User
 from gitpulse_app.experience import routes
@@ -34,7 +35,6 @@ from gitpulse_app.intelligence.analytics import (
     stacked_points,
 )
 from gitpulse_app.intelligence.formatting import format_report_date, format_time
-from gitpulse_app.intelligence.visibility import visible_repo_ids
 from gitpulse_app.intelligence.windows import resolve_zone
 
 log = logging.getLogger(__name__)

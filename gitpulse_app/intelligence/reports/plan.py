@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from gitpulse_app.acquisition.access import visible_repo_ids
 from gitpulse_app.core.clock import iso_z
 from gitpulse_app.core.config import get_settings
 from gitpulse_app.core.models import Report, Repo, User
@@ -27,7 +28,6 @@ from gitpulse_app.intelligence.reports.models import (
     ReportError,
     ReportScope,
 )
-from gitpulse_app.intelligence.visibility import visible_repo_ids
 from gitpulse_app.intelligence.windows import (
     Window,
     is_week_window,
