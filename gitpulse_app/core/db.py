@@ -126,13 +126,6 @@ def set_engine(engine: Engine | None) -> None:
     _engine_override = engine
 
 
-def reset_engine() -> None:
-    """Dispose the cached engine (tests and `DATABASE_URL` changes)."""
-    if _default_engine.cache_info().currsize:
-        _default_engine().dispose()
-    _default_engine.cache_clear()
-
-
 @contextlib.contextmanager
 def session_scope(engine: Engine | None = None) -> Iterator[Session]:
     """A session that commits on success and rolls back on error."""
