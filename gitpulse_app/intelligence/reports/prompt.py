@@ -9,7 +9,6 @@ escaped as markdown text, so none of it reads as a link or other markup.
 
 from __future__ import annotations
 
-
 from gitpulse_app.intelligence.reports.models import (
     DAILY,
     NO_ACTIVITY,
