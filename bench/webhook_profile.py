@@ -21,16 +21,16 @@ from pathlib import Path
 
 # (stage, module path fragment, function name): cumulative time of that function.
 STAGES = (
-    ("claim (select + conditional update)", "webhooks/processor.py", "claim_next"),
-    ("claim a batch", "webhooks/processor.py", "claim_batch"),
+    ("claim (select + conditional update)", "webhooks/envelopes.py", "claim_next"),
+    ("claim a batch", "webhooks/envelopes.py", "claim_batch"),
     ("payload JSON decode", "json/decoder.py", "decode"),
     ("schema check", "acquisition/webhook_schema.py", "check_webhook_schema"),
     ("canonicalize", "normalization/canonicalize_webhook.py", "canonicalize_webhook"),
     ("ensure installation", "webhooks/installations.py", "ensure_installation"),
     ("store facts (upsert transaction)", "normalization/store.py", "store_facts"),
-    ("fact_changed: embedding enqueue", "embeddings/queue.py", "on_fact_changed"),
+    ("fact_changed: embedding enqueue", "embeddings/worker.py", "on_fact_changed"),
     ("fact_changed: report staleness", "reports/staleness.py", "on_fact_changed"),
-    ("outcome writes", "webhooks/processor.py", "_write_outcome"),
+    ("outcome writes", "webhooks/envelopes.py", "_write_outcome"),
     ("outcome writes (batch)", "webhooks/processor.py", "_complete_batch"),
     ("log lines", "logging/__init__.py", "handle"),
     ("commits (session_scope exit)", "sqlalchemy/engine/base.py", "commit"),

@@ -31,11 +31,6 @@ def claim_id() -> str:
     return f"{socket.gethostname()}:{pid}:{_start_time(pid) or '0'}"
 
 
-def reset_claim_id() -> None:
-    """Forget the cached id (a forked child is another holder)."""
-    claim_id.cache_clear()
-
-
 def holder_is_dead(holder: str | None) -> bool:
     """True when `holder` is a process on this host that no longer exists."""
     if not holder:

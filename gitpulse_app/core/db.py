@@ -5,14 +5,16 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session
 
+from gitpulse_app.core.clock import utcnow  # noqa: F401  (imported from here by normalization/ and experience/)
 from gitpulse_app.core.config import get_settings
 
 SQLITE_BUSY_TIMEOUT_S = 5
@@ -72,10 +74,6 @@ def get_row(session: Session, model: type[T], row_id: object) -> T | None:
     return session.get(model, row_id)
 
 
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 def describe_host(url: str) -> str:
     """The part of a database URL that is safe to print: host[:port] or the SQLite file."""
     parsed = make_url(url)
@@ -128,13 +126,6 @@ def set_engine(engine: Engine | None) -> None:
     _engine_override = engine
 
 
-def reset_engine() -> None:
-    """Dispose the cached engine (tests and `DATABASE_URL` changes)."""
-    if _default_engine.cache_info().currsize:
-        _default_engine().dispose()
-    _default_engine.cache_clear()
-
-
 @contextlib.contextmanager
 def session_scope(engine: Engine | None = None) -> Iterator[Session]:
     """A session that commits on success and rolls back on error."""
@@ -157,3 +148,45 @@ def check_database(engine: Engine | None = None) -> None:
         raise DatabaseUnavailable(
             f"Cannot connect to the database at {describe_host(str(engine.url))}"
         ) from exc
+
+
+Bind = Session | sa.Connection | Engine | str  # or a dialect name
+
+
+def _dialect_name(bind: Bind) -> str:
+    if isinstance(bind, str):
+        return bind
+    if isinstance(bind, Session):
+        return bind.get_bind().dialect.name
+    return bind.dialect.name
+
+
+def dialect_insert(bind: Bind, table: Any) -> sqlite.Insert | postgresql.Insert:
+    """`INSERT INTO table` in the bind's dialect (PostgreSQL, else SQLite), which has the
+    `ON CONFLICT` clauses. `table` is a `Table` or a SQLModel table class."""
+    builder = postgresql.insert if _dialect_name(bind) == "postgresql" else sqlite.insert
+    return builder(getattr(table, "__table__", table))
+
+
+def insert_ignore(
+    bind: Bind, table: Any, index_elements: Sequence[str], values: Mapping[str, Any] | None = None
+) -> sqlite.Insert | postgresql.Insert:
+    """`INSERT … ON CONFLICT (index_elements) DO NOTHING`, with `values` when given (else bound
+    at execution, or add `.from_select`).
+
+    Idempotent writes (a replayed delivery, a second sighting of an installation, a second
+    enqueue) must not fail or overwrite the stored row; the database decides, so two processes
+    racing are both safe.
+    """
+    statement = dialect_insert(bind, table)
+    if values is not None:
+        statement = statement.values(**values)
+    return statement.on_conflict_do_nothing(index_elements=list(index_elements))
+
+
+def try_insert(
+    bind: Session | sa.Connection, table: Any, values: Mapping[str, Any],
+    index_elements: Sequence[str],
+) -> bool:
+    """Run `insert_ignore` for one row; True when a row was inserted, False when one existed."""
+    return bool(bind.execute(insert_ignore(bind, table, index_elements, values)).rowcount)

@@ -3,7 +3,8 @@
 The layers and the path of a fact through them: docs/ARCHITECTURE.md.
 
 `fact_changed(event_id, result)` goes from Normalization to Intelligence (queue the embedding, mark
-reports stale); `batch_finalized(batch_id)` from Acquisition to Intelligence (post-sync report).
+reports stale); `batch_finalized(batch_id)` from Acquisition to Intelligence (post-sync report);
+`report_ready(report_id, now)` from the report pipeline to delivery, which builds on it.
 Receivers run synchronously in the sender's thread after the sender's transaction committed; one
 failing receiver is logged and never stops the others or the sender.
 """
@@ -46,3 +47,6 @@ fact_changed = Signal("fact_changed")
 batch_finalized = Signal("batch_finalized")
 # Acquisition's sync service → its worker: new jobs exist, start them now instead of at the next poll.
 jobs_queued = Signal("jobs_queued")
+# The report pipeline → delivery: a final, non-empty scheduled report was saved; queue its email
+# and its owner's channels.
+report_ready = Signal("report_ready")

@@ -6,6 +6,7 @@ import gc
 import sys
 
 from gitpulse_app.core.config import ConfigurationError, get_settings
+from gitpulse_app.core.logging import configure_logging
 
 
 def require_secret_key() -> str:
@@ -19,8 +20,6 @@ def require_secret_key() -> str:
 
 def prepare_process() -> None:
     """Refuse to start without a usable secret, then log as JSON."""
-    from gitpulse_app.core.logging import configure_logging
-
     require_secret_key()
     configure_logging(sys.stdout)
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlmodel import select
 
+from gitpulse_app.acquisition.access import visible_repo_ids
 from gitpulse_app.core.config import get_settings
 from gitpulse_app.core.db import session_scope, utcnow
 from gitpulse_app.core.models import Report, User
@@ -38,7 +39,6 @@ from gitpulse_app.intelligence.timeline import (
     parse_bound,
     timeline_page,
 )
-from gitpulse_app.intelligence.visibility import visible_repo_ids
 from gitpulse_app.intelligence.windows import WindowError, cli_window
 
 MAX_FACTS = 500

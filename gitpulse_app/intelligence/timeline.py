@@ -16,10 +16,11 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
+from gitpulse_app.acquisition.access import visible_repo_ids
+from gitpulse_app.core.clock import iso_z
 from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.models import Event, Repo, User
 from gitpulse_app.intelligence.analytics import TYPE_LABELS
-from gitpulse_app.intelligence.visibility import visible_repo_ids
 from gitpulse_app.intelligence.windows import (
     ZoneLike,
     local_date,
@@ -305,10 +306,6 @@ def csv_safe(value: object) -> str:
     return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
-def _iso_z(instant: dt.datetime) -> str:
-    return instant.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-
-
 def export_rows(
     user_id: int, *, start: dt.datetime, end: dt.datetime, zone: ZoneLike,
     repo: str | None = None,
@@ -342,7 +339,7 @@ def export_rows(
             ).all()
         for row in rows:
             yield [csv_safe(cell) for cell in (
-                _iso_z(row.ts), local_date(row.ts, tz).isoformat(), row.type, row.full_name,
+                iso_z(row.ts), local_date(row.ts, tz).isoformat(), row.type, row.full_name,
                 actor_label(row.gh_login, row.display_name, row.git_email), row.canonical_text,
                 row.source_url, row.additions, row.deletions, row.files_changed,
                 row.content_hash,

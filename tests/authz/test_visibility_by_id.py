@@ -206,8 +206,8 @@ def test_a_token_source_tracks_the_repository_github_confirmed_by_id(
 
 
 def test_every_fact_consumer_reads_the_one_visibility_function():
-    from gitpulse_app.intelligence import visibility
+    from gitpulse_app.intelligence import timeline
     from gitpulse_app.intelligence.embeddings import search
 
-    assert visibility.visible_repo_ids is access.visible_repo_ids
+    assert timeline.visible_repo_ids is access.visible_repo_ids
     assert search.visible_repo_ids is access.visible_repo_ids

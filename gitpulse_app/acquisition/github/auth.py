@@ -21,13 +21,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
+from gitpulse_app.core.clock import Clock, utcnow
 from gitpulse_app.core.config import get_settings
 from gitpulse_app.core.crypto import decrypt_token
-from gitpulse_app.core.db import session_scope, utcnow
+from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.logging import get_logger, log_fields
 from gitpulse_app.core.models import Installation
 
-from .client import Clock, GitHubClient, Sleep
+from .client import GitHubClient, Sleep
 from .errors import AuthError, ConfigError, GitHubError, RateLimited, TokenMintError
 
 JWT_BACKDATE = dt.timedelta(seconds=30)  # GitHub's clock may run behind ours

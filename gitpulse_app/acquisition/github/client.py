@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from gitpulse_app.core.clock import Clock, utcnow
 from gitpulse_app.core.config import VERSION, get_settings
-from gitpulse_app.core.db import utcnow
 from gitpulse_app.core.logging import get_logger, log_fields, metric
 
 from .errors import (
@@ -68,7 +68,6 @@ _REDIRECTS = frozenset({301, 302, 307, 308})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 Sleep = Callable[[float], Awaitable[Any]]
-Clock = Callable[[], dt.datetime]
 RateLimitCallback = Callable[[RateLimitInfo], None]
 
 logger = get_logger(__name__)

@@ -22,7 +22,8 @@ from gitpulse_app.acquisition.sync.ingest_rate import emit_ingest_rate
 from gitpulse_app.acquisition.sync.models import SyncTrigger
 from gitpulse_app.acquisition.sync.service import BLOCKED, COMPLETED, FAILED, PENDING, RUNNING
 from gitpulse_app.core.claims import claim_id
-from gitpulse_app.core.db import UTCDateTime, session_scope, utcnow
+from gitpulse_app.core.clock import utcnow
+from gitpulse_app.core.db import UTCDateTime, session_scope
 from gitpulse_app.core.logging import get_logger, log_fields, metric
 from gitpulse_app.core.models import Installation, IngestionJob, SyncBatch
 from gitpulse_app.core.signals import batch_finalized

@@ -23,12 +23,12 @@ from gitpulse_app.acquisition.sync.service import BLOCKED, COMPLETED, FAILED, PE
 from gitpulse_app.acquisition.sync.status import estimate_eta_seconds
 from gitpulse_app.acquisition.sync.worker import MAX_CONCURRENT_JOBS, JobPool
 from gitpulse_app.core.claims import claim_id
-from gitpulse_app.core.db import session_scope, utcnow
+from gitpulse_app.core.clock import Clock, utcnow
+from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.models import IngestionJob, SyncBatch
 
 POLL_INTERVAL_S = 1.0
 
-Clock = Callable[[], dt.datetime]
 
 
 @dataclass(frozen=True)

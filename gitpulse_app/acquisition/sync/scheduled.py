@@ -26,7 +26,8 @@ from gitpulse_app.acquisition.sync.service import (
     request_sync,
 )
 from gitpulse_app.core.claims import holder_is_dead
-from gitpulse_app.core.db import session_scope, utcnow
+from gitpulse_app.core.clock import utcnow
+from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.logging import get_logger, log_fields
 from gitpulse_app.core.models import IngestionJob, Installation, UserInstallation
 

@@ -28,7 +28,8 @@ from gitpulse_app.acquisition.sync.models import (
     SyncTrigger,
 )
 from gitpulse_app.acquisition.sync.policy import NO_REPOSITORIES_MESSAGE, evaluate_policy
-from gitpulse_app.core.db import session_scope, utcnow
+from gitpulse_app.core.clock import utcnow
+from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.logging import get_logger, metric
 from gitpulse_app.core.models import Installation, IngestionJob, SyncBatch
 from gitpulse_app.core.signals import jobs_queued

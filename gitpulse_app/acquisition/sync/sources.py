@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
+from gitpulse_app.core.clock import utcnow
 from gitpulse_app.core.config import get_settings
-from gitpulse_app.core.db import session_scope, utcnow
+from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.models import Installation, UserInstallation
 
 ENV_REFERENCE = "env"

@@ -14,36 +14,25 @@ metrics and merged_by, commit stats) are fetched only for signed-up users' items
 metrics, at most 200 per job; the rest are skipped and counted. Issues disabled (410) or an empty
 repository (409) skip their stage; a detail or a PR's reviews that vanished meanwhile are skipped.
 
-The module is longer than most: the stages share one cursor, one window and one set of store
-helpers, and each is a few lines once those are shared.
+The cursor, the window, the writes and the heartbeat are `walk.JobWalk`'s.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
-import math
-import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import col, select
 
 from gitpulse_app.acquisition import access
-from gitpulse_app.acquisition.github import (
-    AuthError,
-    GitHubClient,
-    GitHubError,
-    NotModified,
-    Page,
-    RateLimited,
-)
-from gitpulse_app.acquisition.sync.lifecycle import heartbeat
+from gitpulse_app.acquisition.github import AuthError, GitHubError, NotModified, RateLimited
+from gitpulse_app.acquisition.sync.walk import STAGES, JobFailed, JobWalk, SignedUp, fact_key
+from gitpulse_app.core.clock import iso_z
 from gitpulse_app.core.db import session_scope
-from gitpulse_app.core.models import Event, IngestionJob, Repo, User
+from gitpulse_app.core.models import Event, Repo, User
 from gitpulse_app.normalization.canonicalize import (
     first_timestamp,
     get_bool,
@@ -63,126 +52,19 @@ from gitpulse_app.normalization.canonicalize_rest import (
     canonicalize_rest_review,
     canonicalize_rest_review_comment,
 )
-from gitpulse_app.normalization.models import ActorRef, NormalizedFact, RepoRef
+from gitpulse_app.normalization.models import NormalizedFact, RepoRef
 from gitpulse_app.normalization.service import save_repo
-from gitpulse_app.normalization.store import ingest_facts
 
-STAGES = (
-    "repo", "pulls", "reviews", "issues", "issue_comments", "review_comments", "commits", "releases",
-)
 MAX_DETAIL_REQUESTS = 200
-HEARTBEAT_EVERY_S = 30.0
-UNKNOWN_PAGE_SHARE = 0.5
 REPO_GONE_MESSAGE = "Repository not found or access revoked"
 REPO_ETAG, PULLS_ETAG = "repo", "pulls"
 LOOKUP_CHUNK = 500
-IDENTITY_RACE_RETRIES_S = (0.05, 0.2, 0.5)
 # A detail or sub-list that vanished meanwhile (deleted PR, commit gone after a force-push).
 _GONE = (404, 409, 410, 422)
 ISSUES_DISABLED, EMPTY_REPOSITORY = 410, 409
 
-Clock = Callable[[], dt.datetime]
 
-
-class JobLost(Exception):  # noqa: N818 - an outcome, not an error
-    """The job is no longer ours (re-queued by the zombie sweep, or ended elsewhere): stop quietly."""
-
-
-class JobFailed(Exception):
-    """The job cannot go on; the message is the sentence stored on the job."""
-
-
-def progress_percent(stage_index: int, share: float) -> int:
-    """`⌊100 × (stage_index + f)/8⌋`, capped at 99 until the job completes."""
-    share = min(max(share, 0.0), 1.0)
-    return min(99, math.floor(100 * (stage_index + share) / len(STAGES)))
-
-
-def iso_z(moment: dt.datetime) -> str:
-    """An instant as GitHub's query parameters take it (`2025-12-05T15:00:00Z`)."""
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@dataclass
-class Cursor:
-    """Where a job resumes: the stage, the next page's URL, the PRs whose reviews are still due,
-    the detail requests spent (the 200 cap holds across attempts) and those skipped past the cap
-    (`details_skipped`, stored only once non-zero)."""
-
-    stage: str = STAGES[0]
-    next_url: str | None = None
-    pending_prs: list[int] = field(default_factory=list)
-    stats_done: int = 0
-    details_skipped: int = 0
-
-    @classmethod
-    def load(cls, raw: Any) -> Cursor:
-        """The saved cursor; anything unreadable starts the job from the beginning."""
-        if not isinstance(raw, Mapping) or raw.get("stage") not in STAGES:
-            return cls()
-        next_url = raw.get("next_url")
-        pending = raw.get("pending_prs")
-        stats = raw.get("stats_done")
-        skipped = raw.get("details_skipped")
-        return cls(
-            stage=raw["stage"],
-            next_url=next_url if isinstance(next_url, str) and next_url else None,
-            pending_prs=[n for n in pending if isinstance(n, int)] if isinstance(pending, list) else [],
-            stats_done=stats if isinstance(stats, int) and stats >= 0 else 0,
-            details_skipped=skipped if isinstance(skipped, int) and skipped >= 0 else 0,
-        )
-
-    def as_json(self) -> dict[str, Any]:
-        saved: dict[str, Any] = {"stage": self.stage, "next_url": self.next_url,
-                                 "pending_prs": list(self.pending_prs),
-                                 "stats_done": self.stats_done}
-        if self.details_skipped:
-            saved["details_skipped"] = self.details_skipped
-        return saved
-
-
-@dataclass(frozen=True)
-class JobSpec:
-    """The claimed job's fields the stages read (a detached copy of the row)."""
-
-    id: int
-    installation_id: int
-    repo_full_name: str
-    since: dt.datetime
-    until: dt.datetime | None = None
-    cursor: dict[str, Any] | None = None
-    progress: int = 0
-    events_ingested: int = 0
-    events_updated: int = 0
-    duplicates: int = 0
-
-    @classmethod
-    def of(cls, job: IngestionJob) -> JobSpec:
-        assert job.id is not None
-        return cls(job.id, job.installation_id, job.repo_full_name, job.since, job.until,
-                   job.cursor, job.progress, job.events_ingested, job.events_updated,
-                   job.duplicates)
-
-
-@dataclass(frozen=True)
-class SignedUp:
-    """Who counts as a signed-up user when deciding on detail requests."""
-
-    gh_ids: frozenset[int] = frozenset()
-    logins: frozenset[str] = frozenset()
-    emails: frozenset[str] = frozenset()
-
-    def includes(self, actor: ActorRef | None) -> bool:
-        if actor is None:
-            return False
-        return (
-            (actor.gh_id is not None and actor.gh_id in self.gh_ids)
-            or (actor.login is not None and actor.login.lower() in self.logins)
-            or (actor.git_email is not None and actor.git_email in self.emails)
-        )
-
-
-class RepoSync:
+class RepoSync(JobWalk):
     """One job's walk through the stages; raises what ends it early.
 
     Args:
@@ -198,28 +80,6 @@ class RepoSync:
         RateLimited: The budget is spent until `reset`; block the job with `cursor`.
         GitHubError: Any other failure of a call to GitHub.
     """
-
-    def __init__(
-        self, job: JobSpec, client: GitHubClient, *, holder: str, clock: Clock, github_url: str
-    ) -> None:
-        self.job = job
-        self.client = client
-        self.holder = holder
-        self.clock = clock
-        self.github_url = github_url.rstrip("/")
-        self.cursor = Cursor.load(job.cursor)
-        self.inserted = job.events_ingested
-        self.updated = job.events_updated
-        self.duplicates = job.duplicates
-        self.progress = job.progress
-        self.repo: RepoRef | None = None
-        self._etags: dict[str, str] = {}
-        self._pulls_etag: str | None = None
-        self._pull_titles: dict[int, str | None] = {}
-        self._signed_up = SignedUp()
-        self._last_beat = time.monotonic()
-        self._lost = False
-
     # The walk ------------------------------------------------------------------------------------
     async def run(self) -> None:
         """Walk the stages from the saved cursor to the end."""
@@ -247,30 +107,6 @@ class RepoSync:
             index = STAGES.index(skip_to) if skip_to else index + 1
             if index < len(STAGES):
                 await self._enter(index)
-
-    async def _enter(self, index: int) -> None:
-        self.cursor = Cursor(STAGES[index], None, self.cursor.pending_prs, self.cursor.stats_done,
-                             self.cursor.details_skipped)
-        await self.beat(0.0)
-
-    def _path(self, suffix: str = "") -> str:
-        assert self.repo is not None
-        return f"/repos/{self.repo.full_name}{suffix}"
-
-    def _pages(self, path: str, params: Mapping[str, Any] | None = None, *,
-               etag: str | None = None) -> AsyncIterator[Page]:
-        """The stage's pages from the saved next URL (verbatim), else from its first page."""
-        if self.cursor.next_url:
-            return self.client.paginate(self.cursor.next_url)
-        return self.client.paginate(path, params, etag=etag)
-
-    async def _page_done(self, page: Page, share: float | None = None) -> None:
-        self.cursor.next_url = page.next_url
-        if page.next_url is None:
-            return  # the stage ends here; entering the next one saves the cursor
-        if share is None:
-            share = page.page_number / page.last_page if page.last_page else UNKNOWN_PAGE_SHARE
-        await self.beat(share)
 
     # Stages --------------------------------------------------------------------------------------
     async def _repo_stage(self) -> RepoRef:
@@ -363,7 +199,7 @@ class RepoSync:
             await asyncio.to_thread(_save_etag, self.repo.gh_id, PULLS_ETAG, self._pulls_etag)
 
     async def _issues(self) -> None:
-        params = {"since": iso_z(self.job.since), "state": "all", "sort": "updated",
+        params = {"since": iso_z(self.job.since, "seconds"), "state": "all", "sort": "updated",
                   "direction": "asc"}
         try:
             async for page in self._pages(self._path("/issues"), params):
@@ -386,11 +222,11 @@ class RepoSync:
     async def _comments(
         self, suffix: str, canonicalize: Callable[[Any, RepoRef], list[NormalizedFact]]
     ) -> None:
-        params = {"since": iso_z(self.job.since), "sort": "updated", "direction": "asc"}
+        params = {"since": iso_z(self.job.since, "seconds"), "sort": "updated", "direction": "asc"}
         try:
             async for page in self._pages(self._path(suffix), params):
                 facts = [fact for item in page.items for fact in canonicalize(item, self.repo)]
-                edited = [_key(fact) for fact in facts if fact.ts < self.job.since]
+                edited = [fact_key(fact) for fact in facts if fact.ts < self.job.since]
                 # Created before the window, edited in it: only a fact we already hold changes.
                 stored = await asyncio.to_thread(_stored_keys, edited) if edited else set()
                 await self._ingest(facts, also=stored)
@@ -400,9 +236,9 @@ class RepoSync:
                 raise
 
     async def _commits(self) -> None:
-        params = {"since": iso_z(self.job.since)}
+        params = {"since": iso_z(self.job.since, "seconds")}
         if self.job.until is not None:
-            params["until"] = iso_z(self.job.until)
+            params["until"] = iso_z(self.job.until, "seconds")
         try:
             async for page in self._pages(self._path("/commits"), params):
                 commits = await self._with_commit_stats(page.items)
@@ -470,9 +306,6 @@ class RepoSync:
             lambda commit: canonicalize_rest_commit(commit, self.repo, github_url=self.github_url),
         )
 
-    def _window_keys(self, facts: list[NormalizedFact]) -> list[tuple[str, str]]:
-        return [_key(fact) for fact in facts if self._in_window(fact)]
-
     async def _with_details(
         self, items: list[Any], needs: list[list[tuple[str, str]]],
         path_of: Callable[[Any], str], canonicalize: Callable[[Any], list[NormalizedFact]],
@@ -510,77 +343,6 @@ class RepoSync:
             raise
         self.cursor.stats_done += 1
         return response.data if isinstance(response.data, dict) else None
-
-    # Writes --------------------------------------------------------------------------------------
-    def _in_window(self, fact: NormalizedFact) -> bool:
-        until = self.job.until
-        return fact.ts >= self.job.since and (until is None or fact.ts < until)
-
-    async def _ingest(
-        self, facts: Iterable[NormalizedFact], *, also: set[tuple[str, str]] | None = None
-    ) -> None:
-        """Store the facts in the window, plus earlier ones whose key is in `also`."""
-        if self._lost:
-            raise JobLost()
-        until = self.job.until
-        kept = [f for f in facts if self._in_window(f)
-                or (also and _key(f) in also and (until is None or f.ts < until))]
-        if not kept:
-            return
-        result = await asyncio.to_thread(self._store, kept)
-        self.inserted += result.inserted
-        self.updated += result.updated
-        self.duplicates += result.duplicates
-
-    def _store(self, facts: list[NormalizedFact]) -> Any:
-        for delay in (*IDENTITY_RACE_RETRIES_S, None):
-            try:
-                return ingest_facts(facts, observed_via="backfill",
-                                    installation_id=self.job.installation_id,
-                                    github_url=self.github_url, now=self.clock())
-            except sa.exc.IntegrityError:
-                # Another job (or a webhook) inserted the same new user or repository between our
-                # lookup and our insert; the store is an upsert, so a retry finds and uses it.
-                if delay is None:
-                    raise
-                time.sleep(delay)
-        raise AssertionError("unreachable")
-
-    async def beat(self, share: float | None = None) -> None:
-        """Save cursor, progress and counters with the heartbeat (the budget has its own writer).
-
-        Raises:
-            JobLost: The job is no longer running under our claim.
-        """
-        if share is not None:
-            index = STAGES.index(self.cursor.stage)
-            self.progress = max(self.progress, progress_percent(index, share))
-        alive = await asyncio.to_thread(self._save, self.cursor.as_json())
-        if not alive:
-            self._lost = True
-            raise JobLost()
-
-    def _save(self, cursor: dict[str, Any]) -> bool:
-        self._last_beat = time.monotonic()
-        return heartbeat(
-            self.job.id, cursor, self.progress, events_ingested=self.inserted,
-            events_updated=self.updated, duplicates=self.duplicates,
-            detail_requests=cursor["stats_done"], holder=self.holder, now=self.clock(),
-        )
-
-    async def _keepalive(self) -> None:
-        """Beat at least every 30 s, also while a call sleeps through a short rate limit."""
-        while True:
-            await asyncio.sleep(HEARTBEAT_EVERY_S / 3)
-            if time.monotonic() - self._last_beat >= HEARTBEAT_EVERY_S * 2 / 3:
-                try:
-                    await self.beat()
-                except JobLost:
-                    return
-
-
-def _key(fact: NormalizedFact) -> tuple[str, str]:
-    return fact.type, fact.source_url
 
 
 # Store helpers (run in worker threads) -----------------------------------------------------------
@@ -648,4 +410,3 @@ def _stored_keys(keys: list[tuple[str, str]], with_metrics: bool = False) -> set
                 if (fact_type, url) in wanted
             )
     return found
-

@@ -23,7 +23,8 @@ from gitpulse_app.acquisition.access import (
 from gitpulse_app.acquisition.sync.models import PolicyDecision, PolicyReason, SyncTrigger
 from gitpulse_app.acquisition.sync.policy import evaluate_policy
 from gitpulse_app.acquisition.sync.service import BLOCKED, COMPLETED, FAILED, RUNNING
-from gitpulse_app.core.db import session_scope, utcnow
+from gitpulse_app.core.clock import utcnow
+from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.models import Event, IngestionJob, Installation, SyncBatch, User
 
 RATE_LIMIT_ERROR = "GitHub API rate limit reached. Sync will resume automatically."

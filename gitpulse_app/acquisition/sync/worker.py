@@ -12,10 +12,8 @@ the same job runs, limited to the batches being waited for.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
-import threading
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
@@ -28,12 +26,15 @@ from gitpulse_app.acquisition.sync.lifecycle import (
     fail_job,
 )
 from gitpulse_app.acquisition.sync.scheduled import sweep_zombie_jobs
-from gitpulse_app.acquisition.sync.stages import JobFailed, JobLost, JobSpec, RepoSync
+from gitpulse_app.acquisition.sync.stages import RepoSync
+from gitpulse_app.acquisition.sync.walk import JobFailed, JobLost, JobSpec
 from gitpulse_app.core.claims import claim_id
+from gitpulse_app.core.clock import Clock, utcnow
 from gitpulse_app.core.config import get_settings
-from gitpulse_app.core.db import session_scope, utcnow
+from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.logging import get_logger, log_fields, metric
 from gitpulse_app.core.models import IngestionJob, Installation
+from gitpulse_app.core.polling import Poller
 from gitpulse_app.core.signals import jobs_queued
 from gitpulse_app.core.workers import worker
 
@@ -43,20 +44,10 @@ INSTALLATION_NOT_FOUND = "Installation not found"
 
 COMPLETED, BLOCKED, FAILED, LOST = "completed", "blocked", "failed", "lost"
 
-Clock = Callable[[], dt.datetime]
 log = get_logger(__name__)
 
-_wakers: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
-_wakers_lock = threading.Lock()
-
-
-def wake() -> None:
-    """Wake every sync worker of this process now (new jobs); safe from any thread."""
-    with _wakers_lock:
-        wakers = list(_wakers)
-    for loop, event in wakers:
-        with contextlib.suppress(RuntimeError):  # the loop is closing
-            loop.call_soon_threadsafe(event.set)
+_poller = Poller()
+wake = _poller.wake  # new jobs: every sync worker of this process claims now (safe from any thread)
 
 
 def _on_jobs_queued(**_: object) -> None:
@@ -267,26 +258,21 @@ class JobPool:
 @worker("sync")
 async def sync_worker() -> None:
     """Poll every 2 s and on every wake-up, for the life of the process."""
-    loop = asyncio.get_running_loop()
-    event = asyncio.Event()
-    with _wakers_lock:
-        _wakers.append((loop, event))
     pool = JobPool()
-    try:
-        # At startup, jobs held by a dead process on this host go back to pending at once;
-        # stale claims elsewhere wait for the 10-minute rule inside the same sweep.
+    with _poller.listening() as event:
         try:
-            await asyncio.to_thread(sweep_zombie_jobs)
-        except Exception:
-            log.exception("Startup sweep of abandoned sync jobs failed")
-        while True:
+            # At startup, jobs held by a dead process on this host go back to pending at once;
+            # stale claims elsewhere wait for the 10-minute rule inside the same sweep.
             try:
-                await pool.fill()
+                await asyncio.to_thread(sweep_zombie_jobs)
             except Exception:
-                # The database may be away for a moment; running jobs carry on meanwhile.
-                log.exception("Could not claim sync jobs; retrying")
-            await pool.wait(POLL_INTERVAL_S, event)
-    finally:
-        await pool.cancel()
-        with _wakers_lock:
-            _wakers.remove((loop, event))
+                log.exception("Startup sweep of abandoned sync jobs failed")
+            while True:
+                try:
+                    await pool.fill()
+                except Exception:
+                    # The database may be away for a moment; running jobs carry on meanwhile.
+                    log.exception("Could not claim sync jobs; retrying")
+                await pool.wait(POLL_INTERVAL_S, event)
+        finally:
+            await pool.cancel()

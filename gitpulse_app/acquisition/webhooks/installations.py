@@ -16,8 +16,10 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from gitpulse_app.acquisition.webhooks import insert_ignoring_conflict, select_id
-from gitpulse_app.core.db import session_scope, utcnow
+from gitpulse_app.acquisition.sync.service import request_sync
+from gitpulse_app.acquisition.webhooks import select_id
+from gitpulse_app.core.clock import utcnow
+from gitpulse_app.core.db import session_scope, try_insert
 from gitpulse_app.core.logging import get_logger, log_fields
 from gitpulse_app.core.models import Installation, User, UserInstallation
 
@@ -83,9 +85,6 @@ def request_sync_logged(
     Returns:
         The service's `SyncRequestResult`.
     """
-    # Imported here: the sync service sits beside us in Acquisition and imports much more.
-    from gitpulse_app.acquisition.sync.service import request_sync
-
     result = request_sync(installation_id, trigger, repos=repos, now=now)
     log_fields(
         log,
@@ -124,7 +123,7 @@ def _ensure_row(session: Session, gh_installation_id: int, now: dt.datetime) -> 
     found = select_id(session, Installation, gh_installation_id=gh_installation_id)
     if found is not None:
         return found
-    insert_ignoring_conflict(
+    try_insert(
         session,
         Installation,
         {
@@ -188,7 +187,7 @@ def _link(
         )
     ).first()
     if existing is None:
-        insert_ignoring_conflict(
+        try_insert(
             session,
             UserInstallation,
             {

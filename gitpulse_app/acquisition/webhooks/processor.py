@@ -11,19 +11,16 @@ backoff 30 s·2^(attempts−1)) | failed (schema error at once; other errors on 
 failed → pending on replay; processing untouched for 10 min, or claimed by a dead process → pending.
 An outcome the database refused to record is kept in memory and written by the next drain.
 
-The module is a little longer than most because the claim, the outcome bookkeeping, the recovery
-sweeps and the worker share one state machine; split apart, each would restate it.
+Claiming and outcome bookkeeping live in `envelopes`, the stale-claim sweep and recovery syncs in
+`recovery`; this module processes, drains, replays and runs the worker.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
-import threading
-import time
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,272 +29,41 @@ from sqlalchemy.engine import Engine
 
 from gitpulse_app.acquisition.webhook_schema import check_webhook_schema
 from gitpulse_app.acquisition.webhooks import installations
-from gitpulse_app.core.claims import claim_id, holder_is_dead
+from gitpulse_app.acquisition.webhooks.envelopes import (
+    BATCH_SIZE,
+    COMPLETED,
+    FAILED,
+    MAX_ATTEMPTS,
+    RESCHEDULED,
+    DrainResult,
+    Envelope,
+    claim_batch,
+    finish,
+    release,
+    retry_delay,
+    settle_outcomes,
+)
+from gitpulse_app.acquisition.webhooks.recovery import reclaim_stale, request_recovery
+from gitpulse_app.core.claims import claim_id
+from gitpulse_app.core.clock import utcnow
 from gitpulse_app.core.config import get_settings
-from gitpulse_app.core.db import DatabaseUnavailable, session_scope, utcnow
+from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.logging import get_logger, log_fields, metric
-from gitpulse_app.core.models import Installation, WebhookEvent
+from gitpulse_app.core.models import WebhookEvent
+from gitpulse_app.core.polling import Poller
 from gitpulse_app.core.workers import worker, yield_to_foreground
 from gitpulse_app.normalization.canonicalize_webhook import FACT_EVENTS, canonicalize_webhook
 from gitpulse_app.normalization.models import NormalizedFact
 from gitpulse_app.normalization.store import ingest_fact_groups, ingest_facts
 
-MAX_ATTEMPTS = 5
-RETRY_BASE = dt.timedelta(seconds=30)
-STALE_CLAIM = dt.timedelta(minutes=10)
 POLL_INTERVAL_S = 2.0
 DRAIN_LIMIT = 10_000
-# Envelopes per claim, ingest transaction and embedding enqueue (see docs/webhook-batches.md).
-BATCH_SIZE = 50
 # The longest a drain waits for in-flight requests (acks) before its next batch.
 FOREGROUND_WAIT_S = 0.1
 ERROR_MESSAGE_MAX = 1000
 
-COMPLETED = "completed"
-RESCHEDULED = "rescheduled"
-FAILED = "failed"
-
 log = get_logger(__name__)
 _envelopes = WebhookEvent.__table__  # type: ignore[attr-defined]
-
-
-@dataclass(frozen=True)
-class Envelope:
-    """A claimed delivery, detached from the session that claimed it."""
-
-    id: int
-    delivery_id: str
-    event: str
-    action: str | None
-    installation_gh_id: int | None
-    payload: dict[str, Any]
-    attempts: int
-    received_at: dt.datetime
-
-
-@dataclass
-class DrainResult:
-    """What one drain did.
-
-    Attributes:
-        processed: Envelopes claimed and processed.
-        completed: Of those, completed.
-        rescheduled: Of those, back to pending with a backoff (a retryable failure).
-        failed: Of those, failed: a schema error, or the fifth failure (dead letter).
-    """
-
-    processed: int = 0
-    completed: int = 0
-    rescheduled: int = 0
-    failed: int = 0
-
-    def count(self, outcome: str) -> None:
-        self.processed += 1
-        if outcome == COMPLETED:
-            self.completed += 1
-        elif outcome == RESCHEDULED:
-            self.rescheduled += 1
-        else:
-            self.failed += 1
-
-
-def retry_delay(attempts: int) -> dt.timedelta:
-    """The wait before the next attempt after `attempts` failed ones: 30 s, 1 m, 2 m, 4 m."""
-    return RETRY_BASE * 2 ** max(attempts - 1, 0)
-
-
-# Claiming ----------------------------------------------------------------------------------------
-def claim_next(now: dt.datetime, engine: Engine | None = None) -> Envelope | None:
-    """Claim the oldest due pending envelope for this process.
-
-    Args:
-        now: The clock reading: due means `next_attempt_at <= now`.
-        engine: The database (default: the process-wide engine).
-
-    Returns:
-        The claimed envelope (status processing, attempts incremented), or None when none is due.
-    """
-    due = sa.and_(_envelopes.c.status == "pending", _envelopes.c.next_attempt_at <= now)
-    while True:
-        with session_scope(engine) as session:
-            candidates = session.execute(
-                sa.select(_envelopes.c.id)
-                .where(due)
-                .order_by(_envelopes.c.next_attempt_at, _envelopes.c.id)
-                .limit(20)
-            ).scalars().all()
-        if not candidates:
-            return None
-        for envelope_id in candidates:
-            # One short write transaction per attempt (on SQLite a read transaction upgraded to
-            # a write fails at once when another process wrote meanwhile). The WHERE repeats the
-            # state test, so of several processes exactly one wins.
-            with session_scope(engine) as session:
-                claimed = session.execute(
-                    sa.update(_envelopes)
-                    .where(_envelopes.c.id == envelope_id, due)
-                    .values(
-                        status="processing",
-                        attempts=_envelopes.c.attempts + 1,
-                        started_at=now,
-                        claimed_by=claim_id(),
-                        updated_at=now,
-                    )
-                )
-                if claimed.rowcount != 1:
-                    continue
-                row = session.execute(
-                    sa.select(_envelopes).where(_envelopes.c.id == envelope_id)
-                ).one()
-            return _envelope(row)
-
-
-def claim_batch(now: dt.datetime, limit: int = BATCH_SIZE,
-                engine: Engine | None = None) -> list[Envelope]:
-    """Claim up to `limit` of the oldest due pending envelopes for this process, in one statement.
-
-    A conditional UPDATE … RETURNING whose WHERE repeats the state test, so of several processes
-    exactly one wins each envelope. On PostgreSQL the rows are first locked with SKIP LOCKED (rows
-    another claim is taking are skipped, not waited on); SQLite has one writer at a time and runs
-    the whole claim as one statement.
-
-    Args:
-        now: The clock reading: due means `next_attempt_at <= now`.
-        limit: The most envelopes to claim.
-        engine: The database (default: the process-wide engine).
-
-    Returns:
-        The claimed envelopes (status processing, attempts incremented) in arrival order; empty
-        when none is due.
-    """
-    due = sa.and_(_envelopes.c.status == "pending", _envelopes.c.next_attempt_at <= now)
-    oldest = (
-        sa.select(_envelopes.c.id)
-        .where(due)
-        .order_by(_envelopes.c.next_attempt_at, _envelopes.c.id)
-        .limit(limit)
-    )
-    with session_scope(engine) as session:
-        if session.get_bind().dialect.name == "postgresql":
-            # Locked first, then updated: inside `IN (…)` PostgreSQL may rescan a LIMIT … SKIP
-            # LOCKED subquery and update more rows than the limit.
-            picked: Any = session.execute(oldest.with_for_update(skip_locked=True)).scalars().all()
-            if not picked:
-                return []
-        else:
-            # SQLite: one statement, so the transaction starts as a write (see `claim_next`).
-            picked = oldest.scalar_subquery()
-        rows = session.execute(
-            sa.update(_envelopes)
-            .where(_envelopes.c.id.in_(picked), due)
-            .values(status="processing", attempts=_envelopes.c.attempts + 1, started_at=now,
-                    claimed_by=claim_id(), updated_at=now)
-            .returning(*_ENVELOPE_COLUMNS)
-        ).all()
-    return sorted((_envelope(row) for row in rows), key=lambda envelope: envelope.id)
-
-
-_ENVELOPE_COLUMNS = tuple(
-    _envelopes.c[name] for name in ("id", "delivery_id", "event", "action", "installation_gh_id",
-                                    "payload", "attempts", "received_at")
-)
-
-
-def _envelope(row: Any) -> Envelope:
-    return Envelope(
-        id=row.id,
-        delivery_id=row.delivery_id,
-        event=row.event,
-        action=row.action,
-        installation_gh_id=row.installation_gh_id,
-        payload=row.payload if isinstance(row.payload, dict) else {},
-        attempts=row.attempts,
-        received_at=row.received_at,
-    )
-
-
-def _write_outcome(envelope_id: int, holder: str, engine: Engine | None,
-                   values: dict[str, Any]) -> bool:
-    # Only while the claim stands: a row reclaimed from us belongs to its new holder.
-    with session_scope(engine) as session:
-        result = session.execute(
-            sa.update(_envelopes)
-            .where(
-                _envelopes.c.id == envelope_id,
-                _envelopes.c.status == "processing",
-                _envelopes.c.claimed_by == holder,
-            )
-            .values(claimed_by=None, **values)
-        )
-    return result.rowcount == 1
-
-
-def _finish(envelope: Envelope, engine: Engine | None, after: Callable[[], None] | None = None,
-            **values: Any) -> bool:
-    """Record an outcome on a claimed envelope; True when the claim was still ours.
-
-    When the database fails the write, the outcome is kept and written by a later drain
-    (`settle_outcomes`) instead of the claim waiting out the 10-minute stale rule; `after` runs
-    once it is written then.
-    """
-    holder = claim_id()
-    try:
-        written = _write_outcome(envelope.id, holder, engine, values)
-    except (sa.exc.SQLAlchemyError, DatabaseUnavailable):
-        with _unsettled_lock:
-            _unsettled[envelope.id] = _Unsettled(envelope, holder, values, engine, after,
-                                                 time.monotonic())
-        raise
-    if not written:
-        log_fields(log, logging.WARNING, "Webhook envelope was reclaimed while processing",
-                   delivery_id=envelope.delivery_id)
-    return written
-
-
-@dataclass(frozen=True)
-class _Unsettled:
-    """An outcome this process decided but could not write (the database was away)."""
-
-    envelope: Envelope
-    holder: str
-    values: dict[str, Any]
-    engine: Engine | None
-    after: Callable[[], None] | None
-    since: float  # time.monotonic() of the refused write
-
-
-_unsettled: dict[int, _Unsettled] = {}
-_unsettled_lock = threading.Lock()
-
-
-def settle_outcomes(engine: Engine | None = None) -> int:
-    """Write the outcomes `engine`'s database refused earlier; the number written.
-
-    Each is written only while this process's claim stands, so a retry is idempotent and an
-    envelope reclaimed meanwhile is left to its new holder. Stops at the first failure (the
-    database is still away) and keeps the rest for the next drain; after the stale-claim time the
-    sweep (`reclaim_stale`) owns the envelope and its outcome is dropped.
-    """
-    expired = time.monotonic() - STALE_CLAIM.total_seconds()
-    with _unsettled_lock:
-        for envelope_id in [k for k, v in _unsettled.items() if v.since < expired]:
-            del _unsettled[envelope_id]
-        waiting = [item for item in _unsettled.values() if item.engine is engine]
-    written = 0
-    for item in waiting:
-        try:
-            ok = _write_outcome(item.envelope.id, item.holder, item.engine, item.values)
-        except (sa.exc.SQLAlchemyError, DatabaseUnavailable):
-            return written
-        with _unsettled_lock:
-            _unsettled.pop(item.envelope.id, None)
-        if ok:
-            written += 1
-            log_fields(log, logging.INFO, "Webhook outcome written once the database was back",
-                       delivery_id=item.envelope.delivery_id, status=item.values.get("status"))
-            if item.after is not None:
-                item.after()
-    return written
 
 
 # Processing --------------------------------------------------------------------------------------
@@ -355,33 +121,11 @@ def dispatch(envelope: Envelope, now: dt.datetime, engine: Engine | None = None)
     return "unsupported event"
 
 
-def request_recovery(installation_gh_id: int | None, engine: Engine | None = None,
-                     now: dt.datetime | None = None) -> None:
-    """Request a `recovery` sync for the installation of a dead-lettered envelope (never raises)."""
-    if installation_gh_id is None:
-        return
-    try:
-        with session_scope(engine) as session:
-            installation_id = session.execute(
-                sa.select(Installation.id).where(  # type: ignore[call-overload]
-                    Installation.gh_installation_id == installation_gh_id
-                )
-            ).scalar()
-        if installation_id is None:
-            log_fields(log, logging.WARNING, "No installation to recover for a dead letter",
-                       installation_gh_id=installation_gh_id)
-            return
-        installations.request_sync_logged(installation_id, "recovery", now=now)
-    except Exception:
-        log.exception("Recovery sync request failed",
-                      extra={"installation_gh_id": installation_gh_id})
-
-
 def _record_failure(envelope: Envelope, now: dt.datetime, error: str,
                     engine: Engine | None) -> str:
     if envelope.attempts < MAX_ATTEMPTS:
         retry_at = now + retry_delay(envelope.attempts)
-        _finish(envelope, engine, status="pending", error_message=error,
+        finish(envelope, engine, status="pending", error_message=error,
                 next_attempt_at=retry_at, updated_at=now)
         log_fields(log, logging.WARNING, "Webhook processing failed; will retry",
                    delivery_id=envelope.delivery_id, event=envelope.event,
@@ -393,7 +137,7 @@ def _record_failure(envelope: Envelope, now: dt.datetime, error: str,
                    delivery_id=envelope.delivery_id, event=envelope.event, error=error)
         request_recovery(envelope.installation_gh_id, engine, now)
 
-    if _finish(envelope, engine, after=dead_lettered, status="failed", error_message=error,
+    if finish(envelope, engine, after=dead_lettered, status="failed", error_message=error,
                updated_at=now):
         dead_lettered()
     return FAILED
@@ -402,7 +146,7 @@ def _record_failure(envelope: Envelope, now: dt.datetime, error: str,
 def _fail_schema(envelope: Envelope, error: str, now: dt.datetime,
                  engine: Engine | None) -> str:
     # A malformed payload fails the same way every time: no retry, no recovery sync.
-    _finish(envelope, engine, status="failed", error_message=error, updated_at=now)
+    finish(envelope, engine, status="failed", error_message=error, updated_at=now)
     log_fields(log, logging.WARNING, "Webhook payload failed the schema check",
                delivery_id=envelope.delivery_id, event=envelope.event, error=error)
     return FAILED
@@ -442,7 +186,7 @@ def _process_checked(envelope: Envelope, now: dt.datetime, engine: Engine | None
     def completed() -> None:
         _log_completed(envelope, now, effect)
 
-    if _finish(envelope, engine, after=completed, status="completed", processed_at=now,
+    if finish(envelope, engine, after=completed, status="completed", processed_at=now,
                error_message=None, updated_at=now):
         completed()
     return COMPLETED
@@ -485,7 +229,7 @@ def process_batch(envelopes: list[Envelope], now: dt.datetime, engine: Engine | 
         _process_batch(batch, envelopes, now, engine, real_clock)
     except BaseException:
         # The database went away: give back what was not processed (written now or later).
-        _release(list(batch.open.values()), now, engine)
+        release(list(batch.open.values()), now, engine)
         raise
     return [batch.outcomes[envelope.id] for envelope in envelopes]
 
@@ -573,21 +317,6 @@ def _store_batch(facts: list[tuple[Envelope, list[NormalizedFact]]], now: dt.dat
     return completed or set(), processed_at
 
 
-def _release(envelopes: list[Envelope], now: dt.datetime, engine: Engine | None) -> None:
-    """Give claimed envelopes back unprocessed: pending, their attempt not counted.
-
-    A write the database refuses is kept and written by a later drain (`settle_outcomes`).
-    """
-    for envelope in envelopes:
-        with _unsettled_lock:
-            decided = envelope.id in _unsettled  # its outcome is already waiting to be written
-        if decided:
-            continue
-        with contextlib.suppress(sa.exc.SQLAlchemyError, DatabaseUnavailable):
-            _finish(envelope, engine, status="pending", attempts=envelope.attempts - 1,
-                    updated_at=now)
-
-
 def drain(now: dt.datetime | None = None, limit: int = DRAIN_LIMIT,
           engine: Engine | None = None) -> DrainResult:
     """Process due envelopes, a batch at a time, until none is due (at most `limit`).
@@ -614,63 +343,7 @@ def drain(now: dt.datetime | None = None, limit: int = DRAIN_LIMIT,
     return result
 
 
-# Recovery and replay -----------------------------------------------------------------------------
-def reclaim_stale(now: dt.datetime | None = None, engine: Engine | None = None) -> int:
-    """Return abandoned claims to pending: untouched for 10 min, or held by a dead process.
-
-    A claim that has already used its fifth attempt is dead-lettered instead, so a delivery that
-    kills its processor every time cannot loop forever.
-
-    Args:
-        now: The clock reading (default: now).
-        engine: The database (default: the process-wide engine).
-
-    Returns:
-        How many envelopes were reclaimed.
-    """
-    now = now or utcnow()
-    with session_scope(engine) as session:
-        claimed = session.execute(
-            sa.select(
-                _envelopes.c.id,
-                _envelopes.c.claimed_by,
-                _envelopes.c.updated_at,
-                _envelopes.c.attempts,
-                _envelopes.c.installation_gh_id,
-            ).where(_envelopes.c.status == "processing")
-        ).all()
-    dead: dict[str | None, bool] = {}
-    reclaimed = 0
-    for row in claimed:
-        if row.claimed_by not in dead:
-            dead[row.claimed_by] = holder_is_dead(row.claimed_by)
-        if not (dead[row.claimed_by] or row.updated_at < now - STALE_CLAIM):
-            continue
-        exhausted = row.attempts >= MAX_ATTEMPTS
-        with session_scope(engine) as session:
-            result = session.execute(
-                sa.update(_envelopes)
-                .where(
-                    _envelopes.c.id == row.id,
-                    _envelopes.c.status == "processing",
-                    _envelopes.c.claimed_by.is_not_distinct_from(row.claimed_by),
-                    _envelopes.c.updated_at == row.updated_at,
-                )
-                .values(
-                    status="failed" if exhausted else "pending",
-                    claimed_by=None,
-                    error_message="Processing was interrupted (stale claim)",
-                    updated_at=now,
-                )
-            )
-        if result.rowcount != 1:
-            continue
-        reclaimed += 1
-        log_fields(log, logging.WARNING, "Stale webhook claim reclaimed", envelope_id=row.id,
-                   holder=row.claimed_by, dead_letter=exhausted)
-        if exhausted:
-            request_recovery(row.installation_gh_id, engine, now)
-    return reclaimed
+# Replay -------------------------------------------------------------------------------------------
 
 
 def retry_failed(
@@ -702,54 +375,16 @@ def retry_failed(
 
 
 # The in-process worker ---------------------------------------------------------------------------
-@dataclass
-class _Wakeup:
-    loop: asyncio.AbstractEventLoop | None = None
-    event: asyncio.Event | None = None
-
-
-_wakeup = _Wakeup()
-
-
-def wake() -> None:
-    """Tell this process's webhook worker that an envelope arrived (no-op without a worker).
-
-    Safe from the worker's event loop (the receiver's background task) and from any thread.
-    """
-    loop, event = _wakeup.loop, _wakeup.event
-    if loop is None or event is None:
-        return
-    try:
-        running = asyncio.get_running_loop()
-    except RuntimeError:
-        running = None
-    if running is loop:
-        event.set()
-    else:
-        with contextlib.suppress(RuntimeError):  # the worker's loop already closed
-            loop.call_soon_threadsafe(event.set)
-
-
-def _logged(fn: Any) -> None:
-    # One failed round (database down, …) is logged; the worker keeps polling.
-    try:
-        fn()
-    except Exception:
-        log.exception("Webhook worker round failed; retrying at the next poll")
+_poller = Poller()
+wake = _poller.wake  # an envelope arrived: drain now (the receiver calls it after each store)
 
 
 @worker("webhooks")
 async def webhook_worker() -> None:
-    """Drain envelopes within a second of a wake-up and every 2 s; database work in a thread."""
-    event = asyncio.Event()
-    _wakeup.loop, _wakeup.event = asyncio.get_running_loop(), event
+    """Drain envelopes at once on a wake-up and every 2 s; database work in a thread."""
+    failure = "Webhook worker round failed; retrying at the next poll"
     try:
-        await asyncio.to_thread(_logged, reclaim_stale)
-        while True:
-            event.clear()
-            await asyncio.to_thread(_logged, drain)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(event.wait(), POLL_INTERVAL_S)
-    finally:
-        if _wakeup.event is event:
-            _wakeup.loop = _wakeup.event = None
+        await asyncio.to_thread(reclaim_stale)
+    except Exception:
+        log.exception(failure)
+    await _poller.run(drain, POLL_INTERVAL_S, log=log, failure=failure)

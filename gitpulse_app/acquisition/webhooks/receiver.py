@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from starlette.background import BackgroundTask
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
@@ -27,8 +27,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gitpulse_app.acquisition.webhooks import processor
 from gitpulse_app.acquisition.webhooks.signature import candidate_secrets, verify_signature
+from gitpulse_app.core.clock import utcnow
 from gitpulse_app.core.config import ConfigurationError, get_settings
-from gitpulse_app.core.db import DatabaseUnavailable, session_scope, utcnow
+from gitpulse_app.core.db import DatabaseUnavailable, insert_ignore, session_scope
 from gitpulse_app.core.logging import get_logger
 from gitpulse_app.core.models import WebhookEvent
 from gitpulse_app.core.workers import foreground_request
@@ -206,17 +207,13 @@ def _insert_envelopes(dialect: str) -> sa.Insert:
     """
     table = WebhookEvent.__table__
     payload: sa.ColumnElement[Any] = sa.bindparam(RAW_PAYLOAD_KEY, type_=sa.Text)
-    builder = sqlite.insert
     if dialect == "postgresql":
-        payload, builder = sa.cast(payload, postgresql.JSON), postgresql.insert
+        payload = sa.cast(payload, postgresql.JSON)
     columns = ["delivery_id", "event", "action", "installation_gh_id", "status", "attempts",
                "next_attempt_at", "received_at", "created_at", "updated_at"]
     values = {name: sa.bindparam(name, type_=table.c[name].type) for name in columns}
-    return (
-        builder(table)
-        .values(payload=payload, **values)
-        .on_conflict_do_nothing(index_elements=["delivery_id"])
-        .returning(table.c.delivery_id)
+    return insert_ignore(dialect, table, ["delivery_id"], {"payload": payload, **values}).returning(
+        table.c.delivery_id
     )
 
 

@@ -245,7 +245,7 @@ def search_facts(args: argparse.Namespace) -> CommandResult:
     from gitpulse_app.core.db import check_database, session_scope
     from gitpulse_app.core.models import Repo, User
     from gitpulse_app.intelligence.embeddings import SearchError, search_facts as run_search
-    from gitpulse_app.intelligence.visibility import visible_repo_ids
+    from gitpulse_app.acquisition.access import visible_repo_ids
     from gitpulse_app.normalization.models import FactType
 
     known_types = {fact_type.value for fact_type in FactType}

@@ -14,7 +14,7 @@ from gitpulse_app.acquisition import access
 from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.models import User
 from gitpulse_app.intelligence.analytics import RepoAnalytics, repo_analytics
-from gitpulse_app.intelligence.visibility import visible_repo_ids
+from gitpulse_app.acquisition.access import visible_repo_ids
 
 
 def full_name_from_path(path: str) -> str:

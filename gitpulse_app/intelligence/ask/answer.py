@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from gitpulse_app.core.clock import iso_z
 from gitpulse_app.core.config import get_settings
 from gitpulse_app.intelligence.ask.retrieve import Retrieval
 from gitpulse_app.intelligence.formatting import format_short_date
@@ -108,19 +109,15 @@ class AskAnswer:
                 "provider": self.provider, "model": self.model}
 
 
-def _iso(fact: CollectedFact) -> str:
-    return fact.ts.isoformat().replace("+00:00", "Z")
-
-
 def source_of(number: int, fact: CollectedFact) -> AskSource:
-    return AskSource(number, fact.source_url, fact.repo, fact.type, fact.actor, _iso(fact),
+    return AskSource(number, fact.source_url, fact.repo, fact.type, fact.actor, iso_z(fact.ts),
                      fact.canonical_text)
 
 
 def _user_prompt(retrieval: Retrieval) -> str:
     lines = [f'Question: "{retrieval.question}"', "",
              f"EVENTS ({len(retrieval.facts)} total, most relevant first):"]
-    lines.extend(f"{event_line(fact, team=True)} ({fact.repo}, {_iso(fact)})"
+    lines.extend(f"{event_line(fact, team=True)} ({fact.repo}, {iso_z(fact.ts)})"
                  for fact in retrieval.facts)
     return "\n".join(lines)
 

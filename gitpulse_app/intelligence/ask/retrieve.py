@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from gitpulse_app.core.db import session_scope, utcnow
+from gitpulse_app.acquisition.access import visible_repo_ids
+from gitpulse_app.core.clock import utcnow
+from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.models import Event, Repo, User
 from gitpulse_app.intelligence.ask.question import (
     QuestionScope,
@@ -24,7 +26,6 @@ from gitpulse_app.intelligence.embeddings.search import search_facts
 from gitpulse_app.intelligence.reports.collect import facts_by_id, resolve_logins
 from gitpulse_app.intelligence.reports.models import CollectedFact
 from gitpulse_app.intelligence.timeline import timeline_options
-from gitpulse_app.intelligence.visibility import visible_repo_ids
 from gitpulse_app.intelligence.windows import Window
 from gitpulse_app.normalization.text import collapse
 

@@ -24,8 +24,8 @@ from email.message import EmailMessage
 from typing import Any
 from urllib.parse import urlsplit
 
+from gitpulse_app.core.clock import utcnow
 from gitpulse_app.core.config import Settings, get_settings
-from gitpulse_app.core.db import utcnow
 from gitpulse_app.core.models import Report
 from gitpulse_app.intelligence.formatting import (
     format_date_range,

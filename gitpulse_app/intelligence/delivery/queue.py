@@ -24,12 +24,12 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from gitpulse_app.core.claims import claim_id, holder_is_dead
+from gitpulse_app.core.clock import utcnow
 from gitpulse_app.core.config import get_settings
-from gitpulse_app.core.db import get_row, session_scope, utcnow
+from gitpulse_app.core.db import get_row, session_scope, try_insert
 from gitpulse_app.core.logging import log_fields, metric
 from gitpulse_app.core.models import EmailDelivery, Report, User
 from gitpulse_app.intelligence.delivery.claiming import claim_next, finish_claim
@@ -53,11 +53,6 @@ REPORT_GONE = "Report was deleted before it was sent"
 EMAIL_TURNED_OFF = "Email reports were turned off before it was sent"
 
 _table = EmailDelivery.__table__
-
-
-def _insert(session: Session) -> sqlite.Insert | postgresql.Insert:
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_table)
 
 
 def _get(session: Session, report_id: int) -> EmailDelivery | None:
@@ -105,11 +100,7 @@ def _enqueue(session: Session, report_id: int, now: dt.datetime) -> EmailDeliver
         "updated_at": now,
     }
     # Insert-or-ignore on UNIQUE(report_id, channel): a report is mailed once, whatever re-saves it.
-    inserted = session.execute(
-        _insert(session).values(**values).on_conflict_do_nothing(
-            index_elements=["report_id", "channel"]
-        )
-    ).rowcount
+    inserted = try_insert(session, _table, values, ["report_id", "channel"])
     session.flush()
     row = _get(session, report_id)
     if inserted and row is not None:

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from gitpulse_app.core.db import get_row, session_scope, utcnow
+from gitpulse_app.core.clock import utcnow
+from gitpulse_app.core.db import get_row, session_scope
 from gitpulse_app.core.models import EmailDelivery, Report, User
 from gitpulse_app.intelligence.delivery.queue import CHANNEL
 from gitpulse_app.intelligence.formatting import format_time

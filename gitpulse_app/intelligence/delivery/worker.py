@@ -7,9 +7,9 @@ thread so the event loop stays free.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
+from gitpulse_app.core.polling import Poller
 from gitpulse_app.core.workers import worker
 from gitpulse_app.intelligence.delivery import channels
 from gitpulse_app.intelligence.delivery.queue import drain
@@ -22,24 +22,13 @@ POLL_INTERVAL_S = 10.0
 @worker("email")
 async def email_worker() -> None:
     """Drain the email queue every 10 s for the life of the process."""
-    while True:
-        try:
-            await asyncio.to_thread(drain)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # a bad round (database busy) must not stop email for the process
-            log.exception("Email drain failed; retrying at the next poll")
-        await asyncio.sleep(POLL_INTERVAL_S)
+    # A bad round (database busy) must not stop email for the process.
+    await Poller().run(drain, POLL_INTERVAL_S, log=log,
+                       failure="Email drain failed; retrying at the next poll")
 
 
 @worker("channels")
 async def channel_worker() -> None:
     """Drain the channel queue (Slack, Discord, webhooks) every 10 s for the life of the process."""
-    while True:
-        try:
-            await asyncio.to_thread(channels.drain)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # a bad round must not stop channel delivery for the process
-            log.exception("Channel drain failed; retrying at the next poll")
-        await asyncio.sleep(POLL_INTERVAL_S)
+    await Poller().run(channels.drain, POLL_INTERVAL_S, log=log,
+                       failure="Channel drain failed; retrying at the next poll")

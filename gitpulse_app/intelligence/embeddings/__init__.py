@@ -5,14 +5,12 @@ that queues new and updated facts; every process that ingests facts or runs work
 """
 
 from gitpulse_app.core.signals import fact_changed
-from gitpulse_app.intelligence.embeddings import worker as _worker  # noqa: F401 (registers it)
 from gitpulse_app.intelligence.embeddings.queue import (
     DrainStats,
     drain,
     embed_facts_now,
     enqueue_events,
     enqueue_missing,
-    on_fact_changed,
     recover_stale,
     reset_failed_primary,
 )
@@ -22,6 +20,7 @@ from gitpulse_app.intelligence.embeddings.search import (
     search_facts,
     search_for_user,
 )
+from gitpulse_app.intelligence.embeddings.worker import on_fact_changed  # registers the worker
 
 fact_changed.connect(on_fact_changed)
 

@@ -17,12 +17,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from gitpulse_app.core.claims import claim_id, holder_is_dead
-from gitpulse_app.core.db import UTCDateTime, session_scope, utcnow
+from gitpulse_app.core.clock import utcnow
+from gitpulse_app.core.db import UTCDateTime, dialect_insert, insert_ignore, session_scope
 from gitpulse_app.core.models import Embedding, EmbeddingQueueItem, Event
 from gitpulse_app.core.workers import yield_to_foreground
 from gitpulse_app.intelligence.embeddings.batches import (
@@ -73,11 +72,6 @@ class DrainStats:
         self.retrying += other.retrying
         self.failed += other.failed
         self.dropped += other.dropped
-
-
-def _insert(session: Session, table: sa.Table) -> sqlite.Insert | postgresql.Insert:
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
 def _ts(value: dt.datetime) -> sa.BindParameter[dt.datetime]:
@@ -139,7 +133,7 @@ def enqueue_events(
     now = now or utcnow()
     ids = sorted(set(event_ids))
     for chunk in _chunks(ids, ENQUEUE_CHUNK):
-        insert = _insert(session, _queue)
+        insert = dialect_insert(session, _queue)
         statement = insert.from_select(
             _INSERT_COLUMNS, _queue_source(model, now).where(Event.id.in_(chunk))
         ).on_conflict_do_update(
@@ -169,9 +163,8 @@ def enqueue_missing(session: Session, *, now: dt.datetime | None = None,
     )
     source = _queue_source(model, now).where(~has_row).limit(limit)
     statement = (
-        _insert(session, _queue)
+        insert_ignore(session, _queue, ["content_hash", "model"])
         .from_select(_INSERT_COLUMNS, source)
-        .on_conflict_do_nothing(index_elements=["content_hash", "model"])
         .returning(_queue.c.id)
     )
     # RETURNING, not rowcount: drivers disagree on INSERT…SELECT's rowcount.
@@ -189,25 +182,6 @@ def reset_failed_primary(session: Session, *, now: dt.datetime | None = None) ->
                 next_attempt_at=_due_by(now), updated_at=now)
     )
     return session.execute(statement).rowcount or 0
-
-
-def on_fact_changed(changes: Sequence[object] = (), engine: Engine | None = None,
-                    **_: object) -> None:
-    """`fact_changed` receiver: queue the batch's facts for the primary model in one statement.
-
-    The facts are read from `engine` when the sender names it, else from the process-wide engine.
-    """
-    event_ids = [
-        change.event_id for change in changes  # type: ignore[attr-defined]
-        if str(getattr(change, "result", "inserted")) != "duplicate"
-    ]
-    if not event_ids:
-        return
-    with session_scope(engine) as session:
-        enqueue_events(session, event_ids)
-    from gitpulse_app.intelligence.embeddings.worker import wake
-
-    wake()
 
 
 # Recovery -----------------------------------------------------------------------------------------
@@ -248,9 +222,7 @@ def store_vectors(session: Session, provider: EmbeddingProvider, items: Sequence
     if not values:
         return
     hashes = sorted(values)  # lock order by hash, as `enqueue_events` (no deadlock)
-    statement = _insert(session, _embeddings).on_conflict_do_nothing(
-        index_elements=["content_hash", "model"]
-    )
+    statement = insert_ignore(session, _embeddings, ["content_hash", "model"])
     session.execute(statement, [values[h] for h in hashes])
     done = session.scalars(
         sa.select(_queue.c.id)

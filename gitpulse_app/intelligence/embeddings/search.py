@@ -25,7 +25,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlmodel import Session
 
-from gitpulse_app.core.db import utcnow
+from gitpulse_app.acquisition.access import visible_repo_ids
+from gitpulse_app.core.clock import utcnow
 from gitpulse_app.core.fact_versions import fact_version
 from gitpulse_app.core.models import Embedding, Event, Repo, User
 from gitpulse_app.intelligence.embeddings.providers import (
@@ -49,7 +50,6 @@ from gitpulse_app.intelligence.embeddings.matrix import (
     words,
 )
 from gitpulse_app.intelligence.embeddings.queue import embed_facts_now
-from gitpulse_app.intelligence.visibility import visible_repo_ids
 from gitpulse_app.normalization.text import cut, trim
 
 log = logging.getLogger(__name__)

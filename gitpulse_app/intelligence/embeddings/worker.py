@@ -7,60 +7,64 @@ vector nor a queue row for the primary model (after a configuration change, or a
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
 import logging
-import threading
+from collections.abc import Sequence
+
+from sqlalchemy.engine import Engine
 
 from gitpulse_app.core.db import session_scope
+from gitpulse_app.core.polling import Poller
 from gitpulse_app.core.workers import worker
-from gitpulse_app.intelligence.embeddings.queue import DrainStats, drain, enqueue_missing
+from gitpulse_app.intelligence.embeddings.queue import (
+    DrainStats,
+    drain,
+    enqueue_events,
+    enqueue_missing,
+)
 
 log = logging.getLogger(__name__)
 
 POLL_INTERVAL_S = 10.0
 
-_wakers: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
-_wakers_lock = threading.Lock()
+_poller = Poller()
+wake = _poller.wake  # facts changed: drain now (safe from any thread)
 
 
-def wake() -> None:
-    """Wake every running embedding worker of this process (safe from any thread)."""
-    with _wakers_lock:
-        wakers = list(_wakers)
-    for loop, event in wakers:
-        with contextlib.suppress(RuntimeError):  # the loop is closing
-            loop.call_soon_threadsafe(event.set)
+def on_fact_changed(changes: Sequence[object] = (), engine: Engine | None = None,
+                    **_: object) -> None:
+    """`fact_changed` receiver: queue the batch's facts for the primary model in one statement, then
+    wake the worker.
+
+    The facts are read from `engine` when the sender names it, else from the process-wide engine.
+    """
+    event_ids = [
+        change.event_id for change in changes  # type: ignore[attr-defined]
+        if str(getattr(change, "result", "inserted")) != "duplicate"
+    ]
+    if not event_ids:
+        return
+    with session_scope(engine) as session:
+        enqueue_events(session, event_ids)
+    wake()
 
 
 def run_once(now: dt.datetime | None = None, *, enqueue: bool = True) -> DrainStats:
     """One round of the worker: the background enqueuer (optional), then a full drain."""
     if enqueue:
-        with session_scope() as session:
-            queued = enqueue_missing(session, now=now)
-        if queued:
-            log.info("Queued %d facts that had no embedding for the primary model", queued)
+        _enqueue_missing(now)
     return drain(now)
+
+
+def _enqueue_missing(now: dt.datetime | None = None) -> None:
+    """The background enqueuer: facts with neither a vector nor a queue row for the primary model."""
+    with session_scope() as session:
+        queued = enqueue_missing(session, now=now)
+    if queued:
+        log.info("Queued %d facts that had no embedding for the primary model", queued)
 
 
 @worker("embeddings")
 async def embeddings_worker() -> None:
-    """Drain on every wake-up and every 10 s, for the life of the process."""
-    loop = asyncio.get_running_loop()
-    event = asyncio.Event()
-    with _wakers_lock:
-        _wakers.append((loop, event))
-    try:
-        polled = True
-        while True:
-            await asyncio.to_thread(run_once, enqueue=polled)
-            try:
-                await asyncio.wait_for(event.wait(), POLL_INTERVAL_S)
-                polled = False
-            except TimeoutError:
-                polled = True
-            event.clear()
-    finally:
-        with _wakers_lock:
-            _wakers.remove((loop, event))
+    """Drain on every wake-up and every 10 s (then with the enqueuer), for the life of the process."""
+    await _poller.run(drain, POLL_INTERVAL_S, poll=_enqueue_missing)

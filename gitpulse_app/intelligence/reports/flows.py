@@ -24,11 +24,12 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm.attributes import flag_modified
 
-from gitpulse_app.core.db import session_scope, utcnow
+from gitpulse_app.acquisition.access import visible_repo_ids
+from gitpulse_app.core.clock import utcnow
+from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.models import Report, User
 from gitpulse_app.intelligence.reports.models import DAILY, ReportOutcome
 from gitpulse_app.intelligence.reports.service import generate_report
-from gitpulse_app.intelligence.visibility import visible_repo_ids
 from gitpulse_app.intelligence.windows import (
     Window,
     current_local_date,

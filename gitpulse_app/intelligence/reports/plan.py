@@ -8,7 +8,6 @@ of the owner's work days or the owner's week) and computes the cache key.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 from collections.abc import Sequence
@@ -17,6 +16,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from gitpulse_app.acquisition.access import visible_repo_ids
+from gitpulse_app.core.clock import iso_z
 from gitpulse_app.core.config import get_settings
 from gitpulse_app.core.models import Report, Repo, User
 from gitpulse_app.intelligence.reports.collect import resolve_logins
@@ -27,7 +28,6 @@ from gitpulse_app.intelligence.reports.models import (
     ReportError,
     ReportScope,
 )
-from gitpulse_app.intelligence.visibility import visible_repo_ids
 from gitpulse_app.intelligence.windows import (
     Window,
     is_week_window,
@@ -103,18 +103,14 @@ def cache_key(plan: ReportPlan, content_hashes: Sequence[str]) -> str:
         "scope_logins": sorted(login.lower() for login in plan.scope.logins),
         "scope_repo": plan.scope.repo.lower() if plan.scope.repo else None,
         "query": plan.scope.query,
-        "start": _iso(plan.window.start),
-        "end": _iso(plan.window.end),
+        "start": iso_z(plan.window.start, "microseconds"),
+        "end": iso_z(plan.window.end, "microseconds"),
         "content_hashes": sorted(content_hashes),
         "prompt_version": PROMPT_VERSION,
         "model": writer_model(),
     }
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-def _iso(instant: dt.datetime) -> str:
-    return instant.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def cached_report(session: Session, plan: ReportPlan, key: str) -> Report | None:

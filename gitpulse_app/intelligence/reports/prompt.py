@@ -9,8 +9,6 @@ escaped as markdown text, so none of it reads as a link or other markup.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from gitpulse_app.intelligence.reports.models import (
     DAILY,
     NO_ACTIVITY,
@@ -162,8 +160,3 @@ def build_messages(kind: str, *, who: str, date_label: str, collection: Collecti
         {"role": "user", "content": user_prompt(kind, who=who, date_label=date_label,
                                                 collection=collection, query=query, team=team)},
     ]
-
-
-def expected_titles(kind: str) -> Sequence[str]:
-    """The section titles of a report kind, in order."""
-    return SECTION_TITLES[kind]

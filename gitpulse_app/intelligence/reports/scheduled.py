@@ -13,7 +13,8 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.orm.attributes import flag_modified
 
-from gitpulse_app.core.db import session_scope, utcnow
+from gitpulse_app.core.clock import utcnow
+from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.models import ReportRegeneration, User
 from gitpulse_app.intelligence.reports import stages
 

@@ -12,18 +12,18 @@ standard report was soft-deleted, while a manual generate or the owner's regener
 from __future__ import annotations
 
 import datetime as dt
-import importlib
-import inspect
 import logging
 import time
 from collections.abc import Callable, Sequence
 
 from sqlmodel import Session
 
+from gitpulse_app.core.clock import utcnow
 from gitpulse_app.core.config import get_settings
-from gitpulse_app.core.db import get_row, session_scope, utcnow
+from gitpulse_app.core.db import get_row, session_scope
 from gitpulse_app.core.logging import metric
 from gitpulse_app.core.models import Report, ReportRegeneration
+from gitpulse_app.core.signals import report_ready
 from gitpulse_app.intelligence.reports import stages
 from gitpulse_app.intelligence.reports.collect import collect_facts, fact_hashes
 from gitpulse_app.intelligence.reports.llm import PROVIDER as LLM_PROVIDER
@@ -71,7 +71,6 @@ from gitpulse_app.intelligence.windows import Window
 
 log = logging.getLogger(__name__)
 
-DELIVERY_MODULE = "gitpulse_app.intelligence.delivery"
 EMPTY_PROVIDER = "none"
 
 
@@ -319,30 +318,10 @@ def _log_saved(report: Report, started: float) -> None:
 
 
 def _notify_delivery(report: Report, now: dt.datetime) -> None:
-    """Hand a final, non-empty scheduled report to email delivery, when that capability exists."""
+    """Announce a final, non-empty scheduled report to delivery (`report_ready`)."""
     if report.origin != "scheduled" or report.is_partial or report.event_count == 0:
         return
-    try:
-        delivery = importlib.import_module(DELIVERY_MODULE)
-    except ModuleNotFoundError as exc:
-        if exc.name and DELIVERY_MODULE.startswith(exc.name):
-            return  # email delivery is not installed in this build
-        raise
-    # Email, then the owner's chat and webhook channels (docs/CHANNELS.md).
-    for hook in ("enqueue_report_email", "enqueue_report_channels"):
-        enqueue = getattr(delivery, hook, None)
-        if enqueue is None:
-            continue
-        try:
-            # The injected clock (tick --at) stamps the delivery row too, when the hook takes it.
-            if "now" in inspect.signature(enqueue).parameters:
-                enqueue(report.id, now=now)
-            else:
-                enqueue(report.id)
-        except Exception:
-            # The report is saved; a delivery problem must not undo or fail it.
-            log.exception("Could not queue the report delivery",
-                          extra={"report_id": report.id, "hook": hook})
+    report_ready.send(report_id=report.id, now=now)
 
 
 # Regenerate, read, delete -------------------------------------------------------------------------

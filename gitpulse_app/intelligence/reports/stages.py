@@ -12,7 +12,8 @@ from typing import Any
 
 from sqlalchemy.orm.attributes import flag_modified
 
-from gitpulse_app.core.db import session_scope, utcnow
+from gitpulse_app.core.clock import utcnow
+from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.models import ReportRegeneration
 
 QUEUED = "queued"

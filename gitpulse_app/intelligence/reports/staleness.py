@@ -15,9 +15,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from gitpulse_app.core.db import session_scope, utcnow
+from gitpulse_app.acquisition.access import visible_repo_ids
+from gitpulse_app.core.clock import utcnow
+from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.models import Repo, Report, User
-from gitpulse_app.intelligence.visibility import visible_repo_ids
 
 log = logging.getLogger(__name__)
 

@@ -34,7 +34,8 @@ if TYPE_CHECKING:  # imported in `build`: a CLI command that never schedules ski
 
 from gitpulse_app.acquisition.sync.scheduled import unblock_jobs
 from gitpulse_app.acquisition.sync.lifecycle import finalize_batches
-from gitpulse_app.core.db import DatabaseUnavailable, utcnow
+from gitpulse_app.core.clock import Clock, utcnow
+from gitpulse_app.core.db import DatabaseUnavailable
 from gitpulse_app.core.logging import get_logger, log_fields
 from gitpulse_app.core.workers import worker
 from gitpulse_app.intelligence.scheduler.leader import Leader, make_leader
@@ -42,7 +43,6 @@ from gitpulse_app.intelligence.scheduler.tick import drain_queues, run_tick, swe
 
 log = get_logger(__name__)
 
-Clock = Callable[[], dt.datetime]
 
 
 @dataclass(frozen=True)

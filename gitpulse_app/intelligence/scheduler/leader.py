@@ -31,12 +31,11 @@ import logging
 from typing import Any, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool
 
 from gitpulse_app.core.claims import claim_id, holder_is_dead
-from gitpulse_app.core.db import create_db_engine, get_engine, session_scope
+from gitpulse_app.core.db import create_db_engine, get_engine, session_scope, try_insert
 from gitpulse_app.core.logging import get_logger, log_fields
 from gitpulse_app.core.models import SchedulerLease
 
@@ -65,12 +64,6 @@ class Leader(Protocol):
     def release(self, now: dt.datetime) -> None: ...
 
 
-def _insert_ignoring_conflict(connection: Connection, values: dict[str, Any]) -> bool:
-    builder = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
-    statement = builder(_leases).values(**values).on_conflict_do_nothing(index_elements=["name"])
-    return bool(connection.execute(statement).rowcount)
-
-
 def write_heartbeat(holder: str, now: dt.datetime, lease: dt.timedelta = LEASE_DURATION,
                     engine: Engine | None = None) -> None:
     """Record `holder` as the scheduler with a heartbeat at `now` (PostgreSQL leaders).
@@ -86,8 +79,8 @@ def write_heartbeat(holder: str, now: dt.datetime, lease: dt.timedelta = LEASE_D
             .values(**values)).rowcount
         if changed:
             return
-        if _insert_ignoring_conflict(connection, {"name": LEASE_NAME, "acquired_at": now,
-                                                  "created_at": now, **values}):
+        if try_insert(connection, _leases, {"name": LEASE_NAME, "acquired_at": now,
+                                            "created_at": now, **values}, ["name"]):
             return
         connection.execute(sa.update(_leases).where(_leases.c.name == LEASE_NAME)
                            .values(acquired_at=now, **values))
@@ -127,9 +120,9 @@ class LeaseLeader:
             .where(_leases.c.name == LEASE_NAME)).first()
         renewal = {"heartbeat_at": now, "expires_at": now + self.lease, "updated_at": now}
         if row is None:
-            return _insert_ignoring_conflict(connection, {
+            return try_insert(connection, _leases, {
                 "name": LEASE_NAME, "holder": self.holder, "acquired_at": now,
-                "created_at": now, **renewal})
+                "created_at": now, **renewal}, ["name"])
         mine = row.holder == self.holder
         if not (mine or row.expires_at < now or holder_is_dead(row.holder)):
             return False

@@ -6,15 +6,11 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from gitpulse_app.core.clock import iso_z
 from gitpulse_app.intelligence.windows import Window
 
 DAILY = "daily"
 WEEKLY = "weekly"
-
-
-def iso_z(instant: dt.datetime) -> str:
-    """An aware instant as ISO-8601 UTC with `Z` (the CLI's time format)."""
-    return instant.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 @dataclass

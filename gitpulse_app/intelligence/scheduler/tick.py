@@ -28,6 +28,7 @@ from gitpulse_app.acquisition.sync.scheduled import (
 )
 from gitpulse_app.acquisition.sync.lifecycle import finalize_batches
 from gitpulse_app.acquisition.webhooks import processor as webhooks
+from gitpulse_app.acquisition.webhooks.reconcile import reconcile_installations
 from gitpulse_app.core.db import check_database, session_scope
 from gitpulse_app.core.logging import get_logger, log_fields
 from gitpulse_app.core.models import ReportJobHistory
@@ -37,7 +38,6 @@ from gitpulse_app.intelligence.delivery.channels.scheduled import run_team_diges
 from gitpulse_app.intelligence.reports import generate_report, sweep_interrupted
 from gitpulse_app.intelligence.scheduler import retention
 from gitpulse_app.intelligence.scheduler.due import plan_due
-from gitpulse_app.intelligence.scheduler.installations import reconcile_installations
 from gitpulse_app.intelligence.scheduler.models import (
     DAILY,
     WEEKLY,

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
-from gitpulse_app.acquisition.webhooks import processor
+from gitpulse_app.acquisition.webhooks import envelopes, processor
 from gitpulse_app.core.db import utcnow
 from gitpulse_app.core.models import Event, Installation, User, UserInstallation, WebhookEvent
 from gitpulse_app.experience.http.app import create_api
@@ -83,8 +83,8 @@ def test_fact_and_installation_events_are_processed_on_postgres(pg_client, pg_en
 def test_claims_and_reclaims_on_postgres(pg_client, pg_engine):
     post_webhook(pg_client, "ping", {"zen": "x"}, delivery="pg-claim")
     now = utcnow()
-    claimed = processor.claim_next(now)
-    assert claimed is not None and processor.claim_next(now) is None
+    claimed = envelopes.claim_next(now)
+    assert claimed is not None and envelopes.claim_next(now) is None
     assert processor.reclaim_stale(now + dt.timedelta(minutes=11)) == 1
     assert processor.drain(now=now + dt.timedelta(minutes=11)).completed == 1
     assert processor.retry_failed() == 0

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
-from gitpulse_app.acquisition.webhooks import processor
+from gitpulse_app.acquisition.webhooks import envelopes, processor
 from gitpulse_app.acquisition.webhooks.receiver import store_envelope
 from gitpulse_app.core.claims import claim_id
 from gitpulse_app.core.db import utcnow
@@ -248,9 +248,9 @@ def test_drain_respects_its_limit(client):
 def test_a_claim_is_won_by_one_process_only(client, session):
     post_webhook(client, "ping", {"zen": "x"}, delivery="claim-1")
     now = utcnow()
-    first = processor.claim_next(now)
+    first = envelopes.claim_next(now)
     assert first is not None and first.attempts == 1
-    assert processor.claim_next(now) is None
+    assert envelopes.claim_next(now) is None
     stored = envelope(session, "claim-1")
     assert (stored.status, stored.claimed_by, stored.started_at) == ("processing", claim_id(), now)
 
@@ -327,7 +327,7 @@ def test_an_outcome_the_database_refused_is_written_by_the_next_drain(file_engin
     payload = load_webhook("pull_request", "opened")
     assert store_envelope("refused-1", "pull_request", payload)
     now = utcnow()
-    envelope = processor.claim_next(now)
+    envelope = envelopes.claim_next(now)
     blocker = sqlite3.connect(db_file_url.removeprefix("sqlite:///"))
     blocker.execute("BEGIN IMMEDIATE")  # another process holds the write lock: every write fails
     try:

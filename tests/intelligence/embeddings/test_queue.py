@@ -8,11 +8,8 @@ from gitpulse_app.core.claims import claim_id
 from gitpulse_app.core.models import EmbeddingQueueItem, Event
 from gitpulse_app.intelligence.embeddings import drain, enqueue_events, enqueue_missing
 from gitpulse_app.intelligence.embeddings.providers import LOCAL_MODEL, OPENAI_MODEL
-from gitpulse_app.intelligence.embeddings.queue import (
-    on_fact_changed,
-    recover_stale,
-    reset_failed_primary,
-)
+from gitpulse_app.intelligence.embeddings.queue import recover_stale, reset_failed_primary
+from gitpulse_app.intelligence.embeddings.worker import on_fact_changed
 from tests.intelligence.embeddings.conftest import (
     embedding_calls,
     embeddings,

@@ -8,7 +8,7 @@ from gitpulse_app.core import migrate
 from gitpulse_app.core.db import create_db_engine, set_engine
 from gitpulse_app.core.workers import registered_workers
 from gitpulse_app.intelligence.embeddings import worker as embeddings
-from gitpulse_app.intelligence.embeddings.queue import on_fact_changed
+from gitpulse_app.intelligence.embeddings.worker import on_fact_changed
 from tests.intelligence.embeddings.conftest import embeddings as stored, make_facts
 
 

@@ -19,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session
 
+import gitpulse_app.intelligence.delivery  # noqa: F401 — connects the delivery receiver
 import gitpulse_app.intelligence.reports  # noqa: F401 — connects the staleness receiver
 from gitpulse_app.core.models import (
     Installation,

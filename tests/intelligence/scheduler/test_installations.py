@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from gitpulse_app.core.models import Installation, User, UserInstallation
 from gitpulse_app.intelligence.scheduler import run_tick
-from gitpulse_app.intelligence.scheduler.installations import reconcile_installations
+from gitpulse_app.acquisition.webhooks.reconcile import reconcile_installations
 from tests.intelligence.scheduler.conftest import utc
 from tests.support.fake_http import FakeResponse
 

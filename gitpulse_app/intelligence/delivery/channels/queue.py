@@ -22,13 +22,13 @@ import uuid
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from gitpulse_app.core.claims import claim_id, holder_is_dead
+from gitpulse_app.core.clock import utcnow
 from gitpulse_app.core.config import get_settings
 from gitpulse_app.core.crypto import decrypt_token
-from gitpulse_app.core.db import session_scope, utcnow
+from gitpulse_app.core.db import insert_ignore, session_scope
 from gitpulse_app.core.logging import log_fields, metric
 from gitpulse_app.core.models import ChannelDelivery, DeliveryChannel, Report
 from gitpulse_app.intelligence.delivery.channels import answers, render, transport
@@ -52,11 +52,6 @@ _table = ChannelDelivery.__table__
 _channels = DeliveryChannel.__table__
 
 
-def _insert(session: Session) -> sqlite.Insert | postgresql.Insert:
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_table)
-
-
 def is_sendable(report: Report) -> bool:
     """A scheduled, final (non-partial), non-empty, non-deleted report."""
     return (report.origin == "scheduled" and not report.is_partial and report.event_count > 0
@@ -71,8 +66,8 @@ def add_delivery(session: Session, report_id: int, channel_id: int, now: dt.date
               "rate_limit_waits": 0, "next_attempt_at": now, "last_error": note,
               "created_at": now, "updated_at": now}
     # RETURNING tells a new row from a conflict on both backends (PostgreSQL's rowcount is -1).
-    inserted = session.execute(_insert(session).values(**values).on_conflict_do_nothing(
-        index_elements=["report_id", "channel_id"]).returning(_table.c.id)).first() is not None
+    inserted = session.execute(insert_ignore(
+        session, _table, ["report_id", "channel_id"], values).returning(_table.c.id)).first() is not None
     if inserted:
         log_fields(log, logging.INFO, "Channel message queued", report_id=report_id,
                    channel_id=channel_id, status=status)

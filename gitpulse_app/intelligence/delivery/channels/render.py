@@ -22,6 +22,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from gitpulse_app.core.clock import iso_z
 from gitpulse_app.core.config import Settings, get_settings
 from gitpulse_app.core.models import Report
 from gitpulse_app.intelligence.delivery.compose import (
@@ -257,7 +258,7 @@ def webhook_body(report: Report, settings: Settings | None = None) -> bytes:
         "id": report.id, "title": report.title, "kind": report.kind,
         "scope": {"type": "team" if report.schedule_type is None else "personal",
                   "logins": list(report.scope_logins or []), "repo": report.scope_repo},
-        "start": _iso(report.start_date), "end": _iso(report.end_date),
+        "start": iso_z(report.start_date), "end": iso_z(report.end_date),
         "markdown": report.markdown, "citations": list(report.citations or []),
         "coverage_score": report.coverage_score, "url": page}}
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
@@ -267,10 +268,6 @@ def webhook_test_body(channel_id: int, channel_name: str) -> bytes:
     document = {"type": TEST_EVENT, "channel": {"id": channel_id, "name": channel_name},
                 "message": "This is a test message from GitPulse."}
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-def _iso(instant) -> str:
-    return instant.isoformat().replace("+00:00", "Z")
 
 
 def signature(secret: str, body: bytes) -> str:

@@ -20,9 +20,10 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from gitpulse_app.core.clock import utcnow
 from gitpulse_app.core.config import get_settings
 from gitpulse_app.core.crypto import decrypt_token, encrypt_token
-from gitpulse_app.core.db import session_scope, utcnow
+from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.models import ChannelDelivery, DeliveryChannel, User
 from gitpulse_app.intelligence.delivery.channels import answers, render, transport
 from gitpulse_app.intelligence.delivery.channels.guard import ChannelURLError, check_url

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from gitpulse_app.acquisition.sync import request_sync, worker
-from gitpulse_app.acquisition.sync.stages import Cursor, progress_percent
+from gitpulse_app.acquisition.sync.walk import Cursor, progress_percent
 from gitpulse_app.acquisition.sync.worker import claim_job, execute_job
 from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.models import IngestionJob, Installation, SyncBatch

@@ -1,4 +1,4 @@
-"""Installation reconcile, the 02:15 UTC slot job of the tick.
+"""Installation reconcile, the daily job of the tick's 02:15 UTC slot (the scheduler calls it).
 
 Lists the GitHub App's installations and makes our rows agree: account, type, selection and status
 (suspended when GitHub reports `suspended_at`), each linked to the signed-up user whose login is the
@@ -30,14 +30,13 @@ from gitpulse_app.acquisition.github import (
     GitHubError,
     get_app_auth,
 )
-from gitpulse_app.acquisition.webhooks import insert_ignoring_conflict
 from gitpulse_app.acquisition.webhooks.installations import (
     ensure_installation,
     github_id,
     repository_ids,
 )
 from gitpulse_app.core.config import get_settings
-from gitpulse_app.core.db import session_scope
+from gitpulse_app.core.db import session_scope, try_insert
 from gitpulse_app.core.logging import get_logger, log_fields
 from gitpulse_app.core.models import Installation, User, UserInstallation
 
@@ -88,7 +87,7 @@ def _link_owner(session: Session, installation_id: int, login: str, now: dt.date
         sa.func.lower(User.gh_login) == login.lower(), User.signed_up_at.is_not(None)))
     if user_id is None:
         return
-    inserted = insert_ignoring_conflict(session, UserInstallation, {
+    inserted = try_insert(session, UserInstallation, {
         "user_id": user_id, "installation_id": installation_id, "role": "owner",
         "claimed_at": now, "created_at": now, "updated_at": now,
     }, ["user_id", "installation_id"])

@@ -1,0 +1,1 @@
+"""The tables of `core/models.py`, one module per table family."""
