@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitpulse_app.experience.demo import catalog
-from gitpulse_app.experience.demo.catalog import Change, IssueTopic, Person, RepoSpec
+from gitpulse_app.experience.demo.catalog import Person, RepoSpec
+from gitpulse_app.experience.demo.work import Change, IssueTopic
 from gitpulse_app.experience.demo.objects import Commit, IssueState, Objects, PullState
 from gitpulse_app.experience.demo.shapes import Shapes
 from gitpulse_app.experience.demo.story import Story

@@ -10,7 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from gitpulse_app.experience.demo.catalog import ORG_ID, ORG_LOGIN, Change, Person, RepoSpec
+from gitpulse_app.experience.demo.catalog import ORG_ID, ORG_LOGIN, Person, RepoSpec
+from gitpulse_app.experience.demo.work import Change
 from gitpulse_app.experience.demo.shapes import Json, Shapes, iso, node_id
 
 
