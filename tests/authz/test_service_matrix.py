@@ -48,16 +48,15 @@ from gitpulse_app.experience.report_views import (
     run_generation,
     stage_view,
 )
-from gitpulse_app.experience.settings_service import (
+from gitpulse_app.experience.settings.service import confirm_email, email_confirmation_token
+from gitpulse_app.experience.settings.views import load_settings
+from gitpulse_app.experience.sources.service import (
     OWNER_ONLY,
-    confirm_email,
-    email_confirmation_token,
-    list_sources,
-    load_settings,
     remove_pat_source,
     retry_failed_deliveries,
     set_tracked,
 )
+from gitpulse_app.experience.sources.views import list_sources
 from gitpulse_app.intelligence.analytics import dashboard_data
 from gitpulse_app.intelligence.delivery import retry_delivery
 from gitpulse_app.intelligence.embeddings import search_for_user

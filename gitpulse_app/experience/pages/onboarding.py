@@ -28,12 +28,10 @@ from gitpulse_app.experience.components.preferences import PreferencesMixin
 from gitpulse_app.experience.components.sync_banner import ACTIVE_STATES
 from gitpulse_app.experience.ops_service import server_token_available, use_server_token
 from gitpulse_app.experience.pages.repos import KIND_LABELS, install_url
-from gitpulse_app.experience.settings_service import (
-    add_pat_source,
-    list_sources,
-    load_settings,
-    save_settings,
-)
+from gitpulse_app.experience.settings.service import save_settings
+from gitpulse_app.experience.settings.views import load_settings
+from gitpulse_app.experience.sources.service import add_pat_source
+from gitpulse_app.experience.sources.views import list_sources
 from gitpulse_app.experience.state import SessionState
 from gitpulse_app.experience.page import Guard, page
 from gitpulse_app.intelligence.reports import generate_first_report

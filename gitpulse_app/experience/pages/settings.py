@@ -18,12 +18,9 @@ from gitpulse_app.experience.components.feedback import toast_error, toast_info,
 from gitpulse_app.experience.components import preferences
 from gitpulse_app.experience.components.channels import channels_section
 from gitpulse_app.experience.components.preferences import PreferencesMixin
-from gitpulse_app.experience.settings_service import (
-    confirm_email,
-    load_settings,
-    remove_pat_source,
-    save_settings,
-)
+from gitpulse_app.experience.settings.service import confirm_email, save_settings
+from gitpulse_app.experience.settings.views import load_settings
+from gitpulse_app.experience.sources.service import remove_pat_source
 from gitpulse_app.experience.pages.settings_tokens import api_tokens_section
 from gitpulse_app.experience.state import SessionState
 from gitpulse_app.experience.page import page
