@@ -33,7 +33,7 @@ import gitpulse_app.experience as experience
 from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.models import Report
 from gitpulse_app.experience import routes
-from gitpulse_app.experience.components.channels import ChannelsState
+from gitpulse_app.experience.settings.channels import ChannelsState
 from gitpulse_app.experience.components.generate_modal import GenerateState
 from gitpulse_app.experience.components.sync_banner import SyncStatusState
 from gitpulse_app.experience.pages.ask import AskState
@@ -44,8 +44,8 @@ from gitpulse_app.experience.pages.repo_detail import RepoDetailState
 from gitpulse_app.experience.pages.report_detail import ReportDetailState
 from gitpulse_app.experience.pages.reports import ReportsState
 from gitpulse_app.experience.pages.repos import ReposState
-from gitpulse_app.experience.pages.settings import SettingsState
-from gitpulse_app.experience.pages.settings_tokens import ApiTokensState
+from gitpulse_app.experience.settings.page import SettingsState
+from gitpulse_app.experience.settings.page_tokens import ApiTokensState
 from gitpulse_app.experience.pages.timeline import TimelineState
 from tests.authz.conftest import DAY, Pair, Side
 from tests.support.reflex_events import event_driver, sent_text
@@ -247,7 +247,7 @@ HANDLERS: dict[str, Aim | Free] = {
                                          lambda a: {"envelope_id": a.envelope_id}),)),
     "OpsState.replay_all": Aim(routes.OPS, at(routes.OPS), b_steps=(Step(OpsState.replay_all),)),
     "OpsState.setvar": SETVAR,
-    # pages/settings.py
+    # settings/page.py
     "SettingsState.load": Aim(routes.SETTINGS, at(routes.SETTINGS),
                               a_steps=(Step(SettingsState.load),),
                               b_steps=(Step(SettingsState.load),)),
@@ -320,7 +320,7 @@ HANDLERS: dict[str, Aim | Free] = {
     "AskState.use_example": Free("fills the question and dispatches ask (its row aims it at A's "
                                  "facts)"),
     "AskState.setvar": SETVAR,
-    # pages/settings_tokens.py (docs/API.md)
+    # settings/page_tokens.py (docs/API.md)
     "ApiTokensState.load": Aim(routes.SETTINGS, at(routes.SETTINGS),
                                a_steps=(Step(ApiTokensState.load),),
                                b_steps=(Step(ApiTokensState.load),)),
@@ -334,7 +334,7 @@ HANDLERS: dict[str, Aim | Free] = {
     "ApiTokensState.set_scope": FIELD,
     "ApiTokensState.set_expiry": FIELD,
     "ApiTokensState.setvar": SETVAR,
-    # components/channels.py (docs/CHANNELS.md)
+    # settings/channels.py (docs/CHANNELS.md)
     "ChannelsState.load": Aim(routes.SETTINGS, at(routes.SETTINGS),
                               a_steps=(Step(ChannelsState.load),),
                               b_steps=(Step(ChannelsState.load),)),

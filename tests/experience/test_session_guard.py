@@ -28,7 +28,7 @@ from gitpulse_app.experience.auth.sessions import (
 from gitpulse_app.experience.pages.landing import LandingState
 from gitpulse_app.experience.pages.not_found import NotFoundState
 from gitpulse_app.experience.pages.reports import ReportsState
-from gitpulse_app.experience.pages.settings import SettingsState
+from gitpulse_app.experience.settings.page import SettingsState
 from gitpulse_app.experience.session_guard import guarded_state
 from gitpulse_app.experience.state import SessionState
 from gitpulse_app.intelligence.scheduler.retention import cleanup

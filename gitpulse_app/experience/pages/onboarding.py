@@ -23,8 +23,8 @@ from gitpulse_app.core.models import User
 from gitpulse_app.experience import routes
 from gitpulse_app.experience.components.empty import error_alert, skeleton_block
 from gitpulse_app.experience.components.feedback import toast_error, toast_success
-from gitpulse_app.experience.components import preferences
-from gitpulse_app.experience.components.preferences import PreferencesMixin
+from gitpulse_app.experience.settings import preferences
+from gitpulse_app.experience.settings.preferences import PreferencesMixin
 from gitpulse_app.experience.components.sync_banner import ACTIVE_STATES
 from gitpulse_app.experience.ops_service import server_token_available, use_server_token
 from gitpulse_app.experience.pages.repos import KIND_LABELS, install_url
