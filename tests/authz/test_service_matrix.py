@@ -36,7 +36,7 @@ from gitpulse_app.experience.ops_service import (
     server_token_available,
     use_server_token,
 )
-from gitpulse_app.experience.pages.onboarding import onboarding_sources
+from gitpulse_app.experience.onboarding.views import onboarding_sources
 from gitpulse_app.experience.pages.repo_detail import load_repo
 from gitpulse_app.experience.pages.timeline import _options as timeline_filter_options
 from gitpulse_app.experience.report_views import (

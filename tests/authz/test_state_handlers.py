@@ -38,7 +38,7 @@ from gitpulse_app.experience.components.generate_modal import GenerateState
 from gitpulse_app.experience.components.sync_banner import SyncStatusState
 from gitpulse_app.experience.pages.ask import AskState
 from gitpulse_app.experience.pages.dashboard import DashboardState
-from gitpulse_app.experience.pages.onboarding import OnboardingState
+from gitpulse_app.experience.onboarding.state import OnboardingState
 from gitpulse_app.experience.pages.ops import OpsState
 from gitpulse_app.experience.pages.repo_detail import RepoDetailState
 from gitpulse_app.experience.pages.report_detail import ReportDetailState
@@ -215,7 +215,7 @@ HANDLERS: dict[str, Aim | Free] = {
                                expect=NOT_FOUND),
     "ReportsState.backfill": OWN,
     "ReportsState.setvar": SETVAR,
-    # pages/onboarding.py
+    # onboarding/state.py
     "OnboardingState.load": Aim(routes.ONBOARDING, at(routes.ONBOARDING),
                                 b_steps=(Step(OnboardingState.load),)),
     "OnboardingState.add_pat": Aim(
