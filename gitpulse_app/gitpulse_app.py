@@ -9,7 +9,7 @@ from gitpulse_app.core.workers import background_workers
 from gitpulse_app.experience.components.feedback import unexpected_error
 from gitpulse_app.experience.http.app import create_api
 from gitpulse_app.experience.pages.registry import PAGES
-from gitpulse_app.experience.session_guard import SessionGuard
+from gitpulse_app.experience.auth.guard import SessionGuard
 
 prepare_process()
 

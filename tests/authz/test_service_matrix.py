@@ -27,8 +27,7 @@ from gitpulse_app.core.models import (
     UserInstallation,
     WebhookEvent,
 )
-from gitpulse_app.experience.auth.sessions import sign_out_everywhere, token_hash
-from gitpulse_app.experience.auth_sessions import resolve_token
+from gitpulse_app.experience.auth.sessions import resolve_token, sign_out_everywhere, token_hash
 from gitpulse_app.experience.ops_service import (
     load_ops,
     replay_all_failed,

@@ -105,7 +105,7 @@ HANDLERS: dict[str, Aim | Free] = {
     "SessionState.require_user": Free("resolves the caller's own session; no object"),
     "SessionState.load_visitor": PUBLIC,
     "SessionState.setvar": SETVAR,
-    # pages/landing.py, pages/not_found.py
+    # landing/page.py, landing/page_not_found.py
     "LandingState.load": PUBLIC,
     "LandingState.setvar": SETVAR,
     "NotFoundState.load": PUBLIC,
