@@ -8,8 +8,8 @@ from gitpulse_app.core.startup import freeze_startup_heap, prepare_process
 from gitpulse_app.core.workers import background_workers
 from gitpulse_app.experience.components.feedback import unexpected_error
 from gitpulse_app.experience.http.app import create_api
+from gitpulse_app.experience.auth.guard import SessionGuard
 from gitpulse_app.experience.registry import PAGES
-from gitpulse_app.experience.session_guard import SessionGuard
 
 prepare_process()
 

@@ -6,10 +6,10 @@ from gitpulse_app.experience.ask.page import ask_page
 from gitpulse_app.experience.dashboard.page import dashboard
 from gitpulse_app.experience.ops.page import ops
 from gitpulse_app.experience.page import PageSpec, spec_of
-from gitpulse_app.experience.pages.landing import landing
-from gitpulse_app.experience.pages.not_found import not_found
-from gitpulse_app.experience.pages.onboarding import onboarding
-from gitpulse_app.experience.pages.settings import settings
+from gitpulse_app.experience.landing.page import landing
+from gitpulse_app.experience.landing.page_not_found import not_found
+from gitpulse_app.experience.onboarding.page import onboarding
+from gitpulse_app.experience.settings.page import settings
 from gitpulse_app.experience.reports.page_detail import report_detail_page
 from gitpulse_app.experience.reports.page_list import reports
 from gitpulse_app.experience.repos.page import repo_detail

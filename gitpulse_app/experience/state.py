@@ -18,7 +18,7 @@ from gitpulse_app.core.config import get_settings
 from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.models import User
 from gitpulse_app.experience import routes
-from gitpulse_app.experience.auth_sessions import resolve_token, token_from_cookie_header
+from gitpulse_app.experience.auth.sessions import resolve_token, token_from_cookie_header
 from gitpulse_app.intelligence.delivery.status import unread_count
 
 
@@ -29,7 +29,7 @@ PUBLIC_EVENT = "_gitpulse_public_event"
 def public_event(fn: F) -> F:
     """Let a handler run without a live session (apply under `@rx.event`): only for pages anyone
     may open, and it may touch no user data beyond resolving the visitor itself. Every other
-    handler of a `SessionState` is refused once its session ends (experience/session_guard.py)."""
+    handler of a `SessionState` is refused once its session ends (experience/auth/guard.py)."""
     setattr(fn, PUBLIC_EVENT, True)
     return fn
 
@@ -75,7 +75,7 @@ class SessionState(rx.State):
     """Who is signed in; resolved on every protected page load."""
 
     _user_id: int | None = None
-    # Whose data this tab's states hold (set by experience/session_guard.py): another user's
+    # Whose data this tab's states hold (set by experience/auth/guard.py): another user's
     # session resets them all before any handler runs.
     _owner_id: int | None = None
     _onboarded: bool = False

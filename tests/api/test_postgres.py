@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session
 
-from gitpulse_app.experience import api_service as service
+from gitpulse_app.experience.http import service
 from gitpulse_app.experience.auth.api_tokens import create_token, resolve_api_token, revoke_token
 from gitpulse_app.intelligence.ask import ask
 from tests.api.conftest import make_person

@@ -27,8 +27,7 @@ from gitpulse_app.core.models import (
     UserInstallation,
     WebhookEvent,
 )
-from gitpulse_app.experience.auth.sessions import sign_out_everywhere, token_hash
-from gitpulse_app.experience.auth_sessions import resolve_token
+from gitpulse_app.experience.auth.sessions import resolve_token, sign_out_everywhere, token_hash
 from gitpulse_app.experience.ops.service import (
     replay_all_failed,
     replay_envelope,
@@ -36,7 +35,7 @@ from gitpulse_app.experience.ops.service import (
     use_server_token,
 )
 from gitpulse_app.experience.ops.views import load_ops
-from gitpulse_app.experience.pages.onboarding import onboarding_sources
+from gitpulse_app.experience.onboarding.views import onboarding_sources
 from gitpulse_app.experience.repos.views import load_repo
 from gitpulse_app.experience.reports.service import (
     GenerateRequest,
@@ -50,16 +49,15 @@ from gitpulse_app.experience.reports.views_detail import (
     stage_view,
 )
 from gitpulse_app.experience.timeline.views import filter_options as timeline_filter_options
-from gitpulse_app.experience.settings_service import (
+from gitpulse_app.experience.settings.service import confirm_email, email_confirmation_token
+from gitpulse_app.experience.settings.views import load_settings
+from gitpulse_app.experience.sources.service import (
     OWNER_ONLY,
-    confirm_email,
-    email_confirmation_token,
-    list_sources,
-    load_settings,
     remove_pat_source,
     retry_failed_deliveries,
     set_tracked,
 )
+from gitpulse_app.experience.sources.views import list_sources
 from gitpulse_app.intelligence.analytics import dashboard_data
 from gitpulse_app.intelligence.delivery import retry_delivery
 from gitpulse_app.intelligence.embeddings import search_for_user

@@ -34,16 +34,16 @@ from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.models import Report
 from gitpulse_app.experience import routes
 from gitpulse_app.experience.ask.page import AskState
-from gitpulse_app.experience.components.channels import ChannelsState
 from gitpulse_app.experience.dashboard.page import DashboardState
+from gitpulse_app.experience.onboarding.state import OnboardingState
 from gitpulse_app.experience.ops.page import OpsState
-from gitpulse_app.experience.pages.onboarding import OnboardingState
-from gitpulse_app.experience.pages.settings import SettingsState
-from gitpulse_app.experience.pages.settings_tokens import ApiTokensState
 from gitpulse_app.experience.reports.page_detail import ReportDetailState
 from gitpulse_app.experience.reports.page_generate import GenerateState
 from gitpulse_app.experience.reports.page_list import ReportsState
 from gitpulse_app.experience.repos.page import RepoDetailState
+from gitpulse_app.experience.settings.channels import ChannelsState
+from gitpulse_app.experience.settings.page import SettingsState
+from gitpulse_app.experience.settings.page_tokens import ApiTokensState
 from gitpulse_app.experience.sources.banner import SyncStatusState
 from gitpulse_app.experience.sources.page import ReposState
 from gitpulse_app.experience.timeline.page import TimelineState
@@ -105,7 +105,7 @@ HANDLERS: dict[str, Aim | Free] = {
     "SessionState.require_user": Free("resolves the caller's own session; no object"),
     "SessionState.load_visitor": PUBLIC,
     "SessionState.setvar": SETVAR,
-    # pages/landing.py, pages/not_found.py
+    # landing/page.py, landing/page_not_found.py
     "LandingState.load": PUBLIC,
     "LandingState.setvar": SETVAR,
     "NotFoundState.load": PUBLIC,
@@ -215,7 +215,7 @@ HANDLERS: dict[str, Aim | Free] = {
                                expect=NOT_FOUND),
     "ReportsState.backfill": OWN,
     "ReportsState.setvar": SETVAR,
-    # pages/onboarding.py
+    # onboarding/state.py
     "OnboardingState.load": Aim(routes.ONBOARDING, at(routes.ONBOARDING),
                                 b_steps=(Step(OnboardingState.load),)),
     "OnboardingState.add_pat": Aim(
@@ -247,7 +247,7 @@ HANDLERS: dict[str, Aim | Free] = {
                                          lambda a: {"envelope_id": a.envelope_id}),)),
     "OpsState.replay_all": Aim(routes.OPS, at(routes.OPS), b_steps=(Step(OpsState.replay_all),)),
     "OpsState.setvar": SETVAR,
-    # pages/settings.py
+    # settings/page.py
     "SettingsState.load": Aim(routes.SETTINGS, at(routes.SETTINGS),
                               a_steps=(Step(SettingsState.load),),
                               b_steps=(Step(SettingsState.load),)),
@@ -320,7 +320,7 @@ HANDLERS: dict[str, Aim | Free] = {
     "AskState.use_example": Free("fills the question and dispatches ask (its row aims it at A's "
                                  "facts)"),
     "AskState.setvar": SETVAR,
-    # pages/settings_tokens.py (docs/API.md)
+    # settings/page_tokens.py (docs/API.md)
     "ApiTokensState.load": Aim(routes.SETTINGS, at(routes.SETTINGS),
                                a_steps=(Step(ApiTokensState.load),),
                                b_steps=(Step(ApiTokensState.load),)),
@@ -334,7 +334,7 @@ HANDLERS: dict[str, Aim | Free] = {
     "ApiTokensState.set_scope": FIELD,
     "ApiTokensState.set_expiry": FIELD,
     "ApiTokensState.setvar": SETVAR,
-    # components/channels.py (docs/CHANNELS.md)
+    # settings/channels.py (docs/CHANNELS.md)
     "ChannelsState.load": Aim(routes.SETTINGS, at(routes.SETTINGS),
                               a_steps=(Step(ChannelsState.load),),
                               b_steps=(Step(ChannelsState.load),)),

@@ -31,7 +31,8 @@ from gitpulse_app.experience.auth.sessions import start_session
 from gitpulse_app.experience.auth.users import link_installations
 from gitpulse_app.experience.http.app import create_api
 from gitpulse_app.experience.repos.views import load_repo
-from gitpulse_app.experience.settings_service import add_pat_source, list_sources, set_tracked
+from gitpulse_app.experience.sources.service import add_pat_source, set_tracked
+from gitpulse_app.experience.sources.views import list_sources
 from gitpulse_app.intelligence.reports import ReportError, generate_report
 from gitpulse_app.intelligence.timeline import TimelineFilters, load_timeline_page
 from tests.acquisition.webhooks.conftest import SECRET, post_webhook

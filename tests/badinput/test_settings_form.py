@@ -16,12 +16,12 @@ from hypothesis import strategies as st
 
 from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.models import User
-from gitpulse_app.experience.settings_service import (
+from gitpulse_app.experience.settings.service import (
     CONFIRMATIONS_THROTTLED,
     SettingsForm,
-    all_time_zones,
     save_settings,
 )
+from gitpulse_app.experience.settings.views import all_time_zones
 
 NOW = dt.datetime(2025, 12, 5, 15, 0, tzinfo=dt.UTC)
 PREVIOUS = {"timezone": "Europe/Paris", "week_start_day": 2, "email": "old@example.com",

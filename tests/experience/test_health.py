@@ -9,7 +9,7 @@ from starlette.testclient import TestClient
 from gitpulse_app.core.db import create_db_engine, set_engine, utcnow
 from gitpulse_app.core.models import AuthSession
 from gitpulse_app.core.provider_calls import forget_calls
-from gitpulse_app.experience.auth_sessions import token_hash
+from gitpulse_app.experience.auth.sessions import token_hash
 from gitpulse_app.experience.http import health as health_module
 from gitpulse_app.experience.http.app import create_api
 from tests.support.rows import make_user

@@ -19,7 +19,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPath
     # A .env in the developer's checkout must not leak into tests.
     monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
     reload_settings()
-    from gitpulse_app.experience.settings_service import CONFIRMATION_MAILS
+    from gitpulse_app.experience.settings.service import CONFIRMATION_MAILS
 
     CONFIRMATION_MAILS.clear()  # a new process starts with no mail counted
     yield

@@ -12,16 +12,26 @@ import argparse
 import sqlalchemy as sa
 
 from gitpulse_app.core.db import DatabaseUnavailable
-from gitpulse_app.experience.cli.main import CliError, CommandResult
+from gitpulse_app.experience.cli.common import (
+    CliError,
+    CommandResult,
+    Parser,
+    database_error,
+    positive_int,
+)
+
+# Heavier modules are imported inside the command that runs them, for start-up time only: the
+# parser imports every command module, and a command loads only what it runs (docs/STARTUP.md).
 
 
-def add_parser(sub, common, parser_class, positive_int) -> None:
+
+def add_parser(sub, common: Parser) -> None:
     """The `channel` command and its actions (called by `build_parser`)."""
     channel = sub.add_parser("channel", help="Slack, Discord and webhook channels",
                              parents=[common])
     channel.set_defaults(lean=True)  # no channel action writes facts (docs/STARTUP.md)
     actions = channel.add_subparsers(dest="channel_command", metavar="ACTION",
-                                     parser_class=parser_class)
+                                     parser_class=Parser)
     actions.required = True
     add = actions.add_parser("add", help="add a channel", parents=[common])
     add.add_argument("--login", required=True)
@@ -53,8 +63,6 @@ def _service(call):
     except ChannelError as exc:
         raise CliError(str(exc)) from None
     except (DatabaseUnavailable, sa.exc.OperationalError) as exc:
-        from gitpulse_app.experience.cli.commands import database_error
-
         raise database_error(exc) from None
 
 

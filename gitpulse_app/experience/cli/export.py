@@ -14,8 +14,17 @@ import sqlalchemy as sa
 
 from gitpulse_app.core.db import check_database, session_scope, utcnow
 from gitpulse_app.core.models import Report
-from gitpulse_app.experience.cli.commands import database_error, schema_errors, user_by_login
-from gitpulse_app.experience.cli.main import CliError, CommandResult
+from gitpulse_app.experience.cli.common import (
+    CliError,
+    CommandResult,
+    database_error,
+    schema_errors,
+    user_by_login,
+)
+
+# Heavier modules are imported inside the command that runs them, for start-up time only: the
+# parser imports every command module, and a command loads only what it runs (docs/STARTUP.md).
+
 
 
 def _window(args: argparse.Namespace, zone: str | None):

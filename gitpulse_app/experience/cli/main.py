@@ -1,111 +1,60 @@
-"""The command line (README "Command line").
+"""The command line (README "Command line"): the parser of every command, and `main`.
 
 Every command returns a `CommandResult` (a JSON-able dict plus its human summary). `--json` prints
 exactly one JSON object on stdout; logs and progress go to stderr. Exit codes: 0 success, 1 handled
-failure (`CliError`), 2 bad usage (`UsageError`, usage on stderr).
+failure (`CliError`), 2 bad usage (`UsageError`, usage on stderr). The commands live in one module
+per command group beside this one; what they share is in `common.py`.
 """
 
 from __future__ import annotations
 
-import argparse
-import datetime as dt
 import json
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import Any
+
+from gitpulse_app.core.logging import configure_logging
+from gitpulse_app.experience.cli import channels as channels_cli
+from gitpulse_app.experience.cli import db as db_cli
+from gitpulse_app.experience.cli import demo as demo_cli
+from gitpulse_app.experience.cli import export as export_cli
+from gitpulse_app.experience.cli import ingest as ingest_cli
+from gitpulse_app.experience.cli import reports as reports_cli
+from gitpulse_app.experience.cli import search as search_cli
+from gitpulse_app.experience.cli import tokens as tokens_cli
+from gitpulse_app.experience.cli.common import (
+    CliError,
+    CommandResult,
+    Parser,
+    UsageError,
+    date_or_instant,
+    iso_instant,
+    positive_int,
+)
+from gitpulse_app.experience.wiring import load_capabilities
 
 
-# Instants a report window or a sync can use; the ends of the calendar overflow time-zone maths.
-MIN_YEAR, MAX_YEAR = 1900, 9998
-
-
-class CliError(Exception):
-    """A handled failure: the message is printed on stderr and the exit code is 1."""
-
-
-class UsageError(Exception):
-    """Bad usage: usage and the message on stderr, exit code 2."""
-
-    def __init__(self, message: str, usage: str) -> None:
-        super().__init__(message)
-        self.usage = usage
-
-
-@dataclass
-class CommandResult:
-    data: dict[str, Any] = field(default_factory=dict)
-    summary: str = ""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message, self.format_usage())
-
-
-def iso_instant(value: str) -> dt.datetime:
-    """An ISO-8601 instant; a value without an offset is read as UTC."""
-    try:
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
-        in_range = MIN_YEAR <= parsed.astimezone(dt.UTC).year <= MAX_YEAR
-    except (ValueError, OverflowError):
-        raise argparse.ArgumentTypeError(f"invalid ISO-8601 timestamp: {value!r}") from None
-    if not in_range:
-        raise argparse.ArgumentTypeError(
-            f"timestamp out of range: {value!r} (years {MIN_YEAR}-{MAX_YEAR})")
-    return parsed
-
-
-def date_or_instant(value: str) -> dt.date | dt.datetime:
-    """`YYYY-MM-DD` (a local date) or an ISO-8601 instant."""
-    try:
-        if len(value) != 10:
-            return iso_instant(value)
-        day = dt.date.fromisoformat(value)
-        if not MIN_YEAR <= day.year <= MAX_YEAR:
-            raise ValueError(value)
-        return day
-    except (ValueError, argparse.ArgumentTypeError):
-        raise argparse.ArgumentTypeError(
-            f"invalid date: {value!r} (expected YYYY-MM-DD or an ISO-8601 timestamp)"
-        ) from None
-
-
-def positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return number
-
-
-def build_parser() -> _Parser:
-    from gitpulse_app.experience.cli import commands
-    from gitpulse_app.experience.cli import export as export_cli
-
-    common = _Parser(add_help=False)
+def build_parser() -> Parser:
+    common = Parser(add_help=False)
     common.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    parser = _Parser(prog="python -m gitpulse_app", description="GitPulse command line",
+    parser = Parser(prog="python -m gitpulse_app", description="GitPulse command line",
                      parents=[common])
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
 
     db = sub.add_parser("db", help="database migrations", parents=[common])
-    db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", parser_class=_Parser)
+    db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", parser_class=Parser)
     db_sub.required = True
     db_sub.add_parser("upgrade", help="migrate to head", parents=[common]).set_defaults(
-        run=commands.db_upgrade, lean=True
+        run=db_cli.db_upgrade, lean=True
     )
 
     demo = sub.add_parser("demo", help="the demo workspace", parents=[common])
-    demo_sub = demo.add_subparsers(dest="demo_command", metavar="ACTION", parser_class=_Parser)
+    demo_sub = demo.add_subparsers(dest="demo_command", metavar="ACTION", parser_class=Parser)
     demo_sub.required = True
     seed = demo_sub.add_parser("seed", help="load the demo workspace", parents=[common])
     seed.add_argument("--reset", action="store_true", help="delete demo rows first")
-    seed.set_defaults(run=commands.demo_seed)
+    seed.set_defaults(run=demo_cli.demo_seed)
 
     sync = sub.add_parser("sync", help="request a GitHub sync", parents=[common])
     target = sync.add_mutually_exclusive_group()
@@ -113,15 +62,15 @@ def build_parser() -> _Parser:
     target.add_argument("--repo", metavar="OWNER/NAME")
     sync.add_argument("--since", type=iso_instant, metavar="ISO")
     sync.add_argument("--wait", action="store_true", help="run to completion with progress")
-    sync.set_defaults(run=commands.sync_command, check=commands.check_sync_args)
+    sync.set_defaults(run=ingest_cli.sync_command, check=ingest_cli.check_sync_args)
 
     webhooks = sub.add_parser("webhooks", help="webhook envelopes", parents=[common])
     wh_sub = webhooks.add_subparsers(dest="webhooks_command", metavar="ACTION",
-                                     parser_class=_Parser)
+                                     parser_class=Parser)
     wh_sub.required = True
     process = wh_sub.add_parser("process", help="drain pending envelopes", parents=[common])
     process.add_argument("--retry-failed", action="store_true")
-    process.set_defaults(run=commands.webhooks_process)
+    process.set_defaults(run=ingest_cli.webhooks_process)
 
     report = sub.add_parser("report", help="generate a report", parents=[common])
     report.add_argument("--login", required=True)
@@ -129,11 +78,12 @@ def build_parser() -> _Parser:
     report.add_argument("--end", type=date_or_instant, metavar="DATE|ISO")
     report.add_argument("--start", type=date_or_instant, metavar="DATE|ISO")
     report.add_argument("--query", metavar="TEXT")
-    report.set_defaults(run=commands.report_command, check=commands.check_report_args, lean=True)
+    report.set_defaults(run=reports_cli.report_command, check=reports_cli.check_report_args,
+                        lean=True)
 
     tick = sub.add_parser("tick", help="run one scheduler tick", parents=[common])
     tick.add_argument("--at", type=iso_instant, metavar="ISO")
-    tick.set_defaults(run=commands.tick_command)
+    tick.set_defaults(run=reports_cli.tick_command)
 
     search = sub.add_parser("search", help="semantic search over facts", parents=[common])
     search.add_argument("text", metavar="TEXT")
@@ -144,7 +94,7 @@ def build_parser() -> _Parser:
     search.add_argument("--start", type=date_or_instant, metavar="D|ISO")
     search.add_argument("--end", type=date_or_instant, metavar="D|ISO")
     search.add_argument("--limit", type=positive_int, default=10, metavar="N")
-    search.set_defaults(run=commands.search_facts, lean=True)
+    search.set_defaults(run=search_cli.search_facts, lean=True)
 
     export = sub.add_parser("export", help="export the timeline or reports", parents=[common])
     export.add_argument("--login", required=True)
@@ -156,40 +106,35 @@ def build_parser() -> _Parser:
 
     secrets_cmd = sub.add_parser("secrets", help="stored secrets", parents=[common])
     secrets_sub = secrets_cmd.add_subparsers(dest="secrets_command", metavar="ACTION",
-                                             parser_class=_Parser)
+                                             parser_class=Parser)
     secrets_sub.required = True
     rotate = secrets_sub.add_parser("rotate", help="re-encrypt stored tokens", parents=[common])
     rotate.add_argument("--from-key-file", required=True, metavar="PATH")
-    rotate.set_defaults(run=commands.secrets_rotate, lean=True)
+    rotate.set_defaults(run=db_cli.secrets_rotate, lean=True)
     _add_token_commands(sub, common)
-
-    from gitpulse_app.experience.cli import channels as channels_cli
-
-    channels_cli.add_parser(sub, common, _Parser, positive_int)
+    channels_cli.add_parser(sub, common)
     return parser
 
 
-def _add_token_commands(sub, common: _Parser) -> None:
+def _add_token_commands(sub, common: Parser) -> None:
     """`token create|list|revoke` and `mcp` (docs/API.md)."""
-    from gitpulse_app.experience.cli import tokens
-
     token = sub.add_parser("token", help="personal API tokens", parents=[common])
-    token_sub = token.add_subparsers(dest="token_command", metavar="ACTION", parser_class=_Parser)
+    token_sub = token.add_subparsers(dest="token_command", metavar="ACTION", parser_class=Parser)
     token_sub.required = True
     create = token_sub.add_parser("create", help="create a token (shown once)", parents=[common])
     create.add_argument("--login", required=True)
     create.add_argument("--name", required=True)
     create.add_argument("--scope", choices=["read", "write"], default="read")
     create.add_argument("--expires-days", type=positive_int, metavar="N")
-    create.set_defaults(run=tokens.token_create, lean=True)
+    create.set_defaults(run=tokens_cli.token_create, lean=True)
     listing = token_sub.add_parser("list", help="list a user's tokens", parents=[common])
     listing.add_argument("--login", required=True)
-    listing.set_defaults(run=tokens.token_list, lean=True)
+    listing.set_defaults(run=tokens_cli.token_list, lean=True)
     revoke = token_sub.add_parser("revoke", help="revoke a token at once", parents=[common])
     revoke.add_argument("id", type=positive_int, metavar="ID")
-    revoke.set_defaults(run=tokens.token_revoke, lean=True)
+    revoke.set_defaults(run=tokens_cli.token_revoke, lean=True)
     sub.add_parser("mcp", help="the MCP server on stdio (token from GITPULSE_TOKEN)",
-                   parents=[common]).set_defaults(run=tokens.mcp_stdio)
+                   parents=[common]).set_defaults(run=tokens_cli.mcp_stdio)
 
 
 def _print_json(obj: dict[str, Any]) -> None:
@@ -212,12 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _print_json({"error": str(exc)})
         return 2
 
-    from gitpulse_app.core.logging import configure_logging
-
     configure_logging(sys.stderr)
     if not getattr(args, "lean", False):  # lean commands write no facts (docs/STARTUP.md)
-        from gitpulse_app.experience.wiring import load_capabilities
-
         load_capabilities()
     try:
         result: CommandResult = args.run(args)

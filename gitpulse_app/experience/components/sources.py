@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 from reflex_base.vars.base import Var
 
-from gitpulse_app.experience.report_views import SourceItem
+from gitpulse_app.experience.reports.views import SourceItem
 
 
 def source_card(item: SourceItem) -> rx.Component:

@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from gitpulse_app.core.db import DatabaseUnavailable
-from gitpulse_app.experience import api_service as service
+from gitpulse_app.experience.http import service
 from gitpulse_app.experience import routes
 from gitpulse_app.experience.auth.api_tokens import Principal, bearer_token, resolve_api_token
 from gitpulse_app.experience.auth.ratelimit import AuthRateLimit

@@ -18,7 +18,7 @@ from gitpulse_app.core.config import VERSION, get_settings
 from gitpulse_app.core.db import DatabaseUnavailable, check_database, session_scope, utcnow
 from gitpulse_app.core.models import EmailDelivery, Installation, SchedulerLease, WebhookEvent
 from gitpulse_app.core.provider_calls import EMBEDDINGS, LLM, latest_call
-from gitpulse_app.experience.auth_sessions import session_user_id
+from gitpulse_app.experience.auth.sessions import session_user_id
 
 NO_CACHE = {
     "Cache-Control": "no-cache, no-store, must-revalidate",

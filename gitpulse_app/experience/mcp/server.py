@@ -24,7 +24,7 @@ from pydantic import Field
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from gitpulse_app.experience import api_service as service
+from gitpulse_app.experience.http import service
 from gitpulse_app.experience import routes
 from gitpulse_app.experience.auth.api_tokens import Principal, bearer_token, resolve_api_token
 from gitpulse_app.experience.http.api_v1 import INVALID_TOKEN, TokenGate

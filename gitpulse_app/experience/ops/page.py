@@ -25,7 +25,7 @@ from gitpulse_app.experience.ops.views import (
     QueueRow,
     load_ops,
 )
-from gitpulse_app.experience.pages.not_found import not_found_view
+from gitpulse_app.experience.landing.page_not_found import not_found_view
 from gitpulse_app.experience.state import SessionState
 from gitpulse_app.experience import routes
 from gitpulse_app.experience.page import page

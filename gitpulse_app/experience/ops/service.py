@@ -20,7 +20,7 @@ from gitpulse_app.core.config import get_settings
 from gitpulse_app.core.db import session_scope, utcnow
 from gitpulse_app.core.models import Installation, UserInstallation, WebhookEvent
 from gitpulse_app.experience.ops.views import NOT_FOUND, operator_allowed
-from gitpulse_app.experience.settings_service import check_pat, parse_repo_list
+from gitpulse_app.experience.sources.service import check_pat, parse_repo_list
 
 
 # Actions ----------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from gitpulse_app.core.models import (
     User,
     WebhookEvent,
 )
-from gitpulse_app.experience.settings_service import is_operator
+from gitpulse_app.experience.auth.operators import is_operator
 from gitpulse_app.intelligence.delivery import mask_address
 from gitpulse_app.intelligence.embeddings.providers import chain_models
 

@@ -24,14 +24,19 @@ from gitpulse_app.experience.sources.banner import (
     progress_card,
     reload_status,
 )
-from gitpulse_app.experience.settings_service import (
-    SourceView,
+from gitpulse_app.experience.sources.service import (
     add_pat_source,
-    list_sources,
     retry_failed_deliveries,
     set_tracked,
 )
-from gitpulse_app.experience.sources.views import RepoItem, SourceCard, install_url, source_card
+from gitpulse_app.experience.sources.views import (
+    RepoItem,
+    SourceCard,
+    SourceView,
+    install_url,
+    list_sources,
+    source_card,
+)
 from gitpulse_app.experience.state import SessionState
 
 log = logging.getLogger(__name__)

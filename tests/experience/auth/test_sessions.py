@@ -14,7 +14,6 @@ from gitpulse_app.experience.auth.sessions import (
     token_from_cookie_header,
     token_hash,
 )
-from gitpulse_app.experience.auth_sessions import resolve_token as reexported_resolve_token
 from tests.experience.auth.conftest import (
     BASE_URL,
     cookie_attributes,
@@ -125,7 +124,3 @@ def test_the_token_is_read_from_a_raw_cookie_header():
     assert token_from_cookie_header("theme=dark; gitpulse_session=abc123") == "abc123"
     assert token_from_cookie_header("theme=dark") is None
     assert token_from_cookie_header(None) is None
-
-
-def test_the_old_module_still_exports_the_resolver():
-    assert reexported_resolve_token is resolve_token

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from gitpulse_app.core.models import User
-from gitpulse_app.experience.settings_service import SettingsForm, save_settings
+from gitpulse_app.experience.settings.service import SettingsForm, save_settings
 from gitpulse_app.intelligence.scheduler import run_tick
 from tests.intelligence.scheduler.conftest import utc
 

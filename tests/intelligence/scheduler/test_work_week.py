@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from gitpulse_app.experience.settings_service import SettingsForm, save_settings
+from gitpulse_app.experience.settings.service import SettingsForm, save_settings
 from gitpulse_app.intelligence.scheduler import run_tick
 from tests.intelligence.scheduler.conftest import Town, utc
 

@@ -18,7 +18,7 @@ from gitpulse_app.core.models import (
     SyncBatch,
     TrackedRepo,
 )
-from gitpulse_app.experience.cli.commands import render_sync_progress
+from gitpulse_app.experience.cli.ingest import render_sync_progress
 from gitpulse_app.experience.cli.main import main
 from tests.acquisition.sync import factories as f
 from tests.acquisition.sync.worker.conftest import start_sync, stored_facts

@@ -9,7 +9,7 @@ from pathlib import Path
 from gitpulse_app.experience.wiring import CAPABILITIES
 from tests.intelligence.reports.test_cli import alice_database
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 # Heavy packages a cache-hit report never uses: the UI framework, model SDKs, HTTP clients,
 # the scheduler, NumPy (search only) and the MCP server.
 NOT_ON_THE_REPORT_PATH = ("reflex", "openai", "voyageai", "httpx", "aiohttp", "apscheduler",

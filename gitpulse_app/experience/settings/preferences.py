@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import reflex as rx
 
-from gitpulse_app.experience.settings_service import (
+from gitpulse_app.experience.settings.service import SettingsForm
+from gitpulse_app.experience.settings.views import (
     EMAIL_NOT_CONFIGURED,
     WEEKDAYS,
-    SettingsForm,
     SettingsView,
     all_time_zones,
 )

@@ -15,26 +15,27 @@ from gitpulse_app.core.models import (
     User,
     UserInstallation,
 )
-from gitpulse_app.experience.settings_service import (
+from gitpulse_app.experience.auth.operators import is_operator
+from gitpulse_app.experience.settings.service import (
     CONFIRMATION_MAILS,
     CONFIRMATIONS_THROTTLED,
-    OWNER_ONLY,
     SAVED_MESSAGE,
     SettingsForm,
-    add_pat_source,
-    all_time_zones,
     confirm_email,
     email_confirmation_token,
-    is_operator,
-    list_sources,
-    load_settings,
-    remove_pat_source,
-    retry_failed_deliveries,
     save_settings,
-    set_tracked,
     timezone_error,
     validate_settings,
 )
+from gitpulse_app.experience.settings.views import all_time_zones, load_settings
+from gitpulse_app.experience.sources.service import (
+    OWNER_ONLY,
+    add_pat_source,
+    remove_pat_source,
+    retry_failed_deliveries,
+    set_tracked,
+)
+from gitpulse_app.experience.sources.views import list_sources
 from tests.support import rows
 from tests.support.rows import stored_id
 
@@ -282,7 +283,7 @@ def test_changing_the_time_zone_restarts_the_catch_up_horizon(session):
     import datetime as dt
 
     from gitpulse_app.core.models import User
-    from gitpulse_app.experience.settings_service import SettingsForm, save_settings
+    from gitpulse_app.experience.settings.service import SettingsForm, save_settings
 
     earlier = dt.datetime(2025, 11, 1, tzinfo=dt.UTC)
     user = User(gh_id=77, gh_login="zoe", timezone="UTC", daily_enabled_at=earlier,

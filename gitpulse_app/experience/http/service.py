@@ -20,7 +20,7 @@ from gitpulse_app.core.models import Report, User
 from gitpulse_app.experience import routes
 from gitpulse_app.experience.auth.api_tokens import Principal
 from gitpulse_app.experience.auth.api_tokens import iso_z as iso
-from gitpulse_app.experience.report_views import (
+from gitpulse_app.experience.reports.service import (
     GenerateInputError,
     GenerateRequest,
     prepare_generation,

@@ -1,4 +1,4 @@
-"""Every Reflex event re-checks the session (experience/session_guard.py, docs/SECURITY.md).
+"""Every Reflex event re-checks the session (experience/auth/guard.py, docs/SECURITY.md).
 
 Events run through the real app's event processor (tests/support/reflex_events.py). An open tab
 whose session ended (sign-out, sign-out everywhere, expiry, the user's deletion) is sent to
@@ -25,11 +25,11 @@ from gitpulse_app.experience.auth.sessions import (
     start_session,
     token_hash,
 )
-from gitpulse_app.experience.pages.landing import LandingState
-from gitpulse_app.experience.pages.not_found import NotFoundState
+from gitpulse_app.experience.auth.guard import guarded_state
+from gitpulse_app.experience.landing.page import LandingState
+from gitpulse_app.experience.landing.page_not_found import NotFoundState
 from gitpulse_app.experience.reports.page_list import ReportsState
-from gitpulse_app.experience.pages.settings import SettingsState
-from gitpulse_app.experience.session_guard import guarded_state
+from gitpulse_app.experience.settings.page import SettingsState
 from gitpulse_app.experience.state import SessionState
 from gitpulse_app.intelligence.scheduler.retention import cleanup
 from tests.authz.test_state_handlers import enumerate_handlers, state_classes

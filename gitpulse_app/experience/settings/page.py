@@ -15,16 +15,13 @@ from gitpulse_app.experience import routes
 from gitpulse_app.experience.auth.sessions import sign_out_everywhere
 from gitpulse_app.experience.components.empty import error_alert, skeleton_block
 from gitpulse_app.experience.components.feedback import toast_error, toast_info, toast_success
-from gitpulse_app.experience.components import preferences
-from gitpulse_app.experience.components.channels import channels_section
-from gitpulse_app.experience.components.preferences import PreferencesMixin
-from gitpulse_app.experience.settings_service import (
-    confirm_email,
-    load_settings,
-    remove_pat_source,
-    save_settings,
-)
-from gitpulse_app.experience.pages.settings_tokens import api_tokens_section
+from gitpulse_app.experience.settings import preferences
+from gitpulse_app.experience.settings.channels import channels_section
+from gitpulse_app.experience.settings.page_tokens import api_tokens_section
+from gitpulse_app.experience.settings.preferences import PreferencesMixin
+from gitpulse_app.experience.settings.service import confirm_email, save_settings
+from gitpulse_app.experience.settings.views import load_settings
+from gitpulse_app.experience.sources.service import remove_pat_source
 from gitpulse_app.experience.state import SessionState
 from gitpulse_app.experience.page import page
 
