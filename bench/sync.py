@@ -100,7 +100,8 @@ def bench_sync(workdir: Path) -> list[Figure]:
     from gitpulse_app.acquisition.sync.sources import ensure_env_source
     from gitpulse_app.core import migrate
     from gitpulse_app.core.config import reload_settings
-    from gitpulse_app.core.db import create_db_engine, set_engine, utcnow
+    from gitpulse_app.core.clock import utcnow
+    from gitpulse_app.core.db import create_db_engine, set_engine
     from gitpulse_app.core.db import session_scope
     from gitpulse_app.core.models import User
     from tests.support import fake_http

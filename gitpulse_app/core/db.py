@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -14,7 +14,6 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session
 
-from gitpulse_app.core.clock import utcnow  # noqa: F401  (imported from here by normalization/ and experience/)
 from gitpulse_app.core.config import get_settings
 
 SQLITE_BUSY_TIMEOUT_S = 5
@@ -136,6 +135,15 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
         except Exception:
             session.rollback()
             raise
+
+
+def in_session(session: Session | None, work: Callable[[Session], T]) -> T:
+    """`work(session)` inside the caller's transaction when one is given (not committed here),
+    else inside a session of its own that commits on success."""
+    if session is not None:
+        return work(session)
+    with session_scope() as own:
+        return work(own)
 
 
 def check_database(engine: Engine | None = None) -> None:

@@ -151,12 +151,17 @@ def pull_is_merged(pull: Mapping[str, Any]) -> bool:
     return parse_timestamp(pull.get("merged_at")) is not None
 
 
+def _numbered_url(obj: Any, repo: RepoRef, github_url: str, segment: str) -> str | None:
+    """The object's `html_url`, else `{GITHUB_URL}/{full_name}/{segment}/{number}`."""
+    number = get_int(obj, "number")
+    if number is None:
+        return get_text(obj, "html_url")
+    return get_text(obj, "html_url") or f"{base_url(github_url)}/{repo.full_name}/{segment}/{number}"
+
+
 def pull_url(pull: Any, repo: RepoRef, github_url: str) -> str | None:
     """The PR's `html_url`, else `{GITHUB_URL}/{full_name}/pull/{n}`."""
-    number = get_int(pull, "number")
-    if number is None:
-        return get_text(pull, "html_url")
-    return get_text(pull, "html_url") or f"{base_url(github_url)}/{repo.full_name}/pull/{number}"
+    return _numbered_url(pull, repo, github_url, "pull")
 
 
 def pull_request_fact(
@@ -264,10 +269,7 @@ def review_comment_fact(
 
 def issue_url(issue: Any, repo: RepoRef, github_url: str) -> str | None:
     """The issue's `html_url`, else `{GITHUB_URL}/{full_name}/issues/{n}`."""
-    number = get_int(issue, "number")
-    if number is None:
-        return get_text(issue, "html_url")
-    return get_text(issue, "html_url") or f"{base_url(github_url)}/{repo.full_name}/issues/{number}"
+    return _numbered_url(issue, repo, github_url, "issues")
 
 
 def issue_fact(

@@ -23,12 +23,11 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from gitpulse_app.core.config import get_settings
-from gitpulse_app.core.db import UTCDateTime, session_scope
+from gitpulse_app.core.db import UTCDateTime, insert_ignore, session_scope
 from gitpulse_app.core.fact_versions import mark_facts_written
 from gitpulse_app.core.logging import get_logger, metric
 from gitpulse_app.core.signals import fact_changed
@@ -162,11 +161,8 @@ def _insert(
     if session.get_bind().dialect.name == "sqlite":
         return _insert_sqlite(session, folds, observed_via, now)
     rows = [fold.insert_row(observed_via, now) for fold in folds]
-    statement = (
-        postgresql.insert(EVENTS)
-        .on_conflict_do_nothing(index_elements=["type", "source_url"])
-        .returning(EVENTS.c.id, EVENTS.c.type, EVENTS.c.source_url)
-    )
+    statement = insert_ignore(session, EVENTS, ["type", "source_url"]).returning(
+        EVENTS.c.id, EVENTS.c.type, EVENTS.c.source_url)
     returned = session.execute(statement, rows)
     return {(row.type, row.source_url): row.id for row in returned}
 

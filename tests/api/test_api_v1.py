@@ -8,7 +8,8 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from gitpulse_app.core.db import session_scope, utcnow
+from gitpulse_app.core.clock import utcnow
+from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.models import ApiToken
 from gitpulse_app.experience.auth.api_tokens import create_token, revoke_token
 from gitpulse_app.experience.auth.sessions import token_hash

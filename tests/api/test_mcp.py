@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gitpulse_app.core.db import utcnow
+from gitpulse_app.core.clock import utcnow
 from gitpulse_app.experience.auth.api_tokens import create_token, revoke_token
 from tests.api.conftest import World, bearer, mcp_client
 

@@ -17,7 +17,8 @@ from starlette.testclient import TestClient
 
 import gitpulse_app.intelligence.reports  # noqa: F401 — connects the staleness receiver
 from gitpulse_app.core.crypto import encrypt_token
-from gitpulse_app.core.db import session_scope, utcnow
+from gitpulse_app.core.clock import utcnow
+from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.models import (
     ChannelDelivery,
     DeliveryChannel,

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from gitpulse_app.core.db import utcnow
+from gitpulse_app.core.clock import utcnow
 from tests.api.conftest import bearer, mcp_client
 from tests.browser.test_pages import Workspace, db, heading  # noqa: F401 — fixtures
 

@@ -14,7 +14,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from gitpulse_app.core.db import session_scope, utcnow
+from gitpulse_app.core.clock import utcnow
+from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.models import (
     IngestionJob,
     Installation,

@@ -14,7 +14,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from gitpulse_app.core.db import utcnow
+from gitpulse_app.core.clock import utcnow
 from gitpulse_app.intelligence.reports import generate_report
 from gitpulse_app.intelligence.reports.models import SECTION_TITLES
 from tests.browser.test_pages import Workspace, db, heading  # noqa: F401 (db is a fixture)

@@ -15,7 +15,8 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
-from gitpulse_app.core.db import session_scope, utcnow
+from gitpulse_app.core.clock import utcnow
+from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.models import (
     EmailDelivery,
     IngestionJob,

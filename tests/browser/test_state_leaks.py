@@ -15,7 +15,8 @@ import pytest
 from playwright.sync_api import expect
 
 from gitpulse_app.core.crypto import encrypt_token
-from gitpulse_app.core.db import session_scope, utcnow
+from gitpulse_app.core.clock import utcnow
+from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.models import Installation, Report, User, UserInstallation
 from gitpulse_app.experience.auth.sessions import start_session, token_hash
 from gitpulse_app.experience.routes import SESSION_COOKIE

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 import pytest
 from starlette.testclient import TestClient
 
-from gitpulse_app.core.db import create_db_engine, session_scope, set_engine, utcnow
+from gitpulse_app.core.clock import utcnow
+from gitpulse_app.core.db import create_db_engine, session_scope, set_engine
 from gitpulse_app.core.models import Event
 from gitpulse_app.experience.auth.sessions import start_session
 from gitpulse_app.experience.http.app import create_api

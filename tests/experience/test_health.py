@@ -6,7 +6,8 @@ import pytest
 import sqlalchemy as sa
 from starlette.testclient import TestClient
 
-from gitpulse_app.core.db import create_db_engine, set_engine, utcnow
+from gitpulse_app.core.clock import utcnow
+from gitpulse_app.core.db import create_db_engine, set_engine
 from gitpulse_app.core.models import AuthSession
 from gitpulse_app.core.provider_calls import forget_calls
 from gitpulse_app.experience.auth.sessions import token_hash

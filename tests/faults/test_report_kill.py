@@ -16,7 +16,8 @@ import sqlalchemy as sa
 
 from gitpulse_app.acquisition.sync import request_sync
 from gitpulse_app.core.crypto import encrypt_token, token_hint
-from gitpulse_app.core.db import session_scope, utcnow
+from gitpulse_app.core.clock import utcnow
+from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.models import (
     Installation,
     Report,

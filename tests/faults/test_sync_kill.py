@@ -12,7 +12,7 @@ import pytest
 from gitpulse_app.acquisition.sync import request_sync
 from gitpulse_app.acquisition.sync.scheduled import sweep_zombie_jobs
 from gitpulse_app.acquisition.sync.sources import ensure_env_source
-from gitpulse_app.core.db import utcnow
+from gitpulse_app.core.clock import utcnow
 from gitpulse_app.core.models import IngestionJob, SyncBatch
 from tests.acquisition.sync import factories as f
 from tests.acquisition.sync.worker.world import World, populate, serve

@@ -109,7 +109,7 @@ async def event_driver() -> AsyncIterator[EventDriver]:
 
 def signed_in_user(session, login: str, **fields: Any) -> tuple[int, str]:
     """An onboarded user with a live session: (user id, session token)."""
-    from gitpulse_app.core.db import utcnow
+    from gitpulse_app.core.clock import utcnow
     from gitpulse_app.experience.auth.sessions import start_session
     from tests.intelligence.delivery.conftest import make_owner
 

@@ -34,10 +34,6 @@ from gitpulse_app.core.clock import iso_z
 from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.models import Event, Repo, User
 from gitpulse_app.normalization.canonicalize import (
-    first_timestamp,
-    get_bool,
-    get_int,
-    get_str,
     git_actor,
     pick_actor,
     repo_ref,
@@ -52,6 +48,7 @@ from gitpulse_app.normalization.canonicalize_rest import (
     canonicalize_rest_review,
     canonicalize_rest_review_comment,
 )
+from gitpulse_app.normalization.readers import first_timestamp, get_bool, get_int, get_str
 from gitpulse_app.normalization.models import NormalizedFact, RepoRef
 from gitpulse_app.normalization.service import save_repo
 

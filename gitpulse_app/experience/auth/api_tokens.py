@@ -16,7 +16,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlmodel import select
 
-from gitpulse_app.core.db import session_scope, utcnow
+from gitpulse_app.core.clock import iso_z_or_none
+from gitpulse_app.core.clock import utcnow
+from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.models import ApiToken, User
 from gitpulse_app.experience.auth.sessions import token_hash
 
@@ -33,11 +35,6 @@ _ALPHABET = string.ascii_letters + string.digits
 
 class TokenError(ValueError):
     """A token cannot be created or revoked as asked; the message says what to change."""
-
-
-def iso_z(value: dt.datetime | None) -> str | None:
-    """An instant as ISO-8601 UTC with `Z` (the JSON convention); None stays None."""
-    return None if value is None else value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
@@ -76,8 +73,8 @@ class TokenView:
 
     def as_json(self, now: dt.datetime) -> dict[str, object]:
         return {"id": self.id, "name": self.name, "scope": self.scope, "prefix": self.prefix,
-                "created_at": iso_z(self.created_at), "last_used_at": iso_z(self.last_used_at),
-                "expires_at": iso_z(self.expires_at), "revoked_at": iso_z(self.revoked_at),
+                "created_at": iso_z_or_none(self.created_at), "last_used_at": iso_z_or_none(self.last_used_at),
+                "expires_at": iso_z_or_none(self.expires_at), "revoked_at": iso_z_or_none(self.revoked_at),
                 "status": self.status(now)}
 
 

@@ -18,7 +18,8 @@ from authlib.integrations.starlette_client import OAuth, StarletteOAuth2App
 
 from gitpulse_app.core.config import VERSION, get_settings
 from gitpulse_app.core.crypto import decrypt_token, encrypt_token
-from gitpulse_app.core.db import session_scope, utcnow
+from gitpulse_app.core.clock import utcnow
+from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.models import User
 from gitpulse_app.experience import routes
 

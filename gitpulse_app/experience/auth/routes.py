@@ -8,7 +8,6 @@ page shows as a toast.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 from urllib.parse import urlencode
 
@@ -17,6 +16,7 @@ from authlib.integrations.base_client.errors import MismatchingStateError, OAuth
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from gitpulse_app.acquisition.sync.service import request_sync
 from gitpulse_app.core.config import get_settings
 from gitpulse_app.core.db import DatabaseUnavailable
 from gitpulse_app.experience import routes
@@ -185,11 +185,7 @@ def _record_with_one_retry(
 async def _request_first_sync(installation_id: int, user_id: int) -> None:
     """A `webhook` sync for a newly linked, never-synced installation; failure never fails sign-in."""
     try:
-        from gitpulse_app.acquisition.sync.service import request_sync
-
-        result = await asyncio.to_thread(request_sync, installation_id, "webhook", user_id=user_id)
-        if inspect.isawaitable(result):
-            await result
+        await asyncio.to_thread(request_sync, installation_id, "webhook", user_id=user_id)
     except Exception:
         log.warning("Could not request the first sync of a linked installation",
                     extra={"installation_id": installation_id}, exc_info=True)

@@ -19,7 +19,8 @@ from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
 from gitpulse_app.core.config import get_settings
-from gitpulse_app.core.db import DatabaseUnavailable, session_scope, utcnow
+from gitpulse_app.core.clock import utcnow
+from gitpulse_app.core.db import DatabaseUnavailable, session_scope
 from gitpulse_app.core.models import AuthSession, User
 from gitpulse_app.experience.routes import SESSION_COOKIE
 

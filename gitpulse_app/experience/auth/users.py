@@ -9,20 +9,18 @@ the login under another gh_id is stale (GitHub gave the login away) and is renam
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from gitpulse_app.core.db import session_scope, utcnow
+from gitpulse_app.core.clock import utcnow
+from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.models import AuthSession, Installation, User, UserInstallation
 from gitpulse_app.experience.auth.oauth import GitHubIdentity, OAuthTokens, store_tokens
 from gitpulse_app.experience.auth.sessions import start_session, token_hash
 from gitpulse_app.normalization.identity import login_is_stale, release_stale_login
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

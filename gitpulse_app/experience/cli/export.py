@@ -12,7 +12,8 @@ import io
 
 import sqlalchemy as sa
 
-from gitpulse_app.core.db import check_database, session_scope, utcnow
+from gitpulse_app.core.clock import utcnow
+from gitpulse_app.core.db import check_database, session_scope
 from gitpulse_app.core.models import Report
 from gitpulse_app.experience.cli.common import (
     CliError,

@@ -7,7 +7,8 @@ import datetime as dt
 
 import sqlalchemy as sa
 
-from gitpulse_app.core.db import DatabaseUnavailable, check_database, session_scope, utcnow
+from gitpulse_app.core.clock import utcnow
+from gitpulse_app.core.db import DatabaseUnavailable, check_database, session_scope
 from gitpulse_app.core.models import Report
 from gitpulse_app.experience.cli.common import (
     CliError,

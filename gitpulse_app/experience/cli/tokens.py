@@ -7,7 +7,8 @@ import os
 
 import sqlalchemy as sa
 
-from gitpulse_app.core.db import DatabaseUnavailable, session_scope, utcnow
+from gitpulse_app.core.clock import utcnow
+from gitpulse_app.core.db import DatabaseUnavailable, session_scope
 from gitpulse_app.experience.cli.common import (
     CliError,
     CommandResult,
@@ -28,7 +29,8 @@ def _user_id(login: str) -> int:
 
 def token_create(args: argparse.Namespace) -> CommandResult:
     """`token create --login LOGIN --name NAME [--scope read|write] [--expires-days N]`."""
-    from gitpulse_app.experience.auth.api_tokens import TokenError, create_token, iso_z
+    from gitpulse_app.core.clock import iso_z_or_none
+    from gitpulse_app.experience.auth.api_tokens import TokenError, create_token
 
     try:
         created = create_token(_user_id(args.login), args.name, args.scope, args.expires_days)
@@ -36,7 +38,7 @@ def token_create(args: argparse.Namespace) -> CommandResult:
         raise CliError(str(exc)) from None
     except sa.exc.OperationalError as exc:
         raise database_error(exc) from None
-    expires = iso_z(created.expires_at)
+    expires = iso_z_or_none(created.expires_at)
     data = {"id": created.id, "token": created.token, "scope": created.scope,
             "expires_at": expires}
     summary = (f"Created {created.scope} token {created.id} ({created.name}) for {args.login}"

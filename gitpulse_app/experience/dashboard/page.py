@@ -8,7 +8,7 @@ import logging
 
 import reflex as rx
 
-from gitpulse_app.core.db import utcnow
+from gitpulse_app.core.clock import utcnow
 from gitpulse_app.experience import routes
 from gitpulse_app.experience.components.charts import stacked_activity_chart
 from gitpulse_app.experience.components.empty import (

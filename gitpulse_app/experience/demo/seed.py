@@ -31,8 +31,10 @@ from gitpulse_app.acquisition.webhooks import processor
 from gitpulse_app.acquisition.webhooks.receiver import trust_demo_seed
 from gitpulse_app.acquisition.webhooks.signature import demo_seed_secret, sign
 from gitpulse_app.core.config import ConfigurationError, get_settings
-from gitpulse_app.core.db import check_database, session_scope, utcnow
+from gitpulse_app.core.clock import utcnow
+from gitpulse_app.core.db import check_database, session_scope
 from gitpulse_app.core.models import (
+    EmbeddingQueueItem,
     Event,
     Installation,
     Report,
@@ -46,6 +48,9 @@ from gitpulse_app.experience.demo import catalog
 from gitpulse_app.experience.demo.reset import DEMO_REPO_IDS, delete_demo_data
 from gitpulse_app.experience.demo.generator import DAYS, Delivery, generate_deliveries
 from gitpulse_app.experience.demo.shapes import node_id
+from gitpulse_app.experience.http.app import create_api
+from gitpulse_app.intelligence.embeddings import drain
+from gitpulse_app.intelligence.reports import ReportError, generate_report
 from gitpulse_app.intelligence.windows import (
     MONDAY_TO_FRIDAY,
     last_completed_week,
@@ -268,8 +273,6 @@ def _run(coroutine: Coroutine[Any, Any, None]) -> None:
 
 async def _post_all(deliveries: list[Delivery], secret: str, report: ProgressFn) -> None:
     """POST each delivery, signed, to the receiver's ASGI app (in order, as GitHub sends)."""
-    from gitpulse_app.experience.http.app import create_api
-
     app = trust_demo_seed(create_api(with_workers=False))
     transport = httpx.ASGITransport(app=app)
     total = len(deliveries)
@@ -352,9 +355,6 @@ def _process(deliveries: list[Delivery], report: ProgressFn, *,
 
 def _embed(report: ProgressFn) -> None:
     """Embed the queued facts (local vectors when no provider key is set)."""
-    from gitpulse_app.core.models import EmbeddingQueueItem
-    from gitpulse_app.intelligence.embeddings import drain
-
     with session_scope() as session:
         total = session.scalar(sa.select(sa.func.count()).select_from(EmbeddingQueueItem).where(
             EmbeddingQueueItem.status == "pending")) or 0
@@ -368,8 +368,6 @@ def _embed(report: ProgressFn) -> None:
 def _write_reports(user_id: int, anchor: dt.datetime, report: ProgressFn) -> tuple[int, int]:
     """The demo user's dailies of the last 7 work days completed by the anchor, and its last
     completed week."""
-    from gitpulse_app.intelligence.reports import ReportError, generate_report
-
     with session_scope() as session:
         user = session.get(User, user_id)
         assert user is not None

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from typing import Any
 
+from gitpulse_app.core.clock import iso_z
 from gitpulse_app.experience.demo.catalog import (
     INSTALLATION_ID,
     ORG_ID,
@@ -33,9 +35,8 @@ _LABEL_COLOURS = {
 }
 
 
-def iso(instant: dt.datetime) -> str:
-    """GitHub's timestamp format: UTC with a `Z`, whole seconds."""
-    return instant.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+# GitHub's timestamp format: UTC with a `Z`, whole seconds.
+iso = functools.partial(iso_z, timespec="seconds")
 
 
 def node_id(kind: str, number: int) -> str:

@@ -18,7 +18,8 @@ import sqlalchemy as sa
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from gitpulse_app.core.db import DatabaseUnavailable, utcnow
+from gitpulse_app.core.clock import utcnow
+from gitpulse_app.core.db import DatabaseUnavailable
 from gitpulse_app.experience.auth.sessions import signed_in_user_id
 from gitpulse_app.intelligence.timeline import (
     CSV_COLUMNS,

@@ -14,8 +14,10 @@ from sqlalchemy import func, or_, select
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from gitpulse_app.core.clock import iso_z_or_none
 from gitpulse_app.core.config import VERSION, get_settings
-from gitpulse_app.core.db import DatabaseUnavailable, check_database, session_scope, utcnow
+from gitpulse_app.core.clock import utcnow
+from gitpulse_app.core.db import DatabaseUnavailable, check_database, session_scope
 from gitpulse_app.core.models import EmailDelivery, Installation, SchedulerLease, WebhookEvent
 from gitpulse_app.core.provider_calls import EMBEDDINGS, LLM, latest_call
 from gitpulse_app.experience.auth.sessions import session_user_id
@@ -43,16 +45,12 @@ class _DeepCache:
 _cache = _DeepCache()
 
 
-def _iso(value: dt.datetime | None) -> str | None:
-    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z") if value else None
-
-
 def _check(status: str, message: str | None = None, last_at: dt.datetime | None = None) -> dict:
     result: dict[str, Any] = {"status": status}
     if message:
         result["message"] = message
     if last_at is not None:
-        result["last_at"] = _iso(last_at)
+        result["last_at"] = iso_z_or_none(last_at)
     return result
 
 

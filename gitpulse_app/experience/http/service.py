@@ -13,13 +13,14 @@ from typing import Any
 
 from sqlmodel import select
 
+from gitpulse_app.core.clock import iso_z_or_none
 from gitpulse_app.acquisition.access import visible_repo_ids
 from gitpulse_app.core.config import get_settings
-from gitpulse_app.core.db import session_scope, utcnow
+from gitpulse_app.core.clock import utcnow
+from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.models import Report, User
 from gitpulse_app.experience import routes
 from gitpulse_app.experience.auth.api_tokens import Principal
-from gitpulse_app.experience.auth.api_tokens import iso_z as iso
 from gitpulse_app.experience.reports.service import (
     GenerateInputError,
     GenerateRequest,
@@ -116,7 +117,7 @@ def _visible_repo(user_id: int, repo: str | None) -> str | None:
 
 def _fact_json(event_id: int, ts: dt.datetime, type_: str, repo: str, actor: str | None,
                text: str, url: str, score: float | None = None) -> dict[str, Any]:
-    fact = {"id": event_id, "ts": iso(ts), "type": type_, "repo": repo, "actor": actor,
+    fact = {"id": event_id, "ts": iso_z_or_none(ts), "type": type_, "repo": repo, "actor": actor,
             "text": text, "url": url}
     if score is not None:
         fact["score"] = round(score, 4)
@@ -200,11 +201,11 @@ def report_page_url(report_id: int) -> str:
 def report_json(report: Report, *, full: bool = True) -> dict[str, Any]:
     data: dict[str, Any] = {
         "id": report.id, "title": report.title, "kind": report.kind,
-        "window": {"start": iso(report.start_date), "end": iso(report.end_date),
+        "window": {"start": iso_z_or_none(report.start_date), "end": iso_z_or_none(report.end_date),
                    "timezone": report.timezone},
         "scope": {"logins": list(report.scope_logins), "repo": report.scope_repo,
                   "query": report.query},
-        "generated_at": iso(report.generated_at), "provider": report.provider,
+        "generated_at": iso_z_or_none(report.generated_at), "provider": report.provider,
         "model": report.model, "is_partial": report.is_partial, "is_stale": report.is_stale,
         "url": report_page_url(report.id or 0), "citations": list(report.citations),
         "coverage": {"score": report.coverage_score,

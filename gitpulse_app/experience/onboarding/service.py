@@ -10,7 +10,8 @@ import datetime as dt
 
 from sqlalchemy.orm.attributes import flag_modified
 
-from gitpulse_app.core.db import session_scope, utcnow
+from gitpulse_app.core.clock import utcnow
+from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.models import User
 from gitpulse_app.intelligence.reports import generate_first_report
 

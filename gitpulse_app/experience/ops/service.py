@@ -17,7 +17,8 @@ from gitpulse_app.acquisition import access
 from gitpulse_app.acquisition.sync.sources import ensure_env_source
 from gitpulse_app.acquisition.webhooks import processor
 from gitpulse_app.core.config import get_settings
-from gitpulse_app.core.db import session_scope, utcnow
+from gitpulse_app.core.clock import utcnow
+from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.models import Installation, UserInstallation, WebhookEvent
 from gitpulse_app.experience.ops.views import NOT_FOUND, operator_allowed
 from gitpulse_app.experience.sources.service import check_pat, parse_repo_list

@@ -10,7 +10,8 @@ import re
 from dataclasses import dataclass
 
 from gitpulse_app.acquisition.sync.waiting import sync_and_wait
-from gitpulse_app.core.db import session_scope, utcnow
+from gitpulse_app.core.clock import utcnow
+from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.models import ReportRegeneration, User
 from gitpulse_app.intelligence.reports import (
     BackfillResult,

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from gitpulse_app.core.db import get_row, session_scope, utcnow
+from gitpulse_app.core.clock import utcnow
+from gitpulse_app.core.db import get_row, session_scope
 from gitpulse_app.core.models import Report, ReportRegeneration, User
 from gitpulse_app.experience import routes
 from gitpulse_app.experience.reports.views import (

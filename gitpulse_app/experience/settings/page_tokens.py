@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import reflex as rx
 
-from gitpulse_app.core.db import utcnow
+from gitpulse_app.core.clock import utcnow
 from gitpulse_app.experience.auth.api_tokens import (
     TokenError,
     create_token,

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 
 from gitpulse_app.core.config import get_settings
-from gitpulse_app.core.db import session_scope, utcnow
+from gitpulse_app.core.clock import utcnow
+from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.models import EVERY_DAY, User
 from gitpulse_app.experience.settings.views import is_valid_zone
 from gitpulse_app.experience.throttle import SlidingLimit

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 from gitpulse_app.core.config import get_settings
 from gitpulse_app.core.crypto import decrypt_token
-from gitpulse_app.core.db import session_scope, utcnow
+from gitpulse_app.core.clock import utcnow
+from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.models import EVERY_DAY, User
 from gitpulse_app.experience.sources.views import PatSource, pat_sources
 

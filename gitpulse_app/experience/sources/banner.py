@@ -28,7 +28,7 @@ from gitpulse_app.acquisition.sync.status import (
     sync_statuses_for_user,
 )
 from gitpulse_app.core.config import get_settings
-from gitpulse_app.core.db import utcnow
+from gitpulse_app.core.clock import utcnow
 from gitpulse_app.experience import routes
 from gitpulse_app.experience.components.feedback import toast_error, toast_info, toast_success
 from gitpulse_app.experience.state import SessionState

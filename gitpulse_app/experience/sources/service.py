@@ -19,7 +19,8 @@ from gitpulse_app.acquisition.sync.service import request_sync
 from gitpulse_app.acquisition.webhooks.processor import retry_failed
 from gitpulse_app.core.config import get_settings
 from gitpulse_app.core.crypto import encrypt_token, token_hint
-from gitpulse_app.core.db import session_scope, utcnow
+from gitpulse_app.core.clock import utcnow
+from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.models import Installation, User, UserInstallation
 from gitpulse_app.experience.auth.operators import is_operator
 from gitpulse_app.experience.sources.views import role_of

@@ -29,7 +29,7 @@ from sqlmodel import Session, select
 from gitpulse_app.core.claims import claim_id, holder_is_dead
 from gitpulse_app.core.clock import utcnow
 from gitpulse_app.core.config import get_settings
-from gitpulse_app.core.db import get_row, session_scope, try_insert
+from gitpulse_app.core.db import get_row, in_session, session_scope, try_insert
 from gitpulse_app.core.logging import log_fields, metric
 from gitpulse_app.core.models import EmailDelivery, Report, User
 from gitpulse_app.intelligence.delivery.claiming import claim_next, finish_claim
@@ -128,10 +128,7 @@ def enqueue_report_email(
         or None when no email applies (not mailable, email turned off, no address).
     """
     now = now or utcnow()
-    if session is not None:
-        return _enqueue(session, report_id, now)
-    with session_scope() as own:
-        return _enqueue(own, report_id, now)
+    return in_session(session, lambda s: _enqueue(s, report_id, now))
 
 
 # Recovery ----------------------------------------------------------------------------------------

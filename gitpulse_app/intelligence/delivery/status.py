@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from gitpulse_app.core.clock import utcnow
-from gitpulse_app.core.db import get_row, session_scope
+from gitpulse_app.core.db import get_row, in_session
 from gitpulse_app.core.models import EmailDelivery, Report, User
 from gitpulse_app.intelligence.delivery.queue import CHANNEL
 from gitpulse_app.intelligence.formatting import format_time
@@ -99,10 +99,7 @@ def email_status(
     report_id: int, user_id: int, *, session: Session | None = None
 ) -> EmailStatus | None:
     """The email line of the owner's report page; None when there is no delivery (or no access)."""
-    if session is not None:
-        return _email_status(session, report_id, user_id)
-    with session_scope() as own:
-        return _email_status(own, report_id, user_id)
+    return in_session(session, lambda s: _email_status(s, report_id, user_id))
 
 
 def unread_count(user_id: int, *, session: Session | None = None) -> int:
@@ -113,10 +110,7 @@ def unread_count(user_id: int, *, session: Session | None = None) -> int:
         Report.event_count > 0,
         Report.deleted_at.is_(None),  # type: ignore[union-attr]
     )
-    if session is not None:
-        return int(session.execute(statement).scalar_one())
-    with session_scope() as own:
-        return int(own.execute(statement).scalar_one())
+    return in_session(session, lambda s: int(s.execute(statement).scalar_one()))
 
 
 def mark_opened(
@@ -138,7 +132,4 @@ def mark_opened(
         )
         .values(opened_at=now, updated_at=now)
     )
-    if session is not None:
-        return bool(session.execute(statement).rowcount)
-    with session_scope() as own:
-        return bool(own.execute(statement).rowcount)
+    return in_session(session, lambda s: bool(s.execute(statement).rowcount))

@@ -10,7 +10,7 @@ from sqlmodel import select
 from gitpulse_app.acquisition.webhooks import processor
 from gitpulse_app.acquisition.webhooks.receiver import store_envelope
 from gitpulse_app.core.claims import claim_id
-from gitpulse_app.core.db import utcnow
+from gitpulse_app.core.clock import utcnow
 from gitpulse_app.core.models import EmbeddingQueueItem, Event, WebhookEvent
 from gitpulse_app.core.signals import fact_changed
 from tests.acquisition.webhooks.conftest import post_webhook, table_rows

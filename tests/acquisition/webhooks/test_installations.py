@@ -7,7 +7,7 @@ import pytest
 from sqlmodel import select
 
 from gitpulse_app.acquisition.webhooks import processor
-from gitpulse_app.core.db import utcnow
+from gitpulse_app.core.clock import utcnow
 from gitpulse_app.core.models import (
     Installation,
     IngestionJob,

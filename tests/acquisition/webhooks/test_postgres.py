@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
 from gitpulse_app.acquisition.webhooks import envelopes, processor
-from gitpulse_app.core.db import utcnow
+from gitpulse_app.core.clock import utcnow
 from gitpulse_app.core.models import Event, Installation, User, UserInstallation, WebhookEvent
 from gitpulse_app.experience.http.app import create_api
 from tests.acquisition.webhooks.conftest import post_webhook

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
 from gitpulse_app.acquisition.webhooks import processor
-from gitpulse_app.core.db import utcnow
+from gitpulse_app.core.clock import utcnow
 from gitpulse_app.core.models import Event, WebhookEvent
 from gitpulse_app.experience.cli.main import main
 from gitpulse_app.experience.http.app import create_api

@@ -11,7 +11,7 @@ from sqlmodel import select
 from gitpulse_app.acquisition.webhooks import envelopes, processor
 from gitpulse_app.acquisition.webhooks.receiver import store_envelope
 from gitpulse_app.core.claims import claim_id
-from gitpulse_app.core.db import utcnow
+from gitpulse_app.core.clock import utcnow
 from gitpulse_app.core.models import (
     Event,
     Installation,

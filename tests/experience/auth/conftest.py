@@ -13,7 +13,8 @@ import pytest
 from sqlmodel import select
 from starlette.testclient import TestClient
 
-from gitpulse_app.core.db import session_scope, utcnow
+from gitpulse_app.core.clock import utcnow
+from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.models import AuthSession, User
 from gitpulse_app.experience.auth.sessions import start_session, token_hash
 from gitpulse_app.experience.http.app import create_api

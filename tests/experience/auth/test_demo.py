@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from gitpulse_app.core.db import utcnow
+from gitpulse_app.core.clock import utcnow
 from gitpulse_app.core.models import AuthSession
 from gitpulse_app.experience.auth.sessions import resolve_token
 from tests.experience.auth.conftest import (

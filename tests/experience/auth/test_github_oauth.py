@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import select
 
 from gitpulse_app.core.crypto import decrypt_token
-from gitpulse_app.core.db import utcnow
+from gitpulse_app.core.clock import utcnow
 from gitpulse_app.core.models import AuthSession, User
 from gitpulse_app.experience.auth.sessions import token_hash
 from tests.experience.auth.conftest import (

@@ -14,7 +14,8 @@ import pytest
 from reflex.utils.format import format_event_handler
 from sqlmodel import Session, select
 
-from gitpulse_app.core.db import session_scope, utcnow
+from gitpulse_app.core.clock import utcnow
+from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.models import AuthSession, Report, User
 from gitpulse_app.experience import routes
 from gitpulse_app.experience.auth.sessions import (

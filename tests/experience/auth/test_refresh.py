@@ -8,7 +8,7 @@ from urllib.parse import parse_qs
 import pytest
 
 from gitpulse_app.core.crypto import decrypt_token, encrypt_token
-from gitpulse_app.core.db import utcnow
+from gitpulse_app.core.clock import utcnow
 from gitpulse_app.core.models import User
 from gitpulse_app.experience.auth.oauth import ReconnectRequired, usable_access_token
 from tests.experience.auth.conftest import CLIENT_ID, CLIENT_SECRET, make_user

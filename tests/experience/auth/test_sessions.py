@@ -6,7 +6,7 @@ import datetime as dt
 
 from sqlmodel import select
 
-from gitpulse_app.core.db import utcnow
+from gitpulse_app.core.clock import utcnow
 from gitpulse_app.core.models import AuthSession
 from gitpulse_app.experience.auth.sessions import (
     resolve_token,

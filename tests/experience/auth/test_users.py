@@ -6,7 +6,7 @@ import logging
 
 from sqlmodel import select
 
-from gitpulse_app.core.db import utcnow
+from gitpulse_app.core.clock import utcnow
 from gitpulse_app.core.models import Event, Installation, Repo, User, UserInstallation
 from tests.experience.auth.conftest import BASE_URL, make_user, sign_in_with_github
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from gitpulse_app.core.db import utcnow
+from gitpulse_app.core.clock import utcnow
 from gitpulse_app.experience.cli.main import main
 from gitpulse_app.intelligence.reports import generate_report
 from gitpulse_app.intelligence.windows import last_completed_day

@@ -19,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from gitpulse_app.core.db import utcnow
+from gitpulse_app.core.clock import utcnow
 from gitpulse_app.core.models import (
     Embedding,
     EmbeddingQueueItem,

@@ -11,7 +11,8 @@ import pytest
 from sqlmodel import Session
 
 from gitpulse_app.core import migrate
-from gitpulse_app.core.db import create_db_engine, set_engine, utcnow
+from gitpulse_app.core.clock import utcnow
+from gitpulse_app.core.db import create_db_engine, set_engine
 from gitpulse_app.core.models import Report
 from gitpulse_app.experience.cli.main import main
 from gitpulse_app.intelligence.windows import day_window, last_completed_day

@@ -6,7 +6,7 @@ import secrets
 import pytest
 from starlette.testclient import TestClient
 
-from gitpulse_app.core.db import utcnow
+from gitpulse_app.core.clock import utcnow
 from gitpulse_app.core.models import AuthSession
 from gitpulse_app.experience.auth.sessions import token_hash
 from gitpulse_app.experience.http.app import create_api

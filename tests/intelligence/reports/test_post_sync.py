@@ -1,6 +1,6 @@
 import datetime as dt
 
-from gitpulse_app.core.db import utcnow
+from gitpulse_app.core.clock import utcnow
 from gitpulse_app.core.models import SyncBatch
 from gitpulse_app.core.signals import batch_finalized
 from gitpulse_app.intelligence.reports.post_sync import post_sync_recipients

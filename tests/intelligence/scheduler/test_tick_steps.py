@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from gitpulse_app.acquisition.sync.lifecycle import block_job, claim_next_job
 from gitpulse_app.acquisition.sync.service import request_sync
-from gitpulse_app.core.db import utcnow
+from gitpulse_app.core.clock import utcnow
 from gitpulse_app.core.models import (
     AuthSession,
     EmbeddingQueueItem,

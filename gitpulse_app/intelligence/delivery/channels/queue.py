@@ -28,7 +28,7 @@ from gitpulse_app.core.claims import claim_id, holder_is_dead
 from gitpulse_app.core.clock import utcnow
 from gitpulse_app.core.config import get_settings
 from gitpulse_app.core.crypto import decrypt_token
-from gitpulse_app.core.db import insert_ignore, session_scope
+from gitpulse_app.core.db import in_session, insert_ignore, session_scope
 from gitpulse_app.core.logging import log_fields, metric
 from gitpulse_app.core.models import ChannelDelivery, DeliveryChannel, Report
 from gitpulse_app.intelligence.delivery.channels import answers, render, transport
@@ -98,10 +98,7 @@ def enqueue_report_channels(report_id: int, *, now: dt.datetime | None = None,
     the conditions are checked here again. Returns how many rows this call added.
     """
     now = now or utcnow()
-    if session is not None:
-        return _enqueue_personal(session, report_id, now)
-    with session_scope() as own:
-        return _enqueue_personal(own, report_id, now)
+    return in_session(session, lambda s: _enqueue_personal(s, report_id, now))
 
 
 # Recovery ----------------------------------------------------------------------------------------

@@ -17,7 +17,8 @@ from sqlmodel import select
 
 from gitpulse_app.acquisition.sync import request_sync, runner
 from gitpulse_app.acquisition.sync.sources import ensure_env_source
-from gitpulse_app.core.db import create_db_engine, session_scope, set_engine, utcnow
+from gitpulse_app.core.clock import utcnow
+from gitpulse_app.core.db import create_db_engine, session_scope, set_engine
 from gitpulse_app.core.models import Event
 from tests.support import fake_http
 from tests.support.fake_github import FakeGitHub

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from gitpulse_app.acquisition.sync.scheduled import sweep_zombie_jobs
-from gitpulse_app.core.db import utcnow
+from gitpulse_app.core.clock import utcnow
 from gitpulse_app.core.models import IngestionJob, SyncBatch
 from tests.acquisition.sync import factories as f
 from tests.acquisition.sync.worker.conftest import TOKEN, stored_facts
