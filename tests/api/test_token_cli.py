@@ -21,6 +21,7 @@ from tests.api.conftest import World, bearer
 
 
 def run_json(capsys, *argv: str) -> tuple[int, dict]:
+    capsys.readouterr()  # what the test's own set-up and API calls logged is not the command's
     code = main([*argv, "--json"])
     captured = capsys.readouterr()
     assert captured.out.count("\n") == 1, captured.out

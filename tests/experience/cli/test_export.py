@@ -26,6 +26,7 @@ def _world(session):
 
 def test_export_csv_lists_only_visible_facts_with_the_contract_columns(session, capsys):
     _world(session)
+    capsys.readouterr()  # what storing the facts logged is not the command's output
     assert main(["export", "--login", "alice", "--format", "csv"]) == 0
     rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
     assert rows[0] == ["ts_utc", "local_date", "type", "repo", "actor", "canonical_text",
@@ -37,6 +38,7 @@ def test_export_csv_lists_only_visible_facts_with_the_contract_columns(session, 
 def test_export_md_joins_the_users_reports(session, capsys):
     _, alice, yesterday = _world(session)
     generate_report(alice.id, "daily", yesterday.start, yesterday.end, origin="manual")
+    capsys.readouterr()  # what storing the facts and the report logged is not the command's output
     start = (yesterday.start - dt.timedelta(days=1)).isoformat()
     end = (yesterday.end + dt.timedelta(days=1)).isoformat()
     assert main(["export", "--login", "alice", "--format", "md", "--start", start, "--end", end,
