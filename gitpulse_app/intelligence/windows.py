@@ -9,9 +9,10 @@ at midnight, e.g. America/Santiago) that conversion lands on the first instant t
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from gitpulse_app.core.models import EVERY_DAY
 
@@ -63,6 +64,30 @@ def resolve_zone(zone: ZoneLike) -> ZoneInfo:
     except (ZoneInfoNotFoundError, ValueError):
         log.warning("Stored time zone no longer resolves; using UTC", extra={"zone": zone})
         return UTC_ZONE
+
+
+_HIDDEN_ZONE_PREFIXES = ("posix/", "right/", "SystemV/")
+_HIDDEN_ZONES = frozenset({"Factory", "localtime", "posixrules"})
+
+
+@functools.cache
+def all_time_zones() -> tuple[str, ...]:
+    """Every IANA zone name the picker offers, sorted."""
+    return tuple(sorted(
+        name for name in available_timezones()
+        if name not in _HIDDEN_ZONES and not name.startswith(_HIDDEN_ZONE_PREFIXES)
+    ))
+
+
+def is_valid_zone(value: str) -> bool:
+    """Whether `value` names an IANA zone `zoneinfo` can load (never coerced)."""
+    if not value or value != value.strip():
+        return False
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def zone_name(zone: ZoneLike) -> str:

@@ -21,7 +21,7 @@ from gitpulse_app.experience.settings.service import (
     SettingsForm,
     save_settings,
 )
-from gitpulse_app.experience.settings.views import all_time_zones
+from gitpulse_app.intelligence.windows import all_time_zones
 
 NOW = dt.datetime(2025, 12, 5, 15, 0, tzinfo=dt.UTC)
 PREVIOUS = {"timezone": "Europe/Paris", "week_start_day": 2, "email": "old@example.com",

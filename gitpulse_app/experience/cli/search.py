@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
@@ -22,14 +22,6 @@ from gitpulse_app.experience.cli.common import (
 # parser imports every command module, and a command loads only what it runs (docs/STARTUP.md).
 
 
-def _user_zone(name: str | None) -> ZoneInfo:
-    """The user's zone; NULL or a name that no longer resolves reads as UTC."""
-    try:
-        return ZoneInfo(name) if name else ZoneInfo("UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
 def _range_bound(value: dt.date | dt.datetime | None, zone: ZoneInfo, *, is_end: bool
                  ) -> dt.datetime | None:
     """A `--start`/`--end` value as an instant: local dates (end inclusive) or ISO instants."""
@@ -44,6 +36,7 @@ def search_facts(args: argparse.Namespace) -> CommandResult:
     """`search TEXT --login LOGIN …`: semantic search over every fact LOGIN can see."""
     from gitpulse_app.intelligence.embeddings import SearchError, search_facts as run_search
     from gitpulse_app.acquisition.access import visible_repo_ids
+    from gitpulse_app.intelligence.windows import resolve_zone
     from gitpulse_app.normalization.models import FactType
 
     known_types = {fact_type.value for fact_type in FactType}
@@ -55,7 +48,7 @@ def search_facts(args: argparse.Namespace) -> CommandResult:
         check_database()
         with session_scope() as session:
             user = user_by_login(session, args.login)
-            zone = _user_zone(user.timezone)
+            zone = resolve_zone(user.timezone)
             repo_ids = visible_repo_ids(session, user.id)
             if args.repo:
                 repo_id = session.scalar(

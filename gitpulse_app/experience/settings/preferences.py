@@ -13,9 +13,8 @@ from gitpulse_app.experience.settings.views import (
     EMAIL_NOT_CONFIGURED,
     WEEKDAYS,
     SettingsView,
-    all_time_zones,
 )
-from gitpulse_app.intelligence.windows import MONDAY_TO_FRIDAY, format_work_days
+from gitpulse_app.intelligence.windows import MONDAY_TO_FRIDAY, all_time_zones, format_work_days
 
 # Asked of the browser when the user has no zone yet: the default the form starts from.
 BROWSER_ZONE_JS = "Intl.DateTimeFormat().resolvedOptions().timeZone"

@@ -20,7 +20,6 @@ from gitpulse_app.core.config import get_settings
 from gitpulse_app.core.clock import utcnow
 from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.models import EVERY_DAY, User
-from gitpulse_app.experience.settings.views import is_valid_zone
 from gitpulse_app.experience.throttle import SlidingLimit
 from gitpulse_app.intelligence.delivery.smtp import (
     SMTPConfigError,
@@ -28,7 +27,7 @@ from gitpulse_app.intelligence.delivery.smtp import (
     SMTPOutcomeUnknown,
     send_message,
 )
-from gitpulse_app.intelligence.windows import format_work_days, parse_work_days
+from gitpulse_app.intelligence.windows import format_work_days, is_valid_zone, parse_work_days
 
 SAVED_MESSAGE = "Settings saved! Reports will be generated at your local midnight."
 WEEK_START_ERROR = "Choose a week start from Monday to Sunday."

@@ -1,5 +1,5 @@
 """What /settings shows: the saved preferences, the GitHub connection and the token sources, plus
-the choices the form offers (IANA time zones, weekdays).
+the weekdays the form offers (its time zones come from `intelligence.windows.all_time_zones`).
 
 Nothing here knows about Reflex: pages call these functions and keep the display-ready results.
 """
@@ -7,8 +7,6 @@ Nothing here knows about Reflex: pages call these functions and keep the display
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import zoneinfo
 from dataclasses import dataclass, field
 
 from gitpulse_app.core.config import get_settings
@@ -17,33 +15,10 @@ from gitpulse_app.core.clock import utcnow
 from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.models import EVERY_DAY, User
 from gitpulse_app.experience.sources.views import PatSource, pat_sources
+from gitpulse_app.intelligence.windows import is_valid_zone
 
 EMAIL_NOT_CONFIGURED = "Email is not configured on this server"
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_HIDDEN_ZONE_PREFIXES = ("posix/", "right/", "SystemV/")
-_HIDDEN_ZONES = frozenset({"Factory", "localtime", "posixrules"})
-
-
-@functools.cache
-def all_time_zones() -> tuple[str, ...]:
-    """Every IANA zone name the picker offers, sorted."""
-    return tuple(sorted(
-        name for name in zoneinfo.available_timezones()
-        if name not in _HIDDEN_ZONES and not name.startswith(_HIDDEN_ZONE_PREFIXES)
-    ))
-
-
-def is_valid_zone(value: str) -> bool:
-    """Whether `value` names an IANA zone `zoneinfo` can load (never coerced)."""
-    if not value or value != value.strip():
-        return False
-    try:
-        zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
-
-
 def week_start_label(day: int) -> str:
     return WEEKDAYS[day] if 0 <= day <= 6 else WEEKDAYS[0]
 

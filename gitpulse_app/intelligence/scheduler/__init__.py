@@ -8,7 +8,7 @@ The rules of windows and due reports: docs/SCHEDULING.md.
 - `jobs` — the APScheduler jobs and the `scheduler` worker (loaded through the capability list);
 - `retention`, `installations` — the 03:45 cleanup and the 02:15 installation reconcile.
 
-Time zones are validated where they are saved (`experience.settings.views.is_valid_zone`).
+Time zones are validated where they are saved (`intelligence.windows.is_valid_zone`).
 """
 
 from gitpulse_app.intelligence.scheduler.models import KindTally, TickResult

@@ -27,7 +27,8 @@ from gitpulse_app.experience.settings.service import (
     timezone_error,
     validate_settings,
 )
-from gitpulse_app.experience.settings.views import all_time_zones, load_settings
+from gitpulse_app.experience.settings.views import load_settings
+from gitpulse_app.intelligence.windows import all_time_zones
 from gitpulse_app.experience.sources.service import (
     OWNER_ONLY,
     add_pat_source,
