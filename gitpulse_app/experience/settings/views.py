@@ -19,10 +19,6 @@ from gitpulse_app.intelligence.windows import is_valid_zone
 
 EMAIL_NOT_CONFIGURED = "Email is not configured on this server"
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-def week_start_label(day: int) -> str:
-    return WEEKDAYS[day] if 0 <= day <= 6 else WEEKDAYS[0]
-
-
 @dataclass(frozen=True)
 class SettingsView:
     """Everything /settings shows, display-ready."""
