@@ -7,11 +7,17 @@ written only while the claim is still ours (docs/decisions/at-most-once-delivery
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from gitpulse_app.core.claims import claim_id
+from gitpulse_app.core.clock import utcnow
 from gitpulse_app.core.db import session_scope
+
+T = TypeVar("T")
 
 
 def claim_next(session: Session, table: sa.Table, now: dt.datetime, holder: str,
@@ -49,3 +55,25 @@ def finish_claim(table: sa.Table, row_id: int, holder: str, now: dt.datetime,
                    table.c.claimed_by == holder)
             .values(claimed_by=None, updated_at=now, **values)
         ).rowcount)
+
+
+def send_due(claim: Callable[[Session, dt.datetime, str], T | None],
+             send: Callable[[T, str, dt.datetime], str], now: dt.datetime | None,
+             limit: int) -> int:
+    """Claim and send due rows one at a time, each claim in its own transaction, until none is
+    due or `limit` were handled; the number `send` reported as "sent".
+
+    `now` is the injected clock (`tick --at`); None reads the real clock for each row.
+    """
+    holder = claim_id()
+    sent = handled = 0
+    while handled < limit:
+        moment = now or utcnow()
+        with session_scope() as session:
+            claimed = claim(session, moment, holder)
+        if claimed is None:
+            break
+        handled += 1
+        if send(claimed, holder, moment) == "sent":
+            sent += 1
+    return sent

@@ -26,13 +26,13 @@ from email.message import EmailMessage
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from gitpulse_app.core.claims import claim_id, holder_is_dead
+from gitpulse_app.core.claims import holder_is_dead
 from gitpulse_app.core.clock import utcnow
 from gitpulse_app.core.config import get_settings
 from gitpulse_app.core.db import get_row, in_session, session_scope, try_insert
 from gitpulse_app.core.logging import log_fields, metric
 from gitpulse_app.core.models import EmailDelivery, Report, User
-from gitpulse_app.intelligence.delivery.claiming import claim_next, finish_claim
+from gitpulse_app.intelligence.delivery.claiming import claim_next, finish_claim, send_due
 from gitpulse_app.intelligence.delivery.compose import compose_message
 from gitpulse_app.intelligence.delivery.smtp import (
     SMTPConfigError,
@@ -273,18 +273,8 @@ def drain(now: dt.datetime | None = None, limit: int = 10_000) -> int:
     smtp_url = get_settings().smtp_url
     if not smtp_url:
         return 0
-    holder = claim_id()
-    sent = handled = 0
-    while handled < limit:
-        moment = now or utcnow()
-        with session_scope() as session:
-            claimed = _claim_one(session, moment, holder)
-        if claimed is None:
-            break
-        handled += 1
-        if _send_claimed(claimed, holder, moment, smtp_url) == "sent":
-            sent += 1
-    return sent
+    return send_due(_claim_one, lambda claimed, holder, moment: _send_claimed(
+        claimed, holder, moment, smtp_url), now, limit)
 
 
 # Retry -------------------------------------------------------------------------------------------

@@ -49,6 +49,15 @@ ADVISORY_LOCK_KEY = 0x47697450756C7365
 _leases = SchedulerLease.__table__
 
 
+
+def _expire_lease(engine: Engine | None, holder: str, now: dt.datetime) -> None:
+    """End `holder`'s lease row now, so the next tick of any process may lead."""
+    with session_scope(engine) as session:
+        session.connection().execute(
+            sa.update(_leases)
+            .where(_leases.c.name == LEASE_NAME, _leases.c.holder == holder)
+            .values(expires_at=now, updated_at=now))
+
 class Leader(Protocol):
     """What the scheduler needs from an election."""
 
@@ -164,11 +173,7 @@ class LeaseLeader:
         if not self._leading:
             return
         try:
-            with session_scope(self._engine) as session:
-                session.connection().execute(
-                    sa.update(_leases)
-                    .where(_leases.c.name == LEASE_NAME, _leases.c.holder == self.holder)
-                    .values(expires_at=now, updated_at=now))
+            _expire_lease(self._engine, self.holder, now)
         except sa.exc.SQLAlchemyError:
             log.exception("Could not release the scheduler lease; it expires on its own")
         self._set_leading(False, now, lost="released")
@@ -273,11 +278,7 @@ class AdvisoryLockLeader:
             try:
                 self._connection.execute(sa.text("SELECT pg_advisory_unlock(:key)"),
                                          {"key": self.key})
-                with session_scope(self._engine) as session:
-                    session.connection().execute(
-                        sa.update(_leases)
-                        .where(_leases.c.name == LEASE_NAME, _leases.c.holder == self.holder)
-                        .values(expires_at=now, updated_at=now))
+                _expire_lease(self._engine, self.holder, now)
             except sa.exc.SQLAlchemyError:
                 log.exception("Could not release the scheduler lock cleanly")
             log_fields(log, logging.INFO, "Scheduler leadership released", holder=self.holder,

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from gitpulse_app.core.claims import claim_id, holder_is_dead
+from gitpulse_app.core.claims import holder_is_dead
 from gitpulse_app.core.clock import utcnow
 from gitpulse_app.core.config import get_settings
 from gitpulse_app.core.crypto import decrypt_token
@@ -33,7 +33,7 @@ from gitpulse_app.core.logging import log_fields, metric
 from gitpulse_app.core.models import ChannelDelivery, DeliveryChannel, Report
 from gitpulse_app.intelligence.delivery.channels import answers, render, transport
 from gitpulse_app.intelligence.delivery.channels.guard import ChannelURLError, check_url
-from gitpulse_app.intelligence.delivery.claiming import claim_next, finish_claim
+from gitpulse_app.intelligence.delivery.claiming import claim_next, finish_claim, send_due
 
 log = logging.getLogger(__name__)
 
@@ -263,18 +263,7 @@ def drain(now: dt.datetime | None = None, limit: int = 10_000) -> int:
     """
     with session_scope() as session:
         recover_stale(session, now=now or utcnow())
-    holder = claim_id()
-    sent = handled = 0
-    while handled < limit:
-        moment = now or utcnow()
-        with session_scope() as session:
-            claimed = _claim_one(session, moment, holder)
-        if claimed is None:
-            break
-        handled += 1
-        if _send_claimed(claimed, holder, moment) == "sent":
-            sent += 1
-    return sent
+    return send_due(_claim_one, _send_claimed, now, limit)
 
 
 # Retry -------------------------------------------------------------------------------------------
