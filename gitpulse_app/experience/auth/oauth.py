@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 from authlib.integrations.starlette_client import OAuth, StarletteOAuth2App
 
+from gitpulse_app.acquisition.github import GitHubClient, GitHubError, StaticTokenSource
 from gitpulse_app.core.config import VERSION, get_settings
 from gitpulse_app.core.crypto import decrypt_token, encrypt_token
 from gitpulse_app.core.clock import utcnow
@@ -147,23 +148,26 @@ def github_oauth_client() -> StarletteOAuth2App:
 
 
 # REST calls with the user's token ---------------------------------------------------------------
-def _headers(access_token: str) -> dict[str, str]:
-    return {
-        "Accept": "application/vnd.github+json",
-        "X-GitHub-Api-Version": "2022-11-28",
-        "User-Agent": f"gitpulse/{VERSION}",
-        "Authorization": f"Bearer {access_token}",
-    }
+async def _fail_fast(seconds: float) -> None:
+    # Sign-in is interactive: a retry or rate-limit wait the client asks for (5xx, network error,
+    # timeout, unreadable body, rate limit) is not slept; the call fails at once and the callback
+    # shows the failure, so the user can try again.
+    if seconds > 0:
+        raise GitHubError(None, text=f"not waiting {seconds:g} s during sign-in")
 
 
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
+def _user_client(access_token: str) -> GitHubClient:
+    """A `GitHubClient` on `GITHUB_API_URL` for the user's token (only that host ever gets it).
+
+    No reserve is kept: it exists for webhook work on installation budgets, not a user's own.
+    An empty token fails as GitHub's 401 would.
+    """
+    if not access_token:
+        raise GitHubError(401, text="no access token")
+    return GitHubClient(StaticTokenSource(access_token), sleep=_fail_fast, keep_in_reserve=0)
 
 
-def fetch_identity(access_token: str) -> GitHubIdentity:
+async def fetch_identity(access_token: str) -> GitHubIdentity:
     """`GET /user` and `GET /user/emails`.
 
     The address is the primary verified one; when `/user/emails` fails the sign-in goes on without
@@ -172,21 +176,19 @@ def fetch_identity(access_token: str) -> GitHubIdentity:
     Raises:
         ProfileFetchFailed: `/user` failed or is not a profile.
     """
-    api = get_settings().github_api_url
-    with httpx.Client(timeout=TIMEOUT, headers=_headers(access_token)) as http:
-        try:
-            response = http.get(f"{api}/user")
-        except httpx.HTTPError as exc:
-            raise ProfileFetchFailed(f"GET /user failed: {type(exc).__name__}") from None
-        profile = _json(response) if response.status_code == 200 else None
-        if not (
-            isinstance(profile, dict)
-            and isinstance(profile.get("id"), int)
-            and isinstance(profile.get("login"), str)
-            and profile["login"]
-        ):
-            raise ProfileFetchFailed(f"GET /user answered {response.status_code}")
-        email = _primary_verified_email(http, api)
+    try:
+        async with _user_client(access_token) as client:
+            profile = (await client.get_json("/user")).data
+            if not (
+                isinstance(profile, dict)
+                and isinstance(profile.get("id"), int)
+                and isinstance(profile.get("login"), str)
+                and profile["login"]
+            ):
+                raise ProfileFetchFailed("GET /user answered no profile")
+            email = await _primary_verified_email(client)
+    except (GitHubError, httpx.HTTPError) as exc:
+        raise ProfileFetchFailed(f"GET /user failed: {_reason(exc)}") from None
     return GitHubIdentity(
         gh_id=profile["id"],
         login=profile["login"],
@@ -197,12 +199,16 @@ def fetch_identity(access_token: str) -> GitHubIdentity:
     )
 
 
-def _primary_verified_email(http: httpx.Client, api: str) -> str | None:
+def _reason(exc: Exception) -> str:
+    # A client error's text names the status, GitHub's message or the refused URL, never a token.
+    return str(exc) or type(exc).__name__
+
+
+async def _primary_verified_email(client: GitHubClient) -> str | None:
     try:
-        response = http.get(f"{api}/user/emails", params={"per_page": 100})
-    except httpx.HTTPError:
+        entries = (await client.get_json("/user/emails", params={"per_page": 100})).data
+    except (GitHubError, httpx.HTTPError):
         return None
-    entries = _json(response) if response.status_code == 200 else None
     if not isinstance(entries, list):
         return None
     for entry in entries:
@@ -216,38 +222,41 @@ def _primary_verified_email(http: httpx.Client, api: str) -> str | None:
     return None
 
 
-def list_user_installations(access_token: str) -> list[dict[str, Any]]:
+async def list_user_installations(access_token: str) -> list[dict[str, Any]]:
     """Every App installation the user can see (`GET /user/installations`, all pages).
+
+    The client follows the next links and refuses one to another host, so the token never
+    leaves `GITHUB_API_URL`; at most `MAX_INSTALLATION_PAGES` pages are read.
 
     Raises:
         InstallationsUnavailable: Any failure; with a plain OAuth App GitHub answers 403/404.
     """
-    api = get_settings().github_api_url
-    api_origin = urlsplit(api)[:2]
-    url: str | None = f"{api}/user/installations?per_page=100"
     found: list[dict[str, Any]] = []
-    with httpx.Client(timeout=TIMEOUT, headers=_headers(access_token)) as http:
-        for _ in range(MAX_INSTALLATION_PAGES):
-            if url is None:
-                break
-            try:
-                response = http.get(url)
-            except httpx.HTTPError as exc:
-                raise InstallationsUnavailable(type(exc).__name__) from None
-            body = _json(response) if response.status_code == 200 else None
-            if not isinstance(body, dict) or not isinstance(body.get("installations"), list):
-                raise InstallationsUnavailable(
-                    f"GET /user/installations answered {response.status_code}"
-                )
-            found.extend(item for item in body["installations"] if isinstance(item, dict))
-            url = response.links.get("next", {}).get("url")
-            # Tokens never leave GITHUB_API_URL's host.
-            if url is not None and urlsplit(url)[:2] != api_origin:
-                raise InstallationsUnavailable("pagination link to another host refused")
+    try:
+        async with _user_client(access_token) as client:
+            pages = aclosing(client.paginate("/user/installations", key="installations"))
+            async with pages as each_page:
+                read = 0
+                async for page in each_page:
+                    if not isinstance(page.raw, dict):
+                        raise InstallationsUnavailable("GET /user/installations answered no object")
+                    found.extend(item for item in page.items if isinstance(item, dict))
+                    read += 1
+                    if read >= MAX_INSTALLATION_PAGES:
+                        break
+    except (GitHubError, httpx.HTTPError) as exc:
+        raise InstallationsUnavailable(f"GET /user/installations failed: {_reason(exc)}") from None
     return found
 
 
 # Refresh ----------------------------------------------------------------------------------------
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
 def refresh_tokens(refresh_token: str, now: dt.datetime | None = None) -> OAuthTokens:
     """Trade a refresh token for new tokens (`grant_type=refresh_token`).
 
@@ -257,6 +266,7 @@ def refresh_tokens(refresh_token: str, now: dt.datetime | None = None) -> OAuthT
     settings = get_settings()
     if not settings.oauth_configured:
         raise ReconnectRequired()
+    # Plain httpx: the token endpoint is on the web host (GITHUB_URL), not the REST API.
     try:
         response = httpx.post(
             f"{settings.github_url}/login/oauth/access_token",

@@ -122,11 +122,11 @@ async def _complete_sign_in(request: Request, previous_token: str | None) -> Sig
 
     tokens = await _exchange_code(request)
     try:
-        identity = await asyncio.to_thread(oauth.fetch_identity, tokens.access_token)
+        identity = await oauth.fetch_identity(tokens.access_token)
     except oauth.ProfileFetchFailed as exc:
         log.warning("GitHub sign-in: profile fetch failed", extra={"reason": str(exc)})
         raise CallbackFailed(MSG_PROFILE_FAILED) from None
-    installations = await asyncio.to_thread(_installations_or_none, tokens.access_token)
+    installations = await _installations_or_none(tokens.access_token)
     return await asyncio.to_thread(
         _record_with_one_retry,
         identity,
@@ -154,11 +154,11 @@ async def _exchange_code(request: Request) -> oauth.OAuthTokens:
         raise CallbackFailed(MSG_EXCHANGE_FAILED) from None
 
 
-def _installations_or_none(access_token: str) -> list[dict] | None:
+async def _installations_or_none(access_token: str) -> list[dict] | None:
     # With a plain OAuth App this is refused (403/404); linking then relies on the install
     # webhook and the daily reconcile, so the sign-in goes on.
     try:
-        return oauth.list_user_installations(access_token)
+        return await oauth.list_user_installations(access_token)
     except oauth.InstallationsUnavailable as exc:
         log.info("GitHub sign-in: installations not listed", extra={"reason": str(exc)})
         return None
