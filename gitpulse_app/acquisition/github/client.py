@@ -24,7 +24,7 @@ import asyncio
 import datetime as dt
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -110,6 +110,8 @@ class GitHubClient:
         on_rate_limit: Called with the budget after every response that reports one.
         keep_in_reserve: Core requests kept for webhook-driven work (0 disables the reserve).
         installation_id: Our installation row id, for the `rate_limit_remaining` metric.
+        retry_delays_s: The waits before each retry of a failed call (no retries when empty).
+        max_slept_wait_s: The longest rate-limit wait slept; a longer one raises `RateLimited`.
     """
 
     def __init__(
@@ -123,6 +125,8 @@ class GitHubClient:
         on_rate_limit: RateLimitCallback | None = None,
         keep_in_reserve: int = LOW_BUDGET_RESERVE,
         installation_id: int | None = None,
+        retry_delays_s: Sequence[float] = RETRY_DELAYS_S,
+        max_slept_wait_s: float = MAX_SLEPT_WAIT_S,
     ) -> None:
         self.base_url = (base_url or get_settings().github_api_url).rstrip("/")
         self._origin = _origin(self.base_url)
@@ -132,6 +136,8 @@ class GitHubClient:
         self._on_rate_limit = on_rate_limit
         self.keep_in_reserve = keep_in_reserve
         self.installation_id = installation_id
+        self._retry_delays_s = tuple(retry_delays_s)
+        self._max_slept_wait_s = max_slept_wait_s
         self.rate_limit: RateLimitInfo | None = None
         self.low_budget_reset: dt.datetime | None = None
         self._http = httpx.AsyncClient(
@@ -357,9 +363,9 @@ class GitHubClient:
         )
 
     async def _retry_or_raise(self, retries: int, error: GitHubError, url: str) -> int:
-        if retries >= len(RETRY_DELAYS_S):
+        if retries >= len(self._retry_delays_s):
             raise error
-        delay = RETRY_DELAYS_S[retries]
+        delay = self._retry_delays_s[retries]
         log_fields(
             logger, logging.WARNING, "GitHub call failed; retrying",
             status=error.status, error=str(error), url=url, attempt=retries + 1, wait_s=delay,
@@ -371,8 +377,8 @@ class GitHubClient:
     async def _wait_or_block(self, resume_at: dt.datetime, waits: int, error: GitHubError) -> int:
         now = self._now()
         wait = max(0.0, (resume_at - now).total_seconds())  # a reset already past waits 0 s
-        if wait > MAX_SLEPT_WAIT_S or waits >= MAX_RATE_LIMIT_WAITS:
-            if wait <= MAX_SLEPT_WAIT_S:  # still limited after the waits we allow: block a while
+        if wait > self._max_slept_wait_s or waits >= MAX_RATE_LIMIT_WAITS:
+            if wait <= self._max_slept_wait_s:  # still limited after the waits we allow: block a while
                 resume_at = max(resume_at, now + DEFAULT_RATE_LIMIT_WAIT)
             raise RateLimited(
                 resume_at, *self._budget(), status=error.status, message=error.message
@@ -389,7 +395,7 @@ class GitHubClient:
         if reset is None:
             return
         wait = (reset - self._now()).total_seconds()
-        if wait > MAX_SLEPT_WAIT_S:
+        if wait > self._max_slept_wait_s:
             raise RateLimited(reset, *self._budget())
         if wait > 0:
             await self._sleep(wait)

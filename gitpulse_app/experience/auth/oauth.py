@@ -148,23 +148,18 @@ def github_oauth_client() -> StarletteOAuth2App:
 
 
 # REST calls with the user's token ---------------------------------------------------------------
-async def _fail_fast(seconds: float) -> None:
-    # Sign-in is interactive: a retry or rate-limit wait the client asks for (5xx, network error,
-    # timeout, unreadable body, rate limit) is not slept; the call fails at once and the callback
-    # shows the failure, so the user can try again.
-    if seconds > 0:
-        raise GitHubError(None, text=f"not waiting {seconds:g} s during sign-in")
-
-
 def _user_client(access_token: str) -> GitHubClient:
     """A `GitHubClient` on `GITHUB_API_URL` for the user's token (only that host ever gets it).
 
     No reserve is kept: it exists for webhook work on installation budgets, not a user's own.
-    An empty token fails as GitHub's 401 would.
+    Sign-in is interactive: a failed call is not retried and a rate limit is not waited out; the
+    call fails at once and the callback shows the failure, so the user can try again. An empty
+    token fails as GitHub's 401 would.
     """
     if not access_token:
         raise GitHubError(401, text="no access token")
-    return GitHubClient(StaticTokenSource(access_token), sleep=_fail_fast, keep_in_reserve=0)
+    return GitHubClient(StaticTokenSource(access_token), keep_in_reserve=0,
+                        retry_delays_s=(), max_slept_wait_s=0.0)
 
 
 async def fetch_identity(access_token: str) -> GitHubIdentity:

@@ -446,6 +446,28 @@ def test_server_errors_are_retried_three_times_with_backoff_then_raised(fake_git
     assert len(fake_github.requests) == 4
 
 
+def test_a_client_without_retry_delays_fails_at_once_and_never_sleeps(fake_github, sleeps, clock):
+    fake_github.add_json("/repos/o/r", {"message": "Server Error"}, status=500)
+
+    with pytest.raises(GitHubError):
+        run(get(fake_github.url, "/repos/o/r", sleeps, clock, retry_delays_s=()))
+
+    assert sleeps.waits == []
+    assert len(fake_github.requests) == 1
+
+
+def test_a_client_that_sleeps_no_rate_limit_wait_raises_rate_limited_at_once(
+        fake_http, sleeps, clock):
+    fake_http.add("GET", "/repos/o/r", FakeResponse(
+        429, json={"message": "Too many requests"}, headers={"Retry-After": "7"}))
+
+    with pytest.raises(RateLimited):
+        run(get(fake_http.url, "/repos/o/r", sleeps, clock, max_slept_wait_s=0.0))
+
+    assert sleeps.waits == []
+    assert len(fake_http.requests) == 1
+
+
 def test_a_dropped_connection_is_retried(fake_http, sleeps, clock):
     fake_http.add("GET", "/repos/o/r", [
         FakeResponse(disconnect=True), FakeResponse(200, json={"id": 7})
