@@ -248,6 +248,8 @@ def log_fields(logger: logging.Logger, level: int, msg: str, /, **fields: Any) -
         msg: The message (`msg` in the JSON line).
         **fields: Extra fields of the line, redacted on output.
     """
+    if not logger.isEnabledFor(level):
+        return  # what `logger.log` would decide, before the fields are sorted for nothing
     direct = {key: value for key, value in fields.items() if key not in _RECORD_ATTRIBUTES}
     reserved = {key: value for key, value in fields.items() if key in _RECORD_ATTRIBUTES}
     if reserved:
