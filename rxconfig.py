@@ -1,4 +1,4 @@
-"""Reflex configuration; every value comes from GitPulse's settings (CONTRACT §3)."""
+"""Reflex configuration; every value comes from GitPulse's settings (`gitpulse_app/core/config.py`)."""
 
 import os
 from urllib.parse import urlsplit
