@@ -15,6 +15,8 @@ from gitpulse_app.experience.http import health as health_module
 from gitpulse_app.experience.http.app import create_api
 from tests.support.rows import make_user
 
+SIGNED_UP = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)  # when the test users signed up
+
 NO_CACHE = {"cache-control": "no-cache, no-store, must-revalidate", "pragma": "no-cache", "expires": "0"}
 
 
@@ -36,7 +38,7 @@ def count_queries(engine) -> list[str]:
 
 
 def sign_in(session) -> str:
-    user = make_user(session, "alice", gh_id=1, signed_up_at=utcnow())
+    user = make_user(session, "alice", gh_id=1, signed_up_at=SIGNED_UP)
     token = secrets.token_urlsafe(32)
     session.add(AuthSession(token_hash=token_hash(token), user_id=user.id,
                             expires_at=utcnow() + dt.timedelta(days=30), last_seen_at=utcnow()))

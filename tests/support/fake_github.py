@@ -14,7 +14,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,6 +109,8 @@ class FakeGitHub(FakeHTTPServer):
     def __init__(self, *, etags: bool = True) -> None:
         super().__init__("fake-github")
         self.etags = etags
+        # GitHub's own clock (epoch seconds) for the rate-limit window; a test may set another.
+        self.clock: Callable[[], float] = time.time
         self.rate_limit = RateLimit()
         self.rate_limited_status = 403
         self._add_defaults()
@@ -161,10 +163,10 @@ class FakeGitHub(FakeHTTPServer):
         )
 
     def _refill_if_due(self) -> None:
-        if time.time() >= self.rate_limit.reset:
+        if self.clock() >= self.rate_limit.reset:
             self.rate_limit.remaining = self.rate_limit.limit
             self.rate_limit.used = 0
-            self.rate_limit.reset = int(time.time()) + 3600
+            self.rate_limit.reset = int(self.clock()) + 3600
 
     def before_route(self, request: RecordedRequest) -> FakeResponse | None:
         if request.path == "/rate_limit":

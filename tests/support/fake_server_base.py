@@ -8,6 +8,7 @@ so `stop_and_check` can fail the test that caused them.
 
 from __future__ import annotations
 
+import abc
 import socket
 import socketserver
 import threading
@@ -20,7 +21,7 @@ HOST = "127.0.0.1"
 Server = TypeVar("Server", bound="BackgroundServer")
 
 
-class BackgroundServer:
+class BackgroundServer(abc.ABC):
     """Lifecycle of a fake server: `start`, `stop`, context manager, `port`, connection tracking."""
 
     name = "fake-server"
@@ -34,9 +35,9 @@ class BackgroundServer:
         self._thread: threading.Thread | None = None
         self.errors: list[BaseException] = []
 
+    @abc.abstractmethod
     def _make_server(self) -> socketserver.TCPServer:
         """A server bound to (HOST, 0) whose handlers call `_track` / `_untrack`."""
-        raise NotImplementedError
 
     # Lifecycle -----------------------------------------------------------------------------------
     def start(self) -> Self:

@@ -23,15 +23,15 @@ def self_signed_certificate() -> tuple[str, str]:
     """A self-signed certificate for 127.0.0.1/localhost: (cert path, key path), made once."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "GitPulse test double")])
-    now = dt.datetime.now(dt.timezone.utc)
+    # Valid on any day the suite runs: clients check it against the real clock.
     certificate = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=2))
+        .not_valid_before(dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc))
+        .not_valid_after(dt.datetime(2099, 12, 31, tzinfo=dt.timezone.utc))
         .add_extension(
             x509.SubjectAlternativeName(
                 [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address(HOST))]

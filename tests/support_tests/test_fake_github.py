@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import httpx
 
@@ -122,7 +121,9 @@ def test_etag_turns_a_repeated_conditional_request_into_a_free_304(fake_github):
 
 def test_rate_limit_budget_counts_down_refuses_and_refills(fake_github):
     fake_github.add_json("/user", {"login": "octocat"})
-    reset = int(time.time()) + 60
+    github_now = [1_764_950_400.0]  # 2025-12-05T16:00:00Z on GitHub's clock
+    fake_github.clock = lambda: github_now[0]
+    reset = int(github_now[0]) + 60
     fake_github.set_rate_limit(remaining=2, limit=5000, reset=reset)
     url = f"{fake_github.url}/user"
 
@@ -136,7 +137,7 @@ def test_rate_limit_budget_counts_down_refuses_and_refills(fake_github):
     assert "rate limit" in refused.json()["message"]
     assert refused.headers["x-ratelimit-remaining"] == "0"
 
-    fake_github.set_rate_limit(reset=time.time() - 1)  # the window has passed
+    github_now[0] = reset + 1  # the window has passed
     again = httpx.get(url)
     assert again.status_code == 200
     assert again.headers["x-ratelimit-remaining"] == "4999"

@@ -1,6 +1,7 @@
 """Installation events: `installation`, `installation_repositories`,
 `github_app_authorization`."""
 
+import datetime as dt
 import logging
 
 import pytest
@@ -18,6 +19,8 @@ from gitpulse_app.core.models import (
 from tests.acquisition.webhooks.conftest import post_webhook
 from tests.support.payloads import load_webhook
 from tests.support.rows import make_user
+
+SIGNED_UP = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)  # when the test users signed up
 
 CODERTOCAT_ID = 21031067
 INSTALLATION_GH_ID = 957387
@@ -43,7 +46,7 @@ def links(session, installation_id: int) -> dict[int, str]:
 
 
 def signed_up(session, gh_id: int, login: str) -> User:
-    return make_user(session, login, gh_id=gh_id, signed_up_at=utcnow())
+    return make_user(session, login, gh_id=gh_id, signed_up_at=SIGNED_UP)
 
 
 def batches(session) -> list[SyncBatch]:
@@ -192,7 +195,7 @@ def test_repositories_event_for_an_unknown_installation_creates_it(client, sessi
 
 
 def test_authorization_revoked_deletes_the_users_stored_oauth_tokens(client, session):
-    user = User(gh_id=1, gh_login="octocat", signed_up_at=utcnow(),
+    user = User(gh_id=1, gh_login="octocat", signed_up_at=SIGNED_UP,
                 oauth_access_token_enc="enc-access", oauth_refresh_token_enc="enc-refresh",
                 oauth_token_expires_at=utcnow())
     other = User(gh_id=2, gh_login="hubot", oauth_access_token_enc="keep")

@@ -31,6 +31,8 @@ from tests.normalization.test_canonicalize_webhook import FACT_FIXTURES
 from tests.support.payloads import FULL_NAME, REPO_ID, USER_ID, load_webhook
 from tests.support.rows import make_app_source, make_user
 
+SIGNED_UP = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)  # when the test users signed up
+
 INSTALLATION_GH_ID = 957387
 FACT_TABLES = ["events", "repos", "users", "installations", "user_installations", "sync_batches",
                "ingestion_jobs", "embedding_queue", "reports"]
@@ -55,7 +57,7 @@ def pr_opened(installation_id: int | None = INSTALLATION_GH_ID) -> dict:
 
 def linked_installation(session, repositories=(FULL_NAME,)) -> Installation:
     """An active App installation of the fixtures' account, owned by a signed-up user."""
-    owner = make_user(session, "Codertocat", gh_id=USER_ID, signed_up_at=utcnow())
+    owner = make_user(session, "Codertocat", gh_id=USER_ID, signed_up_at=SIGNED_UP)
     return make_app_source(session, owner, gh_installation_id=INSTALLATION_GH_ID,
                            account_login="Codertocat", repositories=list(repositories))
 
