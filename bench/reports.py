@@ -154,10 +154,10 @@ def _environment(**values: str | None) -> Iterator[None]:
 
 
 def bench_reports(workdir: Path) -> list[Figure]:
-    import gitpulse_app.intelligence.reports  # noqa: F401 — the staleness receiver, as in a backend
+    import gitpulse_app.intelligence.reports.receivers  # noqa: F401 — the staleness receiver, as in a backend
     from gitpulse_app.core import migrate
     from gitpulse_app.core.db import create_db_engine, set_engine
-    from gitpulse_app.intelligence.reports import generate_report
+    from gitpulse_app.intelligence.reports.service import generate_report
 
     url = f"sqlite:///{workdir / 'reports.db'}"
     migrate.upgrade(url)

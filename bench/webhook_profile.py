@@ -70,7 +70,7 @@ def stage_times(stats: pstats.Stats) -> list[tuple[str, float, int]]:
 def profile_drain(count: int, workdir: Path) -> tuple[float, int, pstats.Stats]:
     """Profile one drain of `count` stored deliveries; (seconds, envelopes completed, stats)."""
     import gitpulse_app.intelligence.embeddings  # noqa: F401 — the embedding-queue receiver
-    import gitpulse_app.intelligence.reports  # noqa: F401 — the staleness receiver
+    import gitpulse_app.intelligence.reports.receivers  # noqa: F401 — the staleness receiver
     from gitpulse_app.acquisition.webhooks import processor
     from gitpulse_app.core import migrate
     from gitpulse_app.core.db import create_db_engine, set_engine

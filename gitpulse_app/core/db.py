@@ -5,16 +5,19 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import importlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session
 
 from gitpulse_app.core.config import get_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.dialects import postgresql, sqlite
 
 SQLITE_BUSY_TIMEOUT_S = 5
 
@@ -172,8 +175,11 @@ def _dialect_name(bind: Bind) -> str:
 def dialect_insert(bind: Bind, table: Any) -> sqlite.Insert | postgresql.Insert:
     """`INSERT INTO table` in the bind's dialect (PostgreSQL, else SQLite), which has the
     `ON CONFLICT` clauses. `table` is a `Table` or a SQLModel table class."""
-    builder = postgresql.insert if _dialect_name(bind) == "postgresql" else sqlite.insert
-    return builder(getattr(table, "__table__", table))
+    # Each dialect's module loads with its first insert, so a SQLite process never imports
+    # PostgreSQL's (docs/STARTUP.md).
+    name = "postgresql" if _dialect_name(bind) == "postgresql" else "sqlite"
+    return importlib.import_module(f"sqlalchemy.dialects.{name}").insert(
+        getattr(table, "__table__", table))
 
 
 def insert_ignore(

@@ -13,7 +13,7 @@ CAPABILITIES = (
     "gitpulse_app.acquisition.webhooks.processor",
     "gitpulse_app.acquisition.sync.worker",
     "gitpulse_app.intelligence.embeddings",
-    "gitpulse_app.intelligence.reports",
+    "gitpulse_app.intelligence.reports.receivers",
     "gitpulse_app.intelligence.delivery.worker",
     "gitpulse_app.intelligence.scheduler.jobs",
 )

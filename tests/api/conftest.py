@@ -21,7 +21,7 @@ import uvicorn
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-import gitpulse_app.intelligence.reports  # noqa: F401 — connects the staleness receiver
+import gitpulse_app.intelligence.reports.receivers  # noqa: F401 — connects the staleness receiver
 from gitpulse_app.core.db import create_db_engine, set_engine
 from gitpulse_app.core.models import Installation, Repo, User
 from gitpulse_app.experience.auth.api_tokens import create_token

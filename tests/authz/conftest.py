@@ -15,9 +15,9 @@ import pytest
 from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
-import gitpulse_app.intelligence.reports  # noqa: F401 — connects the staleness receiver
-from gitpulse_app.core.crypto import encrypt_token
+import gitpulse_app.intelligence.reports.receivers  # noqa: F401 — connects the staleness receiver
 from gitpulse_app.core.clock import utcnow
+from gitpulse_app.core.crypto import encrypt_token
 from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.models import (
     ChannelDelivery,
@@ -31,7 +31,7 @@ from gitpulse_app.experience.auth.api_tokens import create_token
 from gitpulse_app.experience.auth.sessions import start_session
 from gitpulse_app.experience.routes import SESSION_COOKIE
 from gitpulse_app.intelligence.embeddings.providers import reset_providers
-from gitpulse_app.intelligence.reports import generate_report, request_regeneration
+from gitpulse_app.intelligence.reports.service import generate_report, request_regeneration
 from gitpulse_app.normalization.models import ActorRef, Metrics, NormalizedFact, RepoRef
 from gitpulse_app.normalization.store import ingest_facts
 from tests.support.rows import make_app_source, make_user

@@ -28,6 +28,7 @@ from gitpulse_app.core.models import (
     WebhookEvent,
 )
 from gitpulse_app.experience.auth.sessions import resolve_token, sign_out_everywhere, token_hash
+from gitpulse_app.experience.onboarding.views import onboarding_sources
 from gitpulse_app.experience.ops.service import (
     replay_all_failed,
     replay_envelope,
@@ -35,8 +36,6 @@ from gitpulse_app.experience.ops.service import (
     use_server_token,
 )
 from gitpulse_app.experience.ops.views import load_ops
-from gitpulse_app.experience.onboarding.views import onboarding_sources
-from gitpulse_app.experience.repos.views import load_repo
 from gitpulse_app.experience.reports.service import (
     GenerateRequest,
     prepare_generation,
@@ -48,7 +47,7 @@ from gitpulse_app.experience.reports.views_detail import (
     report_detail,
     stage_view,
 )
-from gitpulse_app.experience.timeline.views import filter_options as timeline_filter_options
+from gitpulse_app.experience.repos.views import load_repo
 from gitpulse_app.experience.settings.service import confirm_email, email_confirmation_token
 from gitpulse_app.experience.settings.views import load_settings
 from gitpulse_app.experience.sources.service import (
@@ -58,19 +57,19 @@ from gitpulse_app.experience.sources.service import (
     set_tracked,
 )
 from gitpulse_app.experience.sources.views import list_sources
+from gitpulse_app.experience.timeline.views import filter_options as timeline_filter_options
 from gitpulse_app.intelligence.analytics import dashboard_data
 from gitpulse_app.intelligence.delivery import retry_delivery
 from gitpulse_app.intelligence.embeddings import search_for_user
 from gitpulse_app.intelligence.embeddings.worker import run_once
-from gitpulse_app.intelligence.reports import (
-    ReportError,
-    ReportNotFound,
-    backfill_reports,
+from gitpulse_app.intelligence.reports.download import report_markdown
+from gitpulse_app.intelligence.reports.flows import backfill_reports
+from gitpulse_app.intelligence.reports.models import ReportError, ReportNotFound
+from gitpulse_app.intelligence.reports.service import (
     delete_report,
     generate_report,
     get_report,
     regenerate_report,
-    report_markdown,
     request_regeneration,
 )
 from gitpulse_app.intelligence.timeline import (

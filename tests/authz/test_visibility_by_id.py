@@ -19,7 +19,6 @@ from gitpulse_app.acquisition import access
 from gitpulse_app.acquisition.webhooks import processor
 from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.models import (
-    Event,
     IngestionJob,
     Installation,
     Repo,
@@ -33,7 +32,8 @@ from gitpulse_app.experience.http.app import create_api
 from gitpulse_app.experience.repos.views import load_repo
 from gitpulse_app.experience.sources.service import add_pat_source, set_tracked
 from gitpulse_app.experience.sources.views import list_sources
-from gitpulse_app.intelligence.reports import ReportError, generate_report
+from gitpulse_app.intelligence.reports.models import ReportError
+from gitpulse_app.intelligence.reports.service import generate_report
 from gitpulse_app.intelligence.timeline import TimelineFilters, load_timeline_page
 from tests.acquisition.webhooks.conftest import SECRET, post_webhook
 from tests.support.payloads import FULL_NAME, REPO_ID, USER_ID, load_webhook

@@ -15,8 +15,8 @@ import pytest
 from playwright.sync_api import expect
 
 from gitpulse_app.core.clock import utcnow
-from gitpulse_app.intelligence.reports import generate_report
 from gitpulse_app.intelligence.reports.models import SECTION_TITLES
+from gitpulse_app.intelligence.reports.service import generate_report
 from tests.browser.test_pages import Workspace, db, heading  # noqa: F401 (db is a fixture)
 from tests.intelligence.reports.conftest import completion, urls_in_prompt
 

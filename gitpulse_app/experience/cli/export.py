@@ -50,7 +50,7 @@ def _csv(user_id: int, zone: str | None, start, end) -> tuple[str, int]:
 
 
 def _markdown(user_id: int, start, end) -> tuple[str, int]:
-    from gitpulse_app.intelligence.reports import report_markdown
+    from gitpulse_app.intelligence.reports.download import report_markdown
 
     with session_scope() as session:
         ids = list(session.scalars(

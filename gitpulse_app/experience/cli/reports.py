@@ -44,7 +44,8 @@ def report_command(args: argparse.Namespace) -> CommandResult:
     user's zone (UTC when unset). `--json` prints the report row plus `cache_hit`.
     """
     from gitpulse_app.intelligence.formatting import format_date_range
-    from gitpulse_app.intelligence.reports import ReportError, generate_report
+    from gitpulse_app.intelligence.reports.models import ReportError
+    from gitpulse_app.intelligence.reports.service import generate_report
     from gitpulse_app.intelligence.windows import NotAWorkDay, WindowError, cli_window
 
     try:

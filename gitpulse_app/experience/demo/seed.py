@@ -30,27 +30,28 @@ from sqlmodel import Session, col, select
 from gitpulse_app.acquisition.webhooks import processor
 from gitpulse_app.acquisition.webhooks.receiver import trust_demo_seed
 from gitpulse_app.acquisition.webhooks.signature import demo_seed_secret, sign
-from gitpulse_app.core.config import ConfigurationError, get_settings
 from gitpulse_app.core.clock import utcnow
+from gitpulse_app.core.config import ConfigurationError, get_settings
 from gitpulse_app.core.db import check_database, session_scope
 from gitpulse_app.core.models import (
     EmbeddingQueueItem,
     Event,
     Installation,
-    Report,
     Repo,
+    Report,
     User,
     UserInstallation,
     WebhookEvent,
 )
 from gitpulse_app.experience import routes
 from gitpulse_app.experience.demo import catalog
-from gitpulse_app.experience.demo.reset import DEMO_REPO_IDS, delete_demo_data
 from gitpulse_app.experience.demo.generator import DAYS, Delivery, generate_deliveries
+from gitpulse_app.experience.demo.reset import DEMO_REPO_IDS, delete_demo_data
 from gitpulse_app.experience.demo.shapes import node_id
 from gitpulse_app.experience.http.app import create_api
 from gitpulse_app.intelligence.embeddings import drain
-from gitpulse_app.intelligence.reports import ReportError, generate_report
+from gitpulse_app.intelligence.reports.models import ReportError
+from gitpulse_app.intelligence.reports.service import generate_report
 from gitpulse_app.intelligence.windows import (
     MONDAY_TO_FRIDAY,
     last_completed_week,

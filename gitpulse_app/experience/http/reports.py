@@ -15,7 +15,8 @@ from starlette.responses import JSONResponse, Response
 
 from gitpulse_app.core.db import DatabaseUnavailable
 from gitpulse_app.experience.auth.sessions import signed_in_user_id
-from gitpulse_app.intelligence.reports import ReportNotFound, report_markdown
+from gitpulse_app.intelligence.reports.download import report_markdown
+from gitpulse_app.intelligence.reports.models import ReportNotFound
 
 MARKDOWN_TYPE = "text/markdown; charset=utf-8"
 

@@ -13,10 +13,9 @@ from typing import Any
 
 from sqlmodel import select
 
-from gitpulse_app.core.clock import iso_z_or_none
 from gitpulse_app.acquisition.access import visible_repo_ids
+from gitpulse_app.core.clock import iso_z_or_none, utcnow
 from gitpulse_app.core.config import get_settings
-from gitpulse_app.core.clock import utcnow
 from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.models import Report, User
 from gitpulse_app.experience import routes
@@ -30,9 +29,9 @@ from gitpulse_app.experience.reports.service import (
 from gitpulse_app.intelligence.analytics import TYPE_LABELS
 from gitpulse_app.intelligence.ask import AskError, ask
 from gitpulse_app.intelligence.embeddings.search import SearchError, search_facts
-from gitpulse_app.intelligence.reports import ReportError, ReportNotFound, generate_report, get_report
 from gitpulse_app.intelligence.reports.collect import resolve_logins
-from gitpulse_app.intelligence.reports.models import KINDS
+from gitpulse_app.intelligence.reports.models import KINDS, ReportError, ReportNotFound
+from gitpulse_app.intelligence.reports.service import generate_report, get_report
 from gitpulse_app.intelligence.timeline import (
     TimelineError,
     TimelineFilters,

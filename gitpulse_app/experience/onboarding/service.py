@@ -13,7 +13,7 @@ from sqlalchemy.orm.attributes import flag_modified
 from gitpulse_app.core.clock import utcnow
 from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.models import User
-from gitpulse_app.intelligence.reports import generate_first_report
+from gitpulse_app.intelligence.reports.flows import generate_first_report
 
 
 def complete_onboarding(user_id: int, now: dt.datetime | None = None) -> None:

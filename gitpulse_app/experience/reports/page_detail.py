@@ -16,12 +16,12 @@ import reflex as rx
 
 from gitpulse_app.core.config import get_settings
 from gitpulse_app.experience import routes
-from gitpulse_app.experience.page import page
 from gitpulse_app.experience.components.coverage import coverage_meter
 from gitpulse_app.experience.components.empty import error_alert, skeleton_block
 from gitpulse_app.experience.components.feedback import toast_error, toast_info, toast_success
 from gitpulse_app.experience.components.rich_text import report_html
 from gitpulse_app.experience.components.sources import sources_section
+from gitpulse_app.experience.page import page
 from gitpulse_app.experience.reports.views import SourceItem
 from gitpulse_app.experience.reports.views_detail import (
     ReportDetailView,
@@ -32,9 +32,8 @@ from gitpulse_app.experience.reports.views_detail import (
 from gitpulse_app.experience.sources.banner import SyncStatusState
 from gitpulse_app.experience.state import SessionState
 from gitpulse_app.intelligence.delivery import retry_delivery, unread_count
-from gitpulse_app.intelligence.reports import (
-    ReportError,
-    ReportNotFound,
+from gitpulse_app.intelligence.reports.models import ReportError, ReportNotFound
+from gitpulse_app.intelligence.reports.service import (
     delete_report,
     request_regeneration,
     run_regeneration,

@@ -24,7 +24,7 @@ from gitpulse_app.experience.reports.service import (
 )
 from gitpulse_app.experience.reports.views_detail import generate_options, stage_view
 from gitpulse_app.experience.state import SessionState
-from gitpulse_app.intelligence.reports import ReportError
+from gitpulse_app.intelligence.reports.models import ReportError
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,6 @@ import logging
 import reflex as rx
 
 from gitpulse_app.experience import routes
-from gitpulse_app.experience.page import page
 from gitpulse_app.experience.components.empty import (
     empty_state,
     error_alert,
@@ -17,6 +16,7 @@ from gitpulse_app.experience.components.empty import (
 )
 from gitpulse_app.experience.components.feedback import toast_error, toast_info, toast_success
 from gitpulse_app.experience.components.report_card import report_card
+from gitpulse_app.experience.page import page
 from gitpulse_app.experience.reports.page_generate import generate_modal
 from gitpulse_app.experience.reports.service import sync_then_backfill
 from gitpulse_app.experience.reports.views import (
@@ -28,7 +28,8 @@ from gitpulse_app.experience.reports.views import (
 from gitpulse_app.experience.sources.banner import SyncStatusState, progress_card
 from gitpulse_app.experience.state import SessionState
 from gitpulse_app.intelligence.delivery import unread_count
-from gitpulse_app.intelligence.reports import ReportNotFound, delete_report
+from gitpulse_app.intelligence.reports.models import ReportNotFound
+from gitpulse_app.intelligence.reports.service import delete_report
 
 log = logging.getLogger(__name__)
 

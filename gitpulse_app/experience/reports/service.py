@@ -13,14 +13,10 @@ from gitpulse_app.acquisition.sync.waiting import sync_and_wait
 from gitpulse_app.core.clock import utcnow
 from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.models import ReportRegeneration, User
-from gitpulse_app.intelligence.reports import (
-    BackfillResult,
-    ReportError,
-    backfill_reports,
-    generate_report,
-    stages,
-)
-from gitpulse_app.intelligence.reports.models import KINDS
+from gitpulse_app.intelligence.reports import stages
+from gitpulse_app.intelligence.reports.flows import BackfillResult, backfill_reports
+from gitpulse_app.intelligence.reports.models import KINDS, ReportError
+from gitpulse_app.intelligence.reports.service import generate_report
 from gitpulse_app.intelligence.windows import (
     current_local_date,
     resolve_zone,

@@ -20,12 +20,12 @@ from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.models import Report
 from gitpulse_app.experience import routes
 from gitpulse_app.intelligence.analytics import report_date_label, report_kind_label
-from gitpulse_app.intelligence.reports import BackfillResult, below_trust_threshold, diagnose
-from gitpulse_app.intelligence.reports.models import TRUST_THRESHOLD
+from gitpulse_app.intelligence.reports.diagnostics import below_trust_threshold, diagnose
+from gitpulse_app.intelligence.reports.flows import BackfillResult
+from gitpulse_app.intelligence.reports.models import EMPTY_PROVIDER, TRUST_THRESHOLD
 
 PAGE_SIZE = 20
 KIND_FILTERS = ("all", "daily", "weekly", "custom")
-EMPTY_PROVIDER = "none"
 LOCAL_PROVIDER = "local"
 
 _GITHUB_PATH = re.compile(

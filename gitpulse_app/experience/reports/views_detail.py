@@ -35,7 +35,8 @@ from gitpulse_app.experience.reports.views import (
 from gitpulse_app.intelligence.analytics import report_date_label, report_kind_label
 from gitpulse_app.intelligence.delivery import email_status, mark_opened
 from gitpulse_app.intelligence.formatting import format_report_date, format_time
-from gitpulse_app.intelligence.reports import below_trust_threshold, diagnose, stages
+from gitpulse_app.intelligence.reports import stages
+from gitpulse_app.intelligence.reports.diagnostics import below_trust_threshold, diagnose
 from gitpulse_app.intelligence.reports.render import date_label, render_html
 from gitpulse_app.intelligence.timeline import timeline_options
 from gitpulse_app.intelligence.windows import (

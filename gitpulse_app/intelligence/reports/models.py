@@ -11,6 +11,7 @@ from gitpulse_app.core.models import Report
 PROMPT_VERSION = "py-v1"
 LOCAL_MODEL = "local-extractive-v1"
 NO_ACTIVITY = "No activity recorded"
+EMPTY_PROVIDER = "none"  # the provider and model of a report of a window without facts
 
 DAILY = "daily"
 WEEKLY = "weekly"

@@ -14,7 +14,6 @@ from sqlmodel import select
 
 from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.models import SyncBatch, User, UserInstallation
-from gitpulse_app.core.signals import batch_finalized
 from gitpulse_app.intelligence.reports.flows import generate_today_so_far
 
 log = logging.getLogger(__name__)
@@ -53,5 +52,3 @@ def on_batch_finalized(batch_id: int, now: dt.datetime | None = None, **_: objec
         except Exception:
             log.exception("Post-sync report failed", extra={"user_id": user_id, "batch_id": batch_id})
 
-
-batch_finalized.connect(on_batch_finalized)

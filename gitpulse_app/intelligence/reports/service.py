@@ -19,27 +19,20 @@ from collections.abc import Callable, Sequence
 from sqlmodel import Session
 
 from gitpulse_app.core.clock import utcnow
-from gitpulse_app.core.config import get_settings
 from gitpulse_app.core.db import get_row, session_scope
 from gitpulse_app.core.logging import metric
 from gitpulse_app.core.models import Report, ReportRegeneration
 from gitpulse_app.core.signals import report_ready
 from gitpulse_app.intelligence.reports import stages
 from gitpulse_app.intelligence.reports.collect import collect_facts, fact_hashes
-from gitpulse_app.intelligence.reports.llm import PROVIDER as LLM_PROVIDER
-from gitpulse_app.intelligence.reports.llm import ChainFailed, ReportModelChain
-from gitpulse_app.intelligence.reports.local_writer import write_local
 from gitpulse_app.intelligence.reports.models import (
     AUTOMATIC_ORIGINS,
     KINDS,
-    NO_ACTIVITY,
     ORIGINS,
-    SECTION_TITLES,
     Collection,
     ReportError,
     ReportNotFound,
     ReportOutcome,
-    Section,
     Written,
 )
 from gitpulse_app.intelligence.reports.plan import (
@@ -50,104 +43,10 @@ from gitpulse_app.intelligence.reports.plan import (
     resolve_plan,
     standard_row,
 )
-from gitpulse_app.intelligence.reports.prompt import build_messages
-from gitpulse_app.intelligence.reports.render import (
-    date_label,
-    markdown_download,
-    render_html,
-    render_markdown,
-    report_description,
-    report_title,
-)
-from gitpulse_app.intelligence.reports.save import SaveSkipped, SavedContent, save_report
-from gitpulse_app.intelligence.reports.validate import (
-    allowed_urls,
-    filter_citations,
-    measure_coverage,
-    report_citations,
-    validate_answer,
-)
+from gitpulse_app.intelligence.reports.save import SavedContent, SaveSkipped, save_report
 from gitpulse_app.intelligence.windows import Window
 
 log = logging.getLogger(__name__)
-
-EMPTY_PROVIDER = "none"
-
-
-# Writing ------------------------------------------------------------------------------------------
-
-
-def _empty_sections(kind: str) -> list[Section]:
-    return [Section(title, [NO_ACTIVITY]) for title in SECTION_TITLES[kind]]
-
-
-def _write(plan: ReportPlan, collection: Collection, sleep: Callable[[float], None]) -> Written:
-    """The LLM chain when a key is configured, else (or when it fails) the local writer."""
-    settings = get_settings()
-    team = plan.scope.is_team
-    if not settings.openai_api_key:
-        return write_local(plan.kind, collection.facts, team=team)
-    titles = SECTION_TITLES[plan.kind]
-    messages = build_messages(
-        plan.kind, who=plan.scope.who,
-        date_label=date_label(plan.kind, plan.window.start, plan.window.end, plan.zone_key),
-        collection=collection, query=plan.scope.query, team=team)
-    chain = ReportModelChain(settings.openai_api_key, settings.openai_base_url,
-                             [settings.llm_model, settings.llm_fallback_model or ""], sleep=sleep)
-    try:
-        allowed = allowed_urls(collection.facts)
-        result = chain.run(messages, lambda text: validate_answer(text, titles, allowed))
-    except ChainFailed as failure:
-        written = write_local(plan.kind, collection.facts, team=team)
-        usage = failure.usage
-    else:
-        written = Written(result.value, LLM_PROVIDER, result.model)
-        usage = result.usage
-    if usage.calls:
-        written.input_tokens = usage.input_tokens
-        written.output_tokens = usage.output_tokens
-        written.cost_usd = usage.cost_usd
-    written.model_ms = usage.model_ms
-    written.calls = usage.calls
-    return written
-
-
-def _content(plan: ReportPlan, written: Written, collection: Collection, key: str,
-             now: dt.datetime) -> SavedContent:
-    facts = collection.facts
-    # Every writer's output (model, local writer, a reused report) passes the same validation.
-    sections = filter_citations(written.sections, allowed_urls(facts))
-    citations = report_citations(sections)
-    coverage = measure_coverage(facts, citations)
-    markdown = render_markdown(sections)
-    partial = now < plan.window.end
-    return SavedContent(
-        sections=sections, markdown=markdown, html=render_html(markdown, citations),
-        citations=citations,
-        repos=sorted({fact.repo for fact in facts}), provider=written.provider,
-        model=written.model, cache_key=key,
-        coverage_score=coverage.score if facts else None,
-        coverage_breakdown=coverage.breakdown, cited_event_ids=coverage.cited_event_ids,
-        facts=facts, event_count=collection.event_count, citation_count=len(citations),
-        expected_citations=sum(1 for fact in facts if fact.source_url),
-        is_partial=partial, input_tokens=written.input_tokens,
-        output_tokens=written.output_tokens, cost_usd=written.cost_usd,
-        title=report_title(plan.kind, plan.window.start, plan.window.end, plan.zone_key,
-                           standard=plan.standard),
-        description=report_description(
-            plan.kind, who=plan.scope.who, team=plan.scope.is_team, query=plan.scope.query,
-            partial_at=now if partial else None, zone=plan.zone_key),
-    )
-
-
-def _reused_content(plan: ReportPlan, report: Report, collection: Collection, key: str,
-                    now: dt.datetime) -> SavedContent:
-    """A partial report whose day has ended, with unchanged facts: the same content, final now."""
-    sections = [Section.from_json(item) for item in report.sections]
-    written = Written(sections, report.provider, report.model, report.input_tokens,
-                      report.output_tokens, report.cost_usd)
-    return _content(plan, written, collection, key, now)
-
 
 # The entry points ---------------------------------------------------------------------------------
 
@@ -268,28 +167,28 @@ def _run(plan: ReportPlan, tracker: stages.StageTracker, now: dt.datetime, start
             return ReportOutcome(hit, cache_hit=True, regeneration_id=tracker.regeneration_id)
         if collection is None:
             collection = _collect(session, plan, now)
+    # The writers load on a miss only: a cache hit never pays for them (docs/STARTUP.md).
+    from gitpulse_app.intelligence.reports import writing
+
     key = cache_key(plan, [fact.content_hash for fact in collection.facts])
     reused: SavedContent | None = None
     if hit is not None and is_reusable(hit) and hit.cache_key == key:
         # A partial report whose day has ended, with unchanged facts: final now, same content.
-        reused = _reused_content(plan, hit, collection, key, now)
+        reused = writing.reused_content(plan, hit, collection, key, now)
         replace_report_id = replace_report_id or hit.id
 
     tracker.advance(stages.GENERATING)
     model_ms = 0.0
-    if reused is not None:
-        content = reused
-    elif not collection.facts:
-        written = Written(_empty_sections(plan.kind), EMPTY_PROVIDER, EMPTY_PROVIDER)
-        content = None
-    else:
-        written = _write(plan, collection, sleep)
+    written: Written | None = None
+    if reused is None and not collection.facts:
+        written = writing.empty_written(plan.kind)
+    elif reused is None:
+        written = writing.write(plan, collection, sleep)
         model_ms = written.model_ms
-        content = None
 
     tracker.advance(stages.VALIDATING)
-    if content is None:
-        content = _content(plan, written, collection, key, now)
+    content = reused if written is None else writing.content_of(plan, written, collection, key,
+                                                                 now)
 
     tracker.advance(stages.SAVING)
     content.latency_ms = int((time.perf_counter() - started) * 1000)
@@ -383,10 +282,3 @@ def delete_report(user_id: int, report_id: int, now: dt.datetime | None = None) 
         report.deleted_at = now or utcnow()
         session.add(report)
     return "Report deleted successfully"
-
-
-def report_markdown(user_id: int, report_id: int) -> str:
-    """The markdown download of the owner's report (`/api/reports/{id}.md`)."""
-    report = get_report(user_id, report_id)
-    label = date_label(report.kind, report.start_date, report.end_date, report.timezone)
-    return markdown_download(report.title, label, report.markdown, report.citations)

@@ -20,13 +20,13 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
+from gitpulse_app.acquisition.sync.lifecycle import finalize_batches
 from gitpulse_app.acquisition.sync.scheduled import (
     request_catchup_syncs,
     request_reconciliation_syncs,
     sweep_zombie_jobs,
     unblock_jobs,
 )
-from gitpulse_app.acquisition.sync.lifecycle import finalize_batches
 from gitpulse_app.acquisition.webhooks import processor as webhooks
 from gitpulse_app.acquisition.webhooks.reconcile import reconcile_installations
 from gitpulse_app.core.db import check_database, session_scope
@@ -35,7 +35,8 @@ from gitpulse_app.core.models import ReportJobHistory
 from gitpulse_app.intelligence import delivery, embeddings
 from gitpulse_app.intelligence.delivery import channels
 from gitpulse_app.intelligence.delivery.channels.scheduled import run_team_digests
-from gitpulse_app.intelligence.reports import generate_report, sweep_interrupted
+from gitpulse_app.intelligence.reports.scheduled import sweep_interrupted
+from gitpulse_app.intelligence.reports.service import generate_report
 from gitpulse_app.intelligence.scheduler import retention
 from gitpulse_app.intelligence.scheduler.due import plan_due
 from gitpulse_app.intelligence.scheduler.models import (

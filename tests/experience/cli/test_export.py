@@ -7,7 +7,7 @@ import pytest
 
 from gitpulse_app.core.clock import utcnow
 from gitpulse_app.experience.cli.main import main
-from gitpulse_app.intelligence.reports import generate_report
+from gitpulse_app.intelligence.reports.service import generate_report
 from gitpulse_app.intelligence.windows import last_completed_day
 from tests.intelligence.reports.conftest import World, commit
 

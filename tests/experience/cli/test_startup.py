@@ -13,7 +13,14 @@ ROOT = Path(__file__).resolve().parents[3]
 # Heavy packages a cache-hit report never uses: the UI framework, model SDKs, HTTP clients,
 # the scheduler, NumPy (search only) and the MCP server.
 NOT_ON_THE_REPORT_PATH = ("reflex", "openai", "voyageai", "httpx", "aiohttp", "apscheduler",
-                          "numpy", "mcp")
+                          "numpy", "mcp", "markdown_it", "nh3")
+# The report pipeline's parts a cache hit never runs: the writers and the validator (loaded on a
+# miss), the multi-step flows and the receivers of a fact-writing process.
+NOT_ON_A_CACHE_HIT = ("gitpulse_app.intelligence.reports.writing",
+                      "gitpulse_app.intelligence.reports.llm",
+                      "gitpulse_app.intelligence.reports.validate",
+                      "gitpulse_app.intelligence.reports.flows",
+                      "gitpulse_app.intelligence.reports.receivers")
 
 
 # The command line as `python -m gitpulse_app` runs it, then every module the process holds.
@@ -56,9 +63,23 @@ def test_a_cache_hit_report_imports_no_ui_sdk_or_numpy(tmp_path):
     assert second.returncode == 0, second.stderr
     report = json.loads(second.stdout)
     assert report["cache_hit"] is True and report["event_count"] == 1
-    imported = _packages(_imported(second.stderr))
+    modules = _imported(second.stderr)
+    imported = _packages(modules)
     assert {"gitpulse_app", "sqlalchemy"} <= imported
     assert imported.isdisjoint(NOT_ON_THE_REPORT_PATH), imported & set(NOT_ON_THE_REPORT_PATH)
+    assert "gitpulse_app.intelligence.reports.service" in modules
+    assert modules.isdisjoint(NOT_ON_A_CACHE_HIT), modules & set(NOT_ON_A_CACHE_HIT)
+
+
+def test_a_cache_miss_report_loads_the_writers(tmp_path):
+    url = alice_database(tmp_path)
+
+    result = _run(url, "report", "--login", "alice", "--kind", "daily", "--end", "2025-12-04",
+                  "--json")
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["cache_hit"] is False
+    assert "gitpulse_app.intelligence.reports.writing" in _imported(result.stderr)
 
 
 def test_a_fact_writing_command_still_loads_every_capability(tmp_path):

@@ -22,8 +22,8 @@ from gitpulse_app.core.models import (
     Embedding,
     Event,
     Installation,
-    Report,
     Repo,
+    Report,
     User,
     UserInstallation,
     WebhookEvent,
@@ -32,7 +32,7 @@ from gitpulse_app.experience.cli.main import main
 from gitpulse_app.experience.demo import catalog
 from gitpulse_app.experience.demo.seed import SeedResult, seed_demo
 from gitpulse_app.experience.http.app import create_api
-from gitpulse_app.intelligence.reports import generate_report
+from gitpulse_app.intelligence.reports.service import generate_report
 from gitpulse_app.intelligence.windows import day_window, last_completed_week
 from tests.experience.demo.conftest import NOW, snapshot
 from tests.support.payloads import load_webhook

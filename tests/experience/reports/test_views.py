@@ -8,6 +8,7 @@ import itertools
 import pytest
 import sqlalchemy as sa
 
+from gitpulse_app.acquisition.sync.waiting import sync_and_wait
 from gitpulse_app.core.models import (
     EmailDelivery,
     Installation,
@@ -16,7 +17,6 @@ from gitpulse_app.core.models import (
     SyncBatch,
     UserInstallation,
 )
-from gitpulse_app.acquisition.sync.waiting import sync_and_wait
 from gitpulse_app.experience.reports.service import (
     GenerateInputError,
     GenerateRequest,
@@ -38,7 +38,8 @@ from gitpulse_app.experience.reports.views_detail import (
     report_id_from_path,
     stage_view,
 )
-from gitpulse_app.intelligence.reports import BackfillResult, ReportError
+from gitpulse_app.intelligence.reports.flows import BackfillResult
+from gitpulse_app.intelligence.reports.models import ReportError
 from tests.intelligence.reports.conftest import DEC4, NOW, World, at, commit, pr
 from tests.support.rows import make_report
 

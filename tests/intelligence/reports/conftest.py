@@ -20,12 +20,12 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 import gitpulse_app.intelligence.delivery  # noqa: F401 — connects the delivery receiver
-import gitpulse_app.intelligence.reports  # noqa: F401 — connects the staleness receiver
+import gitpulse_app.intelligence.reports.receivers  # noqa: F401 — connects the staleness receiver
 from gitpulse_app.core.models import (
     Installation,
+    Repo,
     Report,
     ReportRegeneration,
-    Repo,
     User,
 )
 from gitpulse_app.intelligence.embeddings.providers import reset_providers
@@ -33,6 +33,7 @@ from gitpulse_app.intelligence.reports.models import SECTION_TITLES
 from gitpulse_app.normalization.models import ActorRef, Metrics, NormalizedFact, RepoRef
 from gitpulse_app.normalization.store import ingest_facts
 from tests.support.fake_http import FakeHTTPServer, FakeResponse, RecordedRequest
+
 # Re-exported: the test modules import these answers from here.
 from tests.support.fake_openai import (  # noqa: F401
     CHAT_PATH,

@@ -9,9 +9,9 @@ import json
 
 import pytest
 
-from gitpulse_app.intelligence.reports import generate_report
 from gitpulse_app.intelligence.reports.llm import ReportModelChain
 from gitpulse_app.intelligence.reports.models import LOCAL_MODEL, SECTION_TITLES
+from gitpulse_app.intelligence.reports.service import generate_report
 from gitpulse_app.intelligence.reports.validate import AnswerError, validate_answer
 from gitpulse_app.normalization.models import ActorRef, NormalizedFact
 from tests.intelligence.reports.conftest import (

@@ -10,7 +10,7 @@ from gitpulse_app.core.clock import utcnow
 from gitpulse_app.core.models import AuthSession
 from gitpulse_app.experience.auth.sessions import token_hash
 from gitpulse_app.experience.http.app import create_api
-from gitpulse_app.intelligence.reports import delete_report, generate_report
+from gitpulse_app.intelligence.reports.service import delete_report, generate_report
 from tests.intelligence.reports.conftest import DEC4, NOW, at, pr
 
 

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from gitpulse_app.intelligence.reports import generate_report
 from gitpulse_app.intelligence.reports.llm import estimate_cost
 from gitpulse_app.intelligence.reports.models import LOCAL_MODEL, NO_ACTIVITY
+from gitpulse_app.intelligence.reports.service import generate_report
 from tests.intelligence.reports.conftest import (
     DEC4,
     NOW,

@@ -51,7 +51,7 @@ def test_post_sync_and_staleness_run_on_the_clock_they_are_given(world):
     """A tick's injected clock, not the wall clock, decides the window in progress and the stale
     mark; on a Saturday the window in progress of a Monday–Friday user is Monday's."""
     from gitpulse_app.acquisition.sync.lifecycle import finalize_batch
-    from gitpulse_app.intelligence.reports import generate_report
+    from gitpulse_app.intelligence.reports.service import generate_report
     from gitpulse_app.normalization.store import ingest_facts
 
     mona = world.user("mona", timezone="UTC", work_days="12345")

@@ -7,15 +7,14 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from gitpulse_app.core.models import ReportRegeneration, User
-from gitpulse_app.intelligence.reports import (
-    ReportError,
-    ReportNotFound,
+from gitpulse_app.intelligence.reports.models import ReportError, ReportNotFound
+from gitpulse_app.intelligence.reports.scheduled import sweep_interrupted
+from gitpulse_app.intelligence.reports.service import (
     delete_report,
     generate_report,
     regenerate_report,
     request_regeneration,
     run_regeneration,
-    sweep_interrupted,
 )
 from gitpulse_app.intelligence.reports.stages import StageTracker
 from tests.intelligence.reports.conftest import DEC4, NOW, at, good_answer, pr

@@ -6,16 +6,14 @@ import pytest
 import sqlalchemy as sa
 
 from gitpulse_app.core.models import CoverageCandidate, EmailDelivery
-from gitpulse_app.intelligence.reports import (
+from gitpulse_app.intelligence.reports.diagnostics import below_trust_threshold, diagnose
+from gitpulse_app.intelligence.reports.models import (
+    LOCAL_MODEL,
+    NO_ACTIVITY,
     ReportError,
     ReportNotFound,
-    delete_report,
-    diagnose,
-    generate_report,
-    get_report,
 )
-from gitpulse_app.intelligence.reports.diagnostics import below_trust_threshold
-from gitpulse_app.intelligence.reports.models import LOCAL_MODEL, NO_ACTIVITY
+from gitpulse_app.intelligence.reports.service import delete_report, generate_report, get_report
 from gitpulse_app.intelligence.windows import day_window, week_window
 from tests.intelligence.reports.conftest import (
     DEC4,
@@ -208,7 +206,7 @@ def test_coverage_candidates_are_written_per_fact(fake_llm, world, team):
               pr(app, alice, 3, "Three", at(3)), pr(other, alice, 4, "Four", at(4)))
 
     def three_of_four(request):
-        from tests.intelligence.reports.conftest import completion, answer_citing, urls_in_prompt
+        from tests.intelligence.reports.conftest import answer_citing, completion, urls_in_prompt
 
         urls = [u for u in urls_in_prompt(request) if not u.endswith("/pull/1")]
         return completion(answer_citing(urls))

@@ -14,11 +14,11 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 import gitpulse_app.intelligence.embeddings  # noqa: F401 — queues new facts for embedding
-import gitpulse_app.intelligence.reports  # noqa: F401 — connects the staleness receiver
+import gitpulse_app.intelligence.reports.receivers  # noqa: F401 — connects the staleness receiver
 from gitpulse_app.core.models import (
+    Repo,
     Report,
     ReportJobHistory,
-    Repo,
     User,
 )
 from gitpulse_app.intelligence.embeddings.providers import reset_providers

@@ -7,7 +7,7 @@ import datetime as dt
 import sqlalchemy as sa
 
 from gitpulse_app.core.models import Report, ReportJobHistory
-from gitpulse_app.intelligence.reports import delete_report, generate_report
+from gitpulse_app.intelligence.reports.service import delete_report, generate_report
 from gitpulse_app.intelligence.scheduler import run_tick
 from gitpulse_app.intelligence.windows import day_window, local_date, today_so_far
 from tests.intelligence.scheduler.conftest import utc

@@ -20,8 +20,8 @@ from gitpulse_app.core.db import session_scope
 from gitpulse_app.core.logging import log_fields
 from gitpulse_app.core.models import ChannelDelivery, DeliveryChannel, Report, User
 from gitpulse_app.intelligence.delivery.channels.queue import NO_ACTIVITY, add_delivery
-from gitpulse_app.intelligence.reports import generate_report
 from gitpulse_app.intelligence.reports.models import ReportError
+from gitpulse_app.intelligence.reports.service import generate_report
 from gitpulse_app.intelligence.windows import (
     Window,
     last_completed_week,

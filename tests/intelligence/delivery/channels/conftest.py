@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session
 
-import gitpulse_app.intelligence.reports  # noqa: F401 — connects the staleness receiver
+import gitpulse_app.intelligence.reports.receivers  # noqa: F401 — connects the staleness receiver
 from gitpulse_app.core.models import (
     ChannelDelivery,
     DeliveryChannel,
