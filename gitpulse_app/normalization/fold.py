@@ -8,6 +8,7 @@ and the `FactChange` to announce.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,10 @@ from gitpulse_app.normalization.fact_rows import INSERT_COLUMNS, MERGED_COLUMNS
 from gitpulse_app.normalization.identity import actor_of, is_same_identity
 from gitpulse_app.normalization.models import ActorRef, Metrics, NormalizedFact
 from gitpulse_app.normalization.resolver import IdentityResolver
+
+
+def _unchanged(value: Any) -> Any:
+    return value
 
 
 @dataclass(slots=True)  # slots: thousands per backfill batch, read in the hot loops
@@ -173,25 +178,34 @@ class Fold:
             "source_updated_at": self.source_updated_at,
         }
 
-    def insert_values(self, observed_via: str, now: Any) -> tuple[Any, ...]:
-        """The new row's values in `INSERT_COLUMNS` order (`now` as the caller binds it)."""
+    def insert_values(
+        self,
+        observed_via: str,
+        now: Any,
+        instant: Callable[[Any], Any] = _unchanged,
+        as_json: Callable[[Any], Any] = _unchanged,
+    ) -> tuple[Any, ...]:
+        """The new row's values in `INSERT_COLUMNS` order.
+
+        `now` is given as the caller binds it; `instant` binds the fact's own timestamps and
+        `as_json` its metadata (unchanged by default: SQLAlchemy binds them)."""
         metrics = self.metrics
         return (
             self.type,
             self.source_url,
             self.repo_id,
-            self.ts,
+            instant(self.ts),
             self.actor.id,
             self.installation_id,
             self.canonical_text,
             metrics.additions,
             metrics.deletions,
             metrics.files_changed,
-            self.metadata,
+            as_json(self.metadata),
             self.content_hash,
             self.gh_id,
             self.gh_node_id,
-            self.source_updated_at,
+            instant(self.source_updated_at),
             observed_via,
             now,
             now,
