@@ -204,36 +204,6 @@ def copy_of(seeded_db: sqlite3.Connection) -> Iterator[None]:
         engine.dispose()
 
 
-def test_any_argv_exits_0_1_or_2_with_a_reason_and_never_a_traceback(
-    seeded, tmp_path, record_counts
-):
-    paths = key_files(tmp_path)
-    outcomes: Counter[int] = Counter()
-
-    @settings(max_examples=1500, deadline=None, derandomize=True,
-              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-    @given(ARGVS)
-    def property_holds(argv: list[str]) -> None:
-        argv = [paths.get(token, token) for token in argv]
-        with copy_of(seeded):
-            code, out, err = run(argv)
-        outcomes[code] += 1
-        check(argv, code, out, err)
-
-    property_holds()
-    record_counts(inputs_tried=sum(outcomes.values()), exit_0=outcomes[0], exit_1=outcomes[1],
-                  exit_2=outcomes[2], tracebacks=0)
-
-
-# Instants at the ends of the calendar are refused as bad usage ------------------------------------
-@pytest.mark.parametrize("at_", ["9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00",
-                                 "0001-01-01"])
-def test_tick_at_the_ends_of_the_calendar_exits_cleanly(seeded, at_):
-    argv = ["tick", "--at", at_, "--json"]
-    with copy_of(seeded):
-        check(argv, *run(argv))
-
-
 @contextlib.contextmanager
 def file_copy_of(seeded_db: sqlite3.Connection, path: Path) -> Iterator[None]:
     """The process-wide engine on a copy of the seeded database in a file: a connection per
@@ -250,6 +220,39 @@ def file_copy_of(seeded_db: sqlite3.Connection, path: Path) -> Iterator[None]:
     finally:
         set_engine(None)
         engine.dispose()
+
+
+def test_any_argv_exits_0_1_or_2_with_a_reason_and_never_a_traceback(
+    seeded, tmp_path, record_counts
+):
+    paths = key_files(tmp_path)
+    outcomes: Counter[int] = Counter()
+
+    @settings(max_examples=1500, deadline=None, derandomize=True,
+              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    @given(ARGVS)
+    def property_holds(argv: list[str]) -> None:
+        argv = [paths.get(token, token) for token in argv]
+        # `sync --wait` works in several threads: give it a connection per thread (a file).
+        database = (file_copy_of(seeded, tmp_path / f"wait-{sum(outcomes.values())}.db")
+                    if "--wait" in argv else copy_of(seeded))
+        with database:
+            code, out, err = run(argv)
+        outcomes[code] += 1
+        check(argv, code, out, err)
+
+    property_holds()
+    record_counts(inputs_tried=sum(outcomes.values()), exit_0=outcomes[0], exit_1=outcomes[1],
+                  exit_2=outcomes[2], tracebacks=0)
+
+
+# Instants at the ends of the calendar are refused as bad usage ------------------------------------
+@pytest.mark.parametrize("at_", ["9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00",
+                                 "0001-01-01"])
+def test_tick_at_the_ends_of_the_calendar_exits_cleanly(seeded, at_):
+    argv = ["tick", "--at", at_, "--json"]
+    with copy_of(seeded):
+        check(argv, *run(argv))
 
 
 def test_a_sync_since_year_1_leaves_the_database_readable(seeded, tmp_path):
