@@ -31,6 +31,7 @@ from sqlmodel import Session
 from gitpulse_app.core.db import create_db_engine, set_engine
 from gitpulse_app.experience.cli.main import main
 from tests.intelligence.reports.conftest import DEC4, World, at, commit, pr
+from tests.support.db import process_engine
 
 HANG_LIMIT_S = 60
 ARGV_TEXT = st.text(st.characters(blacklist_characters="\x00", blacklist_categories=["Cs"]),
@@ -196,12 +197,8 @@ def copy_of(seeded_db: sqlite3.Connection) -> Iterator[None]:
         seeded_db.backup(raw.driver_connection)
     finally:
         raw.close()
-    set_engine(engine)
-    try:
+    with process_engine(engine):
         yield
-    finally:
-        set_engine(None)
-        engine.dispose()
 
 
 @contextlib.contextmanager
@@ -213,13 +210,8 @@ def file_copy_of(seeded_db: sqlite3.Connection, path: Path) -> Iterator[None]:
     with sqlite3.connect(path) as target:
         seeded_db.backup(target)
     target.close()
-    engine = create_db_engine(f"sqlite:///{path}")
-    set_engine(engine)
-    try:
+    with process_engine(create_db_engine(f"sqlite:///{path}")):
         yield
-    finally:
-        set_engine(None)
-        engine.dispose()
 
 
 def test_any_argv_exits_0_1_or_2_with_a_reason_and_never_a_traceback(

@@ -150,15 +150,11 @@ def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
 @pytest.fixture
 def live_db(live_app: LiveApp) -> Iterator[None]:
     """The live app's database as this process's engine (restored afterwards)."""
-    from gitpulse_app.core.db import create_db_engine, set_engine
+    from gitpulse_app.core.db import create_db_engine
+    from tests.support.db import process_engine
 
-    engine = create_db_engine(live_app.database_url)
-    set_engine(engine)
-    try:
+    with process_engine(create_db_engine(live_app.database_url)):
         yield
-    finally:
-        set_engine(None)
-        engine.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -53,12 +53,19 @@ def engine(sqlite_template: sqlite3.Connection) -> Iterator[Engine]:
         sqlite_template.backup(raw.driver_connection)
     finally:
         raw.close()
-    set_engine(test_engine)
-    try:
+    with process_engine(test_engine):
         yield test_engine
+
+
+@contextlib.contextmanager
+def process_engine(engine: Engine) -> Iterator[Engine]:
+    """`engine` as the process-wide engine until the block ends; then unset and disposed."""
+    set_engine(engine)
+    try:
+        yield engine
     finally:
         set_engine(None)
-        test_engine.dispose()
+        engine.dispose()
 
 
 @pytest.fixture
@@ -73,12 +80,8 @@ def sqlite_file_engine(tmp_path: Path) -> Iterator[Engine]:
     """A migrated SQLite file other processes can open too, also the process-wide engine."""
     file_engine = create_db_engine(f"sqlite:///{tmp_path / 'gitpulse.db'}")
     migrate.upgrade(file_engine.url.render_as_string(hide_password=False))
-    set_engine(file_engine)
-    try:
+    with process_engine(file_engine):
         yield file_engine
-    finally:
-        set_engine(None)
-        file_engine.dispose()
 
 
 def _require_postgres_marker(request: pytest.FixtureRequest) -> None:
@@ -133,13 +136,8 @@ def pg_engine(request: pytest.FixtureRequest, pg_template: str) -> Iterator[Engi
     _require_postgres_marker(request)
     # Copying the migrated template is about twice as fast as migrating an empty database.
     with _throwaway_database("gitpulse_test", template=pg_template) as url:
-        test_engine = create_db_engine(url)
-        set_engine(test_engine)
-        try:
+        with process_engine(create_db_engine(url)) as test_engine:
             yield test_engine
-        finally:
-            set_engine(None)
-            test_engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -25,10 +25,11 @@ from gitpulse_app.acquisition.sync import (
     request_sync,
 )
 from gitpulse_app.acquisition.sync.scheduled import sweep_zombie_jobs, unblock_jobs
-from gitpulse_app.core.db import create_db_engine, set_engine
+from gitpulse_app.core.db import create_db_engine
 from gitpulse_app.core.models import IngestionJob, Installation, SyncBatch
 from tests.acquisition.sync import factories as f
 from tests.acquisition.sync.factories import NOW
+from tests.support.db import process_engine
 
 
 @pytest.fixture
@@ -38,12 +39,8 @@ def file_engine(sqlite_template: sqlite3.Connection, tmp_path: Path) -> Iterator
     with sqlite3.connect(path) as target:
         sqlite_template.backup(target)
     engine = create_db_engine(f"sqlite:///{path}")
-    set_engine(engine)
-    try:
+    with process_engine(engine):
         yield engine
-    finally:
-        set_engine(None)
-        engine.dispose()
 
 
 def run_together(count: int, action: Callable[[], Any]) -> list[Any]:

@@ -15,8 +15,9 @@ from sqlalchemy.engine import Engine
 from starlette.testclient import TestClient
 
 from gitpulse_app.acquisition.webhooks.signature import sign
-from gitpulse_app.core.db import create_db_engine, set_engine
+from gitpulse_app.core.db import create_db_engine
 from gitpulse_app.experience.http.app import create_api
+from tests.support.db import process_engine
 
 SECRET = "webhook-test-secret"
 WEBHOOK_URL = "/api/webhooks/github"
@@ -66,12 +67,8 @@ def db_file_url(sqlite_template: sqlite3.Connection, tmp_path) -> str:
 def file_engine(db_file_url: str) -> Iterator[Engine]:
     """The process-wide engine on the SQLite file of `db_file_url`."""
     engine = create_db_engine(db_file_url)
-    set_engine(engine)
-    try:
+    with process_engine(engine):
         yield engine
-    finally:
-        set_engine(None)
-        engine.dispose()
 
 
 @pytest.fixture

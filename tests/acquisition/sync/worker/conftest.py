@@ -18,9 +18,10 @@ from sqlmodel import select
 from gitpulse_app.acquisition.sync import request_sync, runner
 from gitpulse_app.acquisition.sync.sources import ensure_env_source
 from gitpulse_app.core.clock import utcnow
-from gitpulse_app.core.db import create_db_engine, session_scope, set_engine
+from gitpulse_app.core.db import create_db_engine, session_scope
 from gitpulse_app.core.models import Event
 from tests.support import fake_http
+from tests.support.db import process_engine
 from tests.support.fake_github import FakeGitHub
 
 TOKEN = "ghp_server_token_for_tests"
@@ -49,12 +50,8 @@ def db_file_url(sqlite_template: sqlite3.Connection, tmp_path) -> str:
 def db(db_file_url: str) -> Iterator[Engine]:
     """The process-wide engine on that file."""
     engine = create_db_engine(db_file_url)
-    set_engine(engine)
-    try:
+    with process_engine(engine):
         yield engine
-    finally:
-        set_engine(None)
-        engine.dispose()
 
 
 @pytest.fixture
