@@ -17,6 +17,7 @@ actor and repository.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import time
@@ -178,40 +179,41 @@ def _insert_sqlite(
     """The same INSERT … ON CONFLICT DO NOTHING as multi-row VALUES statements.
 
     Values go through each column type's own bind processor, as SQLAlchemy would apply them,
-    without its per-row parameter bookkeeping.
+    without its per-row parameter bookkeeping. While one statement runs it is the only writer, and
+    SQLite gives each new row the id after the largest one: the rows a statement inserted are the
+    `rowcount` ids ending at `lastrowid`. Reading them back by that range costs less than
+    RETURNING, which holds every inserted row until the statement ends.
     """
     connection = session.connection()
     mark_facts_written(session)  # driver-level SQL: the fact version's hooks do not see it
     instant, as_json = _sqlite_binders(connection.dialect)
-    # The DB-API cursor of the session's own connection (same transaction): its rows come back as
-    # plain tuples, without a result object per row.
-    cursor = connection.connection.dbapi_connection.cursor()
     instant = _per_instant(instant, {})  # shared: `source_updated_at` is usually `ts`
     now_bound = instant(now)
-    head = f"INSERT INTO events ({', '.join(INSERT_COLUMNS)}) VALUES "
-    one = f"({', '.join('?' * len(INSERT_COLUMNS))})"
-    tail = " ON CONFLICT (type, source_url) DO NOTHING"
-    # While one statement runs it is the only writer, and SQLite gives each new row the id after
-    # the largest one: the rows a statement inserted are the `rowcount` ids ending at `lastrowid`.
-    # Reading them back by that range costs less than RETURNING, which holds every inserted row
-    # until the statement ends.
     inserted: dict[Key, int] = {}
-    for start in range(0, len(folds), SQLITE_INSERT_CHUNK):
-        chunk = folds[start : start + SQLITE_INSERT_CHUNK]
-        values: list[Any] = []
-        for fold in chunk:
-            values += fold.insert_values(observed_via, now_bound, instant, as_json)
-        cursor.execute(head + ", ".join([one] * len(chunk)) + tail, values)
-        count, last = cursor.rowcount, cursor.lastrowid
-        if count <= 0:
-            continue
-        rows = cursor.execute("SELECT id, type, source_url FROM events WHERE id BETWEEN ? AND ?",
-                              (last - count + 1, last)).fetchall()
-        if len(rows) != count:  # ids were not consecutive (only past the largest 64-bit id)
-            raise RuntimeError(f"{count} facts inserted but {len(rows)} read back")
-        inserted.update(((fact_type, url), event_id) for event_id, fact_type, url in rows)
-    cursor.close()
+    # The DB-API cursor of the session's own connection (same transaction): its rows come back as
+    # plain tuples, without a result object per row.
+    with contextlib.closing(connection.connection.dbapi_connection.cursor()) as cursor:
+        for start in range(0, len(folds), SQLITE_INSERT_CHUNK):
+            chunk = folds[start : start + SQLITE_INSERT_CHUNK]
+            values: list[Any] = []
+            for fold in chunk:
+                values += fold.insert_values(observed_via, now_bound, instant, as_json)
+            cursor.execute(_SQLITE_INSERT.format(values=", ".join([_SQLITE_ROW] * len(chunk))),
+                           values)
+            count, last = cursor.rowcount, cursor.lastrowid
+            if count <= 0:
+                continue
+            rows = cursor.execute(_SQLITE_INSERTED, (last - count + 1, last)).fetchall()
+            if len(rows) != count:  # ids were not consecutive (only past the largest 64-bit id)
+                raise RuntimeError(f"{count} facts inserted but {len(rows)} read back")
+            inserted.update(((fact_type, url), event_id) for event_id, fact_type, url in rows)
     return inserted
+
+
+_SQLITE_INSERT = (f"INSERT INTO events ({', '.join(INSERT_COLUMNS)}) VALUES {{values}} "
+                  "ON CONFLICT (type, source_url) DO NOTHING")
+_SQLITE_ROW = f"({', '.join('?' * len(INSERT_COLUMNS))})"
+_SQLITE_INSERTED = "SELECT id, type, source_url FROM events WHERE id BETWEEN ? AND ?"
 
 
 # The `INSERT_COLUMNS` whose types convert a value before binding: the timestamps and the metadata.
@@ -223,14 +225,14 @@ _JSON_COLUMN = "metadata"
 def _sqlite_binders(dialect: sa.Dialect) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
     """The bind processors of the timestamp columns (all `UTCDateTime`) and of the metadata column,
     as SQLAlchemy would apply them; refuses a table whose other insert columns convert too."""
-    converting = {column for column in INSERT_COLUMNS
-                  if EVENTS.c[column].type._cached_bind_processor(dialect) is not None}
+    processors = {column: EVENTS.c[column].type._cached_bind_processor(dialect)
+                  for column in INSERT_COLUMNS}
+    converting = {column for column, processor in processors.items() if processor is not None}
     instants_ok = all(isinstance(EVENTS.c[column].type, UTCDateTime)
                       for column in _INSTANT_COLUMNS)
     if converting != {*_INSTANT_COLUMNS, _JSON_COLUMN} or not instants_ok:
         raise RuntimeError(f"events columns converting on bind changed: {sorted(converting)}")
-    return (EVENTS.c.ts.type._cached_bind_processor(dialect),
-            EVENTS.c[_JSON_COLUMN].type._cached_bind_processor(dialect))
+    return processors["ts"], processors[_JSON_COLUMN]
 
 
 def _per_instant(

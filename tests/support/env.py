@@ -1,7 +1,9 @@
-"""Every test starts from a known configuration: none of GitPulse's variables leak in."""
+"""Every test starts from a known configuration: none of GitPulse's variables leak in, and no
+logging set-up an earlier test made (a command that points logging at its stdout) outlives it."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -22,8 +24,14 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPath
     from gitpulse_app.experience.settings.service import CONFIRMATION_MAILS
 
     CONFIRMATION_MAILS.clear()  # a new process starts with no mail counted
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
     yield
     reload_settings()
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
+    root.setLevel(level)
 
 
 @pytest.fixture

@@ -22,11 +22,14 @@ from gitpulse_app.experience import routes
 from gitpulse_app.intelligence.analytics import report_date_label, report_kind_label
 from gitpulse_app.intelligence.reports.diagnostics import below_trust_threshold, diagnose
 from gitpulse_app.intelligence.reports.flows import BackfillResult
-from gitpulse_app.intelligence.reports.models import EMPTY_PROVIDER, TRUST_THRESHOLD
+from gitpulse_app.intelligence.reports.models import (
+    EMPTY_PROVIDER,
+    LOCAL_PROVIDER,
+    TRUST_THRESHOLD,
+)
 
 PAGE_SIZE = 20
 KIND_FILTERS = ("all", "daily", "weekly", "custom")
-LOCAL_PROVIDER = "local"
 
 _GITHUB_PATH = re.compile(
     r"^/(?P<owner>[^/]+)/(?P<repo>[^/]+)/"

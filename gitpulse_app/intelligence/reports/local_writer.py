@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from gitpulse_app.intelligence.reports.markup import escape_inline, link_destination
 from gitpulse_app.intelligence.reports.models import (
+    LOCAL_PROVIDER,
     DAILY,
     LOCAL_MODEL,
     NO_ACTIVITY,
@@ -26,7 +27,6 @@ from gitpulse_app.intelligence.reports.models import (
 )
 from gitpulse_app.normalization.text import collapse, cut
 
-PROVIDER = "local"
 MAX_REPO_BULLETS = 4
 TITLE_LENGTH = 160
 EN_DASH = "\u2013"
@@ -153,4 +153,4 @@ def write_local(kind: str, facts: Sequence[CollectedFact], *, team: bool = False
         bullets = _section_bullets(bucket, team) if bucket else [NO_ACTIVITY]
         citations = list(dict.fromkeys(fact.source_url for fact in bucket))
         sections.append(Section(title, bullets, citations))
-    return Written(sections, PROVIDER, LOCAL_MODEL)
+    return Written(sections, LOCAL_PROVIDER, LOCAL_MODEL)

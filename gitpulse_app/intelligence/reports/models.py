@@ -12,6 +12,7 @@ PROMPT_VERSION = "py-v1"
 LOCAL_MODEL = "local-extractive-v1"
 NO_ACTIVITY = "No activity recorded"
 EMPTY_PROVIDER = "none"  # the provider and model of a report of a window without facts
+LOCAL_PROVIDER = "local"  # the provider of a report the local writer wrote
 
 DAILY = "daily"
 WEEKLY = "weekly"

@@ -24,6 +24,7 @@ from gitpulse_app.intelligence.reports.collect import resolve_logins
 from gitpulse_app.intelligence.reports.models import (
     DAILY,
     LOCAL_MODEL,
+    LOCAL_PROVIDER,
     PROMPT_VERSION,
     ReportError,
     ReportScope,
@@ -125,7 +126,7 @@ def cached_report(session: Session, plan: ReportPlan, key: str) -> Report | None
 
 def is_reusable(report: Report) -> bool:
     """A report written by the local writer while an LLM key is configured is not reused."""
-    return not (report.provider == "local" and get_settings().openai_api_key)
+    return not (report.provider == LOCAL_PROVIDER and get_settings().openai_api_key)
 
 
 def standard_row(session: Session, plan: ReportPlan) -> Report | None:
